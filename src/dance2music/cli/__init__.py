@@ -1,0 +1,60 @@
+"""The ``d2m`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module of this package, exposing ``register(subparsers)`` that adds its
+parser and sets ``func`` to a function ``(args) -> int``. Library errors (`D2MError`) become one line on
+stderr and a non-zero exit; set ``D2M_DEBUG=1`` to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .. import __version__
+from ..errors import D2MError
+
+#: Subcommand modules, in the order `d2m --help` lists them.
+COMMANDS = ("demo", "features", "data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="d2m",
+        description="dance2music: turn a dance video into music that fits it.",
+    )
+    parser.add_argument("--version", action="version", version=f"dance2music {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    debug = os.environ.get("D2M_DEBUG", "") not in ("", "0")
+    try:
+        return int(args.func(args) or 0)
+    except D2MError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an unexpected failure: still one line, with the way to see more
+        if debug:
+            raise
+        msg = " ".join(str(e).split()) or type(e).__name__
+        print(f"error: internal error ({type(e).__name__}): {msg} (set D2M_DEBUG=1 for details)", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reading and writing media: video frames and soundtracks, audio files, atomic outputs."""
