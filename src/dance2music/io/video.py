@@ -1,0 +1,616 @@
+"""Video in and out with PyAV: streaming decode, probing, soundtrack reading, writing and audio muxing.
+
+Time convention: every time this module returns is in seconds from the *container's* start, the same origin
+the soundtrack uses, so that frame ``t`` and audio sample ``t * sr`` happen together even when a file starts
+its video a few tens of milliseconds after its audio (many phone and web files do).
+
+Frames are never held all at once: `iter_frames` yields one RGB frame at a time and the writers consume
+iterators. Every decoding problem the user can cause becomes a one-line `VideoError` (or `InputError` for a
+missing path).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..constants import SAMPLE_RATE
+from ..errors import InputError, VideoError
+from .files import atomic_output
+
+#: Video codecs that an mp4 container can take as they are, so `mux_audio` copies their packets.
+MP4_COPY_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1"})
+
+#: A file is called variable-frame-rate when more than this share of its frame intervals differs from the
+#: median interval by more than `_VFR_TOLERANCE` (a single dropped frame does not make a file VFR).
+_VFR_SHARE = 0.02
+_VFR_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` learns about a video file.
+
+    duration: seconds from the container start to the end of the last frame.
+    fps: average frame rate (frames per second over the whole stream for a scanned file).
+    num_frames: number of video frames (exact when scanned; from the header otherwise; None if unknown).
+    width, height: size of the frames *as displayed*, i.e. after `rotation` is applied.
+    rotation: degrees counter-clockwise (0, 90, 180 or 270) that decoded frames are turned to be upright,
+        from the stream's display matrix (or the legacy ``rotate`` tag).
+    has_audio: whether the file carries an audio stream; audio_sr its sample rate (None without audio).
+    codec: the video codec's name (``h264``, ``hevc``, ``vp9`` ...); container: the demuxer's name.
+    vfr: True when the frame intervals vary (variable frame rate; only detected when scanned).
+    start: time of the first video frame relative to the container start, in seconds.
+    """
+
+    path: Path
+    duration: float
+    fps: float
+    num_frames: int | None
+    width: int
+    height: int
+    rotation: int
+    has_audio: bool
+    audio_sr: int | None
+    codec: str
+    container: str
+    vfr: bool
+    start: float
+
+
+# ---------------------------------------------------------------------------------------------- opening
+
+
+def _one_line(e: BaseException) -> str:
+    """A short reason from an FFmpeg error (its strerror without the file path it repeats)."""
+    msg = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return " ".join(str(msg).split())
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no such file: {p}")
+    if p.is_dir():
+        raise InputError(f"expected a video file, got a directory: {p}")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"cannot read {p}: permission denied")
+    if p.stat().st_size == 0:
+        raise VideoError(f"{p.name} is empty (0 bytes)")
+    return p
+
+
+def _open(path: str | os.PathLike, need_video: bool = True) -> av.container.InputContainer:
+    """Open ``path`` for reading; raises `VideoError` when it is not a media file (or has no video)."""
+    p = _check_path(path)
+    try:
+        container = av.open(str(p), mode="r")
+    except av.FFmpegError as e:
+        raise VideoError(
+            f"cannot read {p.name} as a video ({_one_line(e)}): not a video file, or a damaged one"
+        ) from e
+    if need_video and not container.streams.video:
+        audio_only = bool(container.streams.audio)
+        container.close()
+        if audio_only:
+            raise VideoError(f"{p.name} has no video stream (an audio-only file)")
+        raise VideoError(f"{p.name} has no video stream (an empty or zero-frame file)")
+    return container
+
+
+def _container_start(container: av.container.InputContainer) -> float:
+    """The container's start time in seconds (the origin of every time this module returns)."""
+    if container.start_time is not None:
+        return container.start_time / av.time_base
+    starts = [
+        float(s.start_time * s.time_base)
+        for s in container.streams
+        if s.start_time is not None and s.time_base is not None
+    ]
+    return min(starts) if starts else 0.0
+
+
+def _normalize_rotation(degrees: float) -> int:
+    """Snap an angle to 0/90/180/270 (display matrices hold quarter turns in practice)."""
+    return int(round(float(degrees) / 90.0)) % 4 * 90
+
+
+def _legacy_rotation(stream: av.VideoStream) -> int:
+    """The old ``rotate`` metadata tag (degrees clockwise) as a counter-clockwise rotation."""
+    tag = stream.metadata.get("rotate")
+    try:
+        return _normalize_rotation(-float(tag)) if tag is not None else 0
+    except ValueError:
+        return 0
+
+
+def _frame_rotation(frame: av.VideoFrame, stream: av.VideoStream) -> int:
+    rot = frame.rotation  # PyAV reads the display matrix; counter-clockwise degrees
+    return _normalize_rotation(rot) if rot else _legacy_rotation(stream)
+
+
+def _apply_rotation(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    if rotation == 0:
+        return rgb
+    # np.rot90 with k=1 turns an image (row 0 at the top) a quarter turn counter-clockwise as displayed.
+    return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+
+
+def _scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    s = max_side / max(width, height)
+    return max(2, int(round(width * s))), max(2, int(round(height * s)))
+
+
+# ---------------------------------------------------------------------------------------------- probing
+
+
+def probe(path: str | os.PathLike, scan: bool = True) -> VideoInfo:
+    """Read a video's properties, decoding only its first frame.
+
+    With ``scan`` (default) the video packets are also demuxed (no decoding, fast) to count frames exactly,
+    measure the average frame rate and detect a variable frame rate. Raises `InputError` for a missing path
+    and `VideoError` for a file that is not a decodable video (text, truncated, audio only, zero frames).
+    """
+    p = _check_path(path)
+    container = _open(p)
+    try:
+        vs = container.streams.video[0]
+        origin = _container_start(container)
+        first = _first_frame(container, vs, p)
+        rotation = _frame_rotation(first, vs)
+        coded_w, coded_h = first.width, first.height
+        codec = vs.codec_context.name
+        audio = container.streams.audio[0] if container.streams.audio else None
+        header_frames = int(vs.frames) if vs.frames else None
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+        fps = float(rate) if rate else 0.0
+        start = float(first.time) - origin if first.time is not None else 0.0
+        duration, vfr, num_frames = None, False, header_frames
+        if scan:
+            scanned = _scan_packets(p)
+            if scanned is not None:
+                times, last_dur = scanned
+                num_frames = len(times)
+                start = float(times[0]) - origin
+                duration = float(times[-1]) + last_dur - origin
+                if len(times) > 1:
+                    span = float(times[-1] - times[0])
+                    if span > 0:
+                        measured = (len(times) - 1) / span
+                        # Keep the header's exact rational (23.976...) when it agrees with the measurement.
+                        if not fps or abs(measured - fps) / measured > 0.01:
+                            fps = measured
+                    vfr = _is_vfr(np.diff(times))
+        if not fps:
+            fps = 30.0
+        if duration is None:
+            if vs.duration is not None and vs.time_base is not None:
+                duration = float(vs.duration * vs.time_base) + start
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            elif num_frames:
+                duration = start + num_frames / fps
+            else:
+                duration = start + 1.0 / fps
+        w, h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+        return VideoInfo(
+            path=p,
+            duration=float(duration),
+            fps=float(fps),
+            num_frames=num_frames,
+            width=int(w),
+            height=int(h),
+            rotation=rotation,
+            has_audio=audio is not None,
+            audio_sr=int(audio.codec_context.sample_rate) if audio is not None else None,
+            codec=codec,
+            container=container.format.name,
+            vfr=vfr,
+            start=float(start),
+        )
+    finally:
+        container.close()
+
+
+def _first_frame(container: av.container.InputContainer, vs: av.VideoStream, p: Path) -> av.VideoFrame:
+    try:
+        for frame in container.decode(vs):
+            return frame
+    except av.FFmpegError as e:
+        raise VideoError(f"cannot decode {p.name} ({_one_line(e)}): the file is damaged or truncated") from e
+    raise VideoError(f"{p.name} has no video frames")
+
+
+def _scan_packets(p: Path) -> tuple[np.ndarray, float] | None:
+    """Sorted presentation times (s) of all video packets and the last one's duration; None without pts."""
+    container = _open(p)
+    try:
+        vs = container.streams.video[0]
+        tb = vs.time_base
+        pts, durs = [], []
+        try:
+            for pkt in container.demux(vs):
+                if pkt.size == 0:  # the flush packet at the end of demuxing
+                    continue
+                if pkt.pts is None:
+                    return None
+                pts.append(pkt.pts)
+                durs.append(pkt.duration or 0)
+        except av.FFmpegError as e:
+            raise VideoError(
+                f"cannot read {p.name} ({_one_line(e)}): the file is damaged or truncated"
+            ) from e
+        if not pts:
+            raise VideoError(f"{p.name} has no video frames")
+        _check_complete(p, len(pts), vs)
+        order = np.argsort(pts, kind="stable")
+        times = np.asarray(pts, np.float64)[order] * float(tb)
+        last_dur = float(np.asarray(durs)[order][-1] * tb)
+        if last_dur <= 0:
+            last_dur = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+        return times, last_dur
+    finally:
+        container.close()
+
+
+def _check_complete(p: Path, found: int, stream: av.VideoStream) -> None:
+    """Raise when the file holds clearly fewer frames than its header promises (a cut-off download).
+
+    A few missing frames are tolerated: decoders drop the odd damaged frame and some muxers count loosely.
+    """
+    declared = int(stream.frames or 0)
+    if declared and found < 0.95 * declared - 2:
+        raise VideoError(
+            f"{p.name} is truncated or damaged: its header lists {declared} frames, only {found} are readable"
+        )
+
+
+def _is_vfr(intervals: np.ndarray) -> bool:
+    intervals = intervals[intervals > 0]
+    if len(intervals) < 2:
+        return False
+    med = float(np.median(intervals))
+    off = np.abs(intervals - med) > _VFR_TOLERANCE * med
+    return bool(off.mean() > _VFR_SHARE)
+
+
+# ---------------------------------------------------------------------------------------------- decoding
+
+
+def iter_frames(path: str | os.PathLike, max_side: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Decode a video as a stream of ``(time_seconds, rgb)`` pairs.
+
+    time_seconds: the frame's presentation time from the container start (not index / fps, so variable
+        frame rates and late-starting video keep their true timing).
+    rgb: uint8[H, W, 3], turned upright by the stream's rotation and, with ``max_side``, scaled down (area
+        interpolation) so that its longer side is at most ``max_side`` pixels.
+
+    Raises `VideoError` for undecodable input, including a file that ends before its first frame.
+    """
+    container = _open(path)
+    name = Path(path).name
+    try:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"  # frame + slice threads: decoding is the bottleneck on long 1080p clips
+        origin = _container_start(container)
+        rate = vs.average_rate or vs.guessed_rate
+        step = 1.0 / float(rate) if rate else 1.0 / 30.0
+        rotation, size, last_t, count = None, None, None, 0
+        try:
+            for frame in container.decode(vs):
+                if rotation is None:
+                    rotation = _frame_rotation(frame, vs)
+                    size = _scaled_size(frame.width, frame.height, max_side)
+                if frame.time is not None:
+                    t = float(frame.time) - origin
+                else:  # no timestamp (rare raw streams): continue the previous frame's clock
+                    t = 0.0 if last_t is None else last_t + step
+                w, h = size
+                if (w, h) == (frame.width, frame.height):
+                    rgb = frame.to_ndarray(format="rgb24")
+                else:
+                    rgb = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA")
+                last_t = t
+                count += 1
+                yield t, _apply_rotation(rgb, rotation)
+        except av.FFmpegError as e:
+            raise VideoError(
+                f"cannot decode {name} ({_one_line(e)}): the file is damaged or truncated"
+            ) from e
+        if count == 0:
+            raise VideoError(f"{name} has no video frames")
+        _check_complete(Path(path), count, vs)
+    finally:
+        container.close()
+
+
+def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, mono: bool = True) -> np.ndarray:
+    """The soundtrack of a media file (video or audio), resampled to ``sr``.
+
+    Returns float32[N] when ``mono`` (channels averaged) or float32[C, N], in [-1, 1]. Sample 0 is the
+    container start (leading silence is inserted when the audio starts late, so it lines up with
+    `iter_frames` times). Raises `VideoError` when the file has no audio stream or cannot be decoded.
+    """
+    container = _open(path, need_video=False)
+    name = Path(path).name
+    try:
+        if not container.streams.audio:
+            raise VideoError(f"{name} has no audio track")
+        st = container.streams.audio[0]
+        st.thread_type = "AUTO"
+        origin = _container_start(container)
+        resampler = av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=int(sr))
+        chunks: list[np.ndarray] = []
+        first_time = None
+        try:
+            for frame in container.decode(st):
+                if first_time is None and frame.time is not None:
+                    first_time = float(frame.time) - origin
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except av.FFmpegError as e:
+            raise VideoError(f"cannot decode the audio of {name} ({_one_line(e)})") from e
+        if not chunks:
+            raise VideoError(f"{name} has an audio track with no samples")
+        audio = np.concatenate(chunks, axis=1).astype(np.float32)
+        audio = _trim_codec_padding(audio, st, sr)
+        lead = int(round((first_time or 0.0) * sr))
+        if lead > 0:
+            audio = np.pad(audio, ((0, 0), (lead, 0)))
+        elif lead < 0:
+            audio = audio[:, -lead:]
+        return audio[0] if mono else audio
+    finally:
+        container.close()
+
+
+def _trim_codec_padding(audio: np.ndarray, stream: av.AudioStream, sr: int) -> np.ndarray:
+    """Drop the silence a frame-based codec (AAC) pads its last frame with.
+
+    The decoder returns whole 1024-sample frames, but the container records the true length (mp4: the
+    last packet's duration). Only a surplus shorter than a few codec frames is cut, so a header that
+    understates the length can never remove real audio.
+    """
+    if stream.duration is None or stream.time_base is None:
+        return audio
+    n_true = int(round(float(stream.duration * stream.time_base) * sr))
+    frame = stream.codec_context.frame_size or 1024
+    surplus_limit = int(math.ceil(2 * frame * sr / max(1, stream.codec_context.sample_rate or sr)))
+    if 0 < audio.shape[1] - n_true <= surplus_limit:
+        return audio[:, :n_true]
+    return audio
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def _as_audio_2d(audio: np.ndarray) -> np.ndarray:
+    """float32[C, N] from float[N] or float[C, N] (C <= 2); clipped to [-1, 1]."""
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or a.shape[0] not in (1, 2):
+        raise ValueError(f"audio must be [N] or [C<=2, N], got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("audio contains NaN or infinite samples")
+    return np.clip(a, -1.0, 1.0)
+
+
+def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad float32[C, N] to exactly ``n`` samples."""
+    if audio.shape[1] >= n:
+        return audio[:, :n]
+    return np.pad(audio, ((0, 0), (0, n - audio.shape[1])))
+
+
+class _AudioTrack:
+    """An AAC stream fed incrementally, so audio packets interleave with video packets as they are muxed."""
+
+    def __init__(self, container: av.container.OutputContainer, audio: np.ndarray, sr: int):
+        self.audio = audio  # float32[C, N], already at its final length
+        self.sr = int(sr)
+        layout = "mono" if audio.shape[0] == 1 else "stereo"
+        self.layout = layout
+        self.stream = container.add_stream("aac", rate=self.sr, layout=layout)
+        self.stream.bit_rate = 128_000 if layout == "mono" else 192_000
+        self.container = container
+        self.pos = 0
+
+    def write_until(self, seconds: float) -> None:
+        """Encode and mux the samples up to ``seconds`` (all of them for ``math.inf``)."""
+        end = self.audio.shape[1] if math.isinf(seconds) else min(self.audio.shape[1], int(seconds * self.sr))
+        block = 1024  # the AAC frame size
+        while self.pos < end:
+            n = min(block, self.audio.shape[1] - self.pos)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(self.audio[:, self.pos : self.pos + n]),
+                format="fltp",
+                layout=self.layout,
+            )
+            frame.sample_rate = self.sr
+            frame.pts = self.pos
+            frame.time_base = Fraction(1, self.sr)
+            self.pos += n
+            self.container.mux(self.stream.encode(frame))
+
+    def finish(self, duration: float | None = None) -> None:
+        """Encode what is left, first trimming or zero-padding the audio to ``duration`` seconds if given."""
+        if duration is not None:
+            self.audio = _fit_length(self.audio, max(int(round(duration * self.sr)), self.pos))
+        self.write_until(math.inf)
+        self.container.mux(self.stream.encode(None))
+
+
+def _rate(fps: float) -> Fraction:
+    """A rational frame rate (NTSC rates come out exact: 29.97 -> 30000/1001)."""
+    if abs(fps - round(fps)) < 1e-6:
+        return Fraction(int(round(fps)), 1)
+    ntsc = fps * 1001 / 1000
+    if abs(ntsc - round(ntsc)) < 1e-3:
+        return Fraction(int(round(ntsc)) * 1000, 1001)
+    return Fraction(fps).limit_denominator(10_000)
+
+
+def _even(rgb: np.ndarray) -> np.ndarray:
+    """Pad a frame by edge replication to even width and height (yuv420p needs them)."""
+    h, w = rgb.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return rgb
+    return np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def _encode_frames(
+    container: av.container.OutputContainer,
+    frames: Iterable[np.ndarray] | Iterable[tuple[float, np.ndarray]],
+    fps: float,
+    track: _AudioTrack | None,
+    timed: bool,
+    crf: int,
+) -> int:
+    """Encode RGB frames as H.264 into ``container``; returns the number of frames written.
+
+    With ``timed`` the iterable yields ``(time_seconds, rgb)`` and those times become the presentation
+    times (variable frame rate preserved); otherwise frame ``i`` is shown at ``i / fps``.
+    """
+    rate = _rate(fps)
+    stream = None
+    tb = Fraction(1, 90_000) if timed else 1 / rate
+    n, last_pts = 0, -1
+    for item in frames:
+        t, rgb = item if timed else (n / float(rate), item)
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8[H, W, 3], got {rgb.dtype}{list(rgb.shape)}")
+        rgb = _even(rgb)
+        if stream is None:
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width, stream.height = rgb.shape[1], rgb.shape[0]
+            stream.pix_fmt = "yuv420p"
+            stream.time_base = tb
+            stream.codec_context.time_base = tb  # the encoder keeps exact (possibly irregular) times
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            size = (stream.width, stream.height)
+        elif (rgb.shape[1], rgb.shape[0]) != size:
+            raise ValueError(
+                f"frame {n} is {rgb.shape[1]}x{rgb.shape[0]}, earlier frames {size[0]}x{size[1]}"
+            )
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        pts = int(round(t / tb)) if timed else n
+        pts = max(pts, last_pts + 1)  # strictly increasing, whatever rounding did
+        frame.pts, frame.time_base, last_pts = pts, tb, pts
+        if track is not None:
+            track.write_until(t)
+        container.mux(stream.encode(frame))
+        n += 1
+    if stream is not None:
+        container.mux(stream.encode(None))
+    return n
+
+
+def write_video(
+    frames: Iterable[np.ndarray],
+    fps: float,
+    out_path: str | os.PathLike,
+    audio: np.ndarray | None = None,
+    sr: int | None = None,
+    *,
+    crf: int = 20,
+) -> Path:
+    """Write RGB frames (uint8[H, W, 3], consumed one at a time) as an H.264 mp4, with optional AAC audio.
+
+    audio: float[N] or float[C<=2, N] at ``sr``; it is trimmed or zero-padded to the video's duration
+    (number of frames / fps). The file appears atomically at ``out_path`` only when complete.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if audio is not None and not sr:
+        raise ValueError("write_video: sr is required with audio")
+    out = Path(out_path)
+    with atomic_output(out, suffix=".mp4") as tmp:
+        container = av.open(str(tmp), mode="w", format="mp4")
+        try:
+            # Audio is encoded alongside the frames (interleaved); its final length, the video's duration,
+            # is known only when the frame iterator ends, so `finish` trims or pads it then.
+            track = _AudioTrack(container, _as_audio_2d(audio), int(sr)) if audio is not None else None
+            n = _encode_frames(container, frames, fps, track, timed=False, crf=crf)
+            if n == 0:
+                raise ValueError("write_video: no frames to write")
+            if track is not None:
+                track.finish(n / float(_rate(fps)))
+        finally:
+            container.close()
+    return out
+
+
+def mux_audio(
+    video_in: str | os.PathLike,
+    audio: np.ndarray,
+    sr: int,
+    out_path: str | os.PathLike,
+) -> Path:
+    """Write ``out_path`` (mp4): the input video with ``audio`` as its only audio track (AAC).
+
+    The video stream is copied packet for packet when its codec fits mp4 (`MP4_COPY_CODECS`); otherwise it
+    is re-encoded to H.264 (upright, keeping each frame's presentation time). ``audio`` (float[N] or
+    float[C<=2, N] at ``sr``, sample 0 = the video's container start) is trimmed or zero-padded to the
+    video's duration. The output appears atomically and only when complete.
+    """
+    info = probe(video_in)
+    a = _fit_length(_as_audio_2d(audio), int(round(info.duration * sr)))
+    out = Path(out_path)
+    if info.codec in MP4_COPY_CODECS:
+        try:
+            with atomic_output(out, suffix=".mp4") as tmp:
+                _mux_copy(info, a, sr, tmp)
+            return out
+        except av.FFmpegError:
+            pass  # some streams (odd extradata, timestamps) refuse to be copied: re-encode them instead
+    with atomic_output(out, suffix=".mp4") as tmp:
+        container = av.open(str(tmp), mode="w", format="mp4")
+        try:
+            track = _AudioTrack(container, a, sr)
+            _encode_frames(container, iter_frames(info.path), info.fps, track, timed=True, crf=18)
+            track.finish()
+        finally:
+            container.close()
+    return out
+
+
+def _mux_copy(info: VideoInfo, audio: np.ndarray, sr: int, tmp: Path) -> None:
+    inp = _open(info.path)
+    try:
+        vin = inp.streams.video[0]
+        origin = _container_start(inp)
+        out = av.open(str(tmp), mode="w", format="mp4")
+        try:
+            vout = out.add_stream_from_template(vin)
+            if info.rotation:
+                vout.set_display_rotation(info.rotation)
+            track = _AudioTrack(out, audio, sr)
+            shift = int(round(origin / float(vin.time_base)))  # move the container start to time 0
+            for pkt in inp.demux(vin):
+                if pkt.size == 0:
+                    continue
+                if pkt.pts is not None:
+                    pkt.pts -= shift
+                    track.write_until(float(pkt.pts * vin.time_base))
+                if pkt.dts is not None:
+                    pkt.dts -= shift
+                pkt.stream = vout
+                out.mux(pkt)
+            track.finish()
+        finally:
+            out.close()
+    finally:
+        inp.close()
