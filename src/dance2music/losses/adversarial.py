@@ -1,0 +1,91 @@
+"""D2M-GAN's losses: hinge adversarial, feature matching, and the one weight dict that combines them.
+
+Every loss has one name used both to weight it and to log it (`GAN_LOSS_WEIGHTS`):
+
+* ``adv/gen``: hinge generator loss, ``sum over scales of -mean(D(fake))`` (paper Eq. 4; official code).
+* ``adv/feat``: feature matching, mean L1 between the discriminator's feature maps on real and on generated
+  inputs (paper Eq. 5, lambda_fm = 3).
+* ``code/commit``: L1 between the generated VQ features and the looked-up codes of the real music
+  (paper Eq. 6, lambda_c = 15).
+* ``audio/wav``: waveform L1 after decoding the generated features with the frozen VQ-VAE decoder, through a
+  straight-through codebook lookup (lambda_wav = 40).
+* ``audio/mel``: log-mel L1 on the same decoded audio (lambda_mel = 15).
+
+In the official code the last two are computed under ``torch.no_grad()``, so they never train the generator
+(reference ``d2m-gan.md`` Sec. 1.5). Here they do: the straight-through lookup passes their gradient to the
+generator's continuous output. ``code/latent`` (L1 to the encoder's continuous output, weight 5 in the
+official code, not in the paper) is available with weight 0 by default.
+
+The discriminator's own loss is ``adv/disc``: ``sum over scales of mean(relu(1 - D(real))) +
+mean(relu(1 + D(fake)))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch.nn import functional as F
+
+#: Loss weights of the generator objective, keyed by the names they are logged under (paper Sec. 3.4).
+GAN_LOSS_WEIGHTS: dict[str, float] = {
+    "adv/gen": 1.0,
+    "adv/feat": 3.0,
+    "code/commit": 15.0,
+    "code/latent": 0.0,
+    "audio/wav": 40.0,
+    "audio/mel": 15.0,
+}
+
+
+def hinge_discriminator_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``sum_s mean(relu(1 - real_s)) + mean(relu(1 + fake_s))`` over per-scale patch logits."""
+    if len(real) != len(fake) or not real:
+        raise ValueError("need the same, non-zero number of real and fake scales")
+    return sum(F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake))  # type: ignore[return-value]
+
+
+def hinge_generator_loss(fake: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``sum_s -mean(fake_s)``: the generator raises the discriminator's score of its output, window by window."""
+    if not fake:
+        raise ValueError("need at least one scale")
+    return sum(-f.mean() for f in fake)  # type: ignore[return-value]
+
+
+def feature_matching_loss(
+    real_feats: Sequence[Sequence[torch.Tensor]], fake_feats: Sequence[Sequence[torch.Tensor]]
+) -> torch.Tensor:
+    """Mean over scales and layers of ``L1(fake_feature, real_feature.detach())``.
+
+    The real features are targets, so no gradient reaches the discriminator through them.
+    """
+    terms = [
+        F.l1_loss(f, r.detach())
+        for rs, fs in zip(real_feats, fake_feats, strict=True)
+        for r, f in zip(rs, fs, strict=True)
+    ]
+    if not terms:
+        raise ValueError("no feature maps to match")
+    return torch.stack(terms).mean()
+
+
+def weighted_total(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
+    """``sum_name weights[name] * losses[name]`` over the names with a non-zero weight.
+
+    Raises ``KeyError`` for an unknown weight name (a typo in a config must not silently drop a loss) and when
+    a weighted loss was not computed.
+    """
+    unknown = set(weights) - set(GAN_LOSS_WEIGHTS) - set(losses)
+    if unknown:
+        raise KeyError(f"unknown loss names in weights: {sorted(unknown)}")
+    total = None
+    for name, w in weights.items():
+        if w == 0:
+            continue
+        if name not in losses:
+            raise KeyError(f"loss {name!r} has weight {w} but was not computed")
+        term = losses[name] * w
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("every loss weight is zero")
+    return total
