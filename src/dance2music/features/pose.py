@@ -1,0 +1,328 @@
+"""Pose: MediaPipe body landmarks -> COCO-17 keypoints -> a normalized `Motion` at `constants.MOTION_FPS`.
+
+Pipeline (choices measured on real dance clips, see the project's beat-alignment notes):
+
+1. MediaPipe ``solutions.pose.Pose`` in video mode, ``model_complexity=1`` (the only model inside the
+   0.10.14 wheel) and ``smooth_landmarks=False``: its own filter adds lag, which shifts kinematic beats.
+2. The 33 landmarks are mapped to COCO-17 (x, y in pixels of the full-size frame, confidence = visibility).
+3. Frame times are the decoder's presentation timestamps, not ``index / fps``.
+4. A zero-phase Gaussian smoothing in time (sigma ~33 ms) over the frames with a detection, evaluated at
+   each frame's own time (so it also works for variable frame rates and never reaches across a gap).
+5. A cubic spline resamples the track onto the uniform `MOTION_FPS` grid (linear upsampling would create
+   equal neighbours that break strict-minimum beat detection).
+6. `motion_formats.normalize_keypoints` centres on the hip midpoint and divides by the median torso length,
+   the same normalization every dataset reader uses. Frames with no person are filled (interpolated inside,
+   held at the ends) and flagged ``valid=False`` with confidence 0.
+
+MediaPipe follows one person. `PoseTracker` takes frames one at a time, so a caller can decode a video once
+and feed the same frames to several extractors (`features.extract` does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..constants import MOTION_FPS
+from ..errors import NoPersonError
+from ..types import Motion
+from .motion_formats import normalize_keypoints
+
+#: MediaPipe pose landmark index for each COCO-17 joint (nose, eyes, ears, shoulders ... ankles).
+MEDIAPIPE_TO_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+
+#: Frames are scaled down to this longer side before pose estimation: MediaPipe resizes to 256x256
+#: internally anyway, and the full-size conversion costs more than the network on 1080p input.
+POSE_MAX_SIDE = 640
+
+#: Standard deviation (seconds) of the zero-phase Gaussian smoothing: about one frame at 30 fps, enough
+#: to remove MediaPipe's frame-to-frame jitter without moving velocity minima.
+SMOOTH_SIGMA_S = 0.033
+
+#: Below this share of frames with a detection, a video is said to have no person.
+MIN_DETECTION_RATE = 0.05
+
+# protobuf 4.25 warns on every `Pose.process` call from MediaPipe's own code; nothing to act on.
+warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines (TFLite "INFO: Created ... delegate", absl warnings) written straight to fd 2.
+
+    MediaPipe prints them while it starts its graph; a command line that promises one
+    line of output on error cannot let them through. Python-level exceptions are unaffected.
+    """
+    try:
+        fd = os.dup(2)
+    except OSError:  # no stderr at all (some embedded hosts)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(fd, 2)
+    finally:
+        os.close(fd)
+
+
+class PoseEstimator:
+    """MediaPipe pose on single RGB images -> COCO-17 keypoints in that image's pixels.
+
+    static_image: True for unrelated photos (detect every time); False for video frames (detect once,
+    then track, which is faster and steadier).
+    """
+
+    def __init__(
+        self,
+        *,
+        static_image: bool = False,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        with _quiet_native_stderr():
+            from mediapipe.python.solutions import pose as mp_pose
+
+            self._pose = mp_pose.Pose(
+                static_image_mode=static_image,
+                model_complexity=1,  # 0 and 2 download their models at run time; 1 ships in the wheel
+                smooth_landmarks=False,  # its smoothing lags; we smooth zero-phase afterwards
+                enable_segmentation=False,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+            # The graph opens its models (and logs about it) on worker threads after the constructor
+            # returns; one blank frame waits for that while native output is still silenced.
+            self._pose.process(np.zeros((64, 64, 3), np.uint8))
+        self._closed = False
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        """float32[17, 3] (x, y pixels of ``rgb``, visibility in [0, 1]) or None when no person is found.
+
+        rgb: uint8[H, W, 3].
+        """
+        result = self._pose.process(np.ascontiguousarray(rgb))
+        if result.pose_landmarks is None:
+            return None
+        h, w = rgb.shape[:2]
+        lm = result.pose_landmarks.landmark
+        out = np.empty((17, 3), np.float32)
+        for k, i in enumerate(MEDIAPIPE_TO_COCO17):
+            out[k] = (lm[i].x * w, lm[i].y * h, min(1.0, max(0.0, lm[i].visibility)))
+        return out
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pose.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def keypoints_from_image(rgb: np.ndarray) -> np.ndarray | None:
+    """COCO-17 keypoints float32[17, 3] (pixels, visibility) of the person in one photo, or None."""
+    with PoseEstimator(static_image=True) as est:
+        return est(rgb)
+
+
+def _gaussian_smooth(times: np.ndarray, values: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
+    """Zero-phase Gaussian smoothing of ``values[N, C]`` sampled at (possibly irregular) ``times[N]``.
+
+    Each known sample becomes the Gaussian-weighted mean of the known samples around it (a kernel
+    regression: symmetric in time, so no lag). Unknown samples are returned unchanged.
+    """
+    out = values.copy()
+    if sigma <= 0 or known.sum() < 2:
+        return out
+    idx = np.flatnonzero(known)
+    t = times[idx]
+    v = values[idx]
+    half = 4.0 * sigma
+    lo = np.searchsorted(t, t - half, side="left")
+    hi = np.searchsorted(t, t + half, side="right")
+    for k in range(len(idx)):  # windows hold a handful of frames: a loop over frames is cheap
+        w = np.exp(-0.5 * ((t[lo[k] : hi[k]] - t[k]) / sigma) ** 2)
+        out[idx[k]] = (w[:, None] * v[lo[k] : hi[k]]).sum(axis=0) / w.sum()
+    return out
+
+
+def track_to_motion(
+    times: np.ndarray,
+    keypoints_px: np.ndarray,
+    detected: np.ndarray,
+    *,
+    duration: float | None = None,
+    fps: float = MOTION_FPS,
+    sigma: float = SMOOTH_SIGMA_S,
+    min_detection_rate: float = MIN_DETECTION_RATE,
+    meta: dict | None = None,
+) -> Motion:
+    """Turn per-frame pixel keypoints into a normalized `Motion` on a uniform grid.
+
+    times: float[N] presentation times (s, increasing) of the frames.
+    keypoints_px: float[N, 17, 3] COCO-17 (x, y pixels, confidence); rows where ``detected`` is False are
+        ignored.
+    detected: bool[N] frames where a person was found.
+    duration: seconds the output covers (grid ``k / fps`` for ``k < round(duration * fps)``); default: up to
+        the last frame plus one frame interval.
+
+    Steps: zero-phase Gaussian smoothing (``sigma`` s) over detected frames, gaps filled linearly in time
+    (held at the ends), cubic resampling to ``fps``, then `normalize_keypoints`. Grid frames whose nearest
+    source frame had no detection, or that fall inside a gap, are ``valid=False`` with confidence 0.
+    Raises `NoPersonError` when fewer than ``min_detection_rate`` of the frames had a person.
+    """
+    times = np.asarray(times, np.float64)
+    kp = np.asarray(keypoints_px, np.float64).reshape(len(times), 17, 3)
+    detected = np.asarray(detected, bool)
+    n = len(times)
+    n_det = int(detected.sum())
+    if n == 0 or n_det == 0 or n_det < min_detection_rate * n:
+        raise NoPersonError(f"no person found in the video (a person was detected in {n_det} of {n} frames)")
+    if np.any(np.diff(times) <= 0):
+        order = np.argsort(times, kind="stable")
+        times, kp, detected = times[order], kp[order], detected[order]
+        keep = np.concatenate([[True], np.diff(times) > 0])  # duplicate timestamps: keep the first
+        times, kp, detected = times[keep], kp[keep], detected[keep]
+        n = len(times)
+    flat = kp.reshape(n, 51)
+    flat = _gaussian_smooth(times, flat, detected, sigma)
+    # Fill undetected frames in time (linear, held at the ends) so the spline sees a continuous track;
+    # they stay flagged and carry no confidence.
+    det_t = times[detected]
+    for c in range(51):
+        flat[~detected, c] = np.interp(times[~detected], det_t, flat[detected, c])
+    kp = flat.reshape(n, 17, 3)
+
+    if duration is None:
+        step = float(np.median(np.diff(times))) if n > 1 else 1.0 / fps
+        duration = times[-1] + step
+    t_out = max(1, int(round(duration * fps)))
+    grid = np.arange(t_out) / fps
+    grid_c = np.clip(grid, times[0], times[-1])  # before the first / after the last frame: hold
+    if n >= 4:
+        from scipy.interpolate import CubicSpline
+
+        xy = CubicSpline(times, kp[..., :2].reshape(n, 34), axis=0)(grid_c).reshape(t_out, 17, 2)
+    else:
+        xy = np.stack([np.interp(grid_c, times, kp[:, j // 2, j % 2]) for j in range(34)], 1).reshape(t_out, 17, 2)
+    conf = np.stack([np.interp(grid_c, times, kp[:, j, 2]) for j in range(17)], axis=1)
+    # A grid frame is valid when the source frames on both sides of it had a person (nearest when it
+    # lies on a source frame or outside the covered span).
+    right = np.clip(np.searchsorted(times, grid_c, side="left"), 0, n - 1)
+    left = np.clip(right - 1, 0, n - 1)
+    on_frame = np.isclose(times[right], grid_c, atol=1e-9)
+    valid = np.where(on_frame, detected[right], detected[left] & detected[right])
+    outside = (grid < times[0]) | (grid > times[-1])
+    nearest = np.where(grid < times[0], 0, n - 1)
+    valid = np.where(outside, detected[nearest], valid)
+    conf = np.where(valid[:, None], np.clip(conf, 0.0, 1.0), 0.0)
+    out_px = np.concatenate([xy, conf[..., None]], axis=-1)
+
+    info = dict(meta or {})
+    info.update(
+        source_frames=int(n),
+        detected_frames=n_det,
+        detection_rate=n_det / n,
+        smooth_sigma_s=float(sigma),
+        pose_model="mediapipe-pose-full (model_complexity=1)",
+    )
+    return normalize_keypoints(out_px, fps, valid, meta=info)
+
+
+class PoseTracker:
+    """Accumulates pose keypoints frame by frame; `finish` returns the `Motion`.
+
+    Feed ``(time_seconds, rgb)`` pairs with `update` (frames larger than ``max_side`` are scaled down for
+    the network; keypoints are reported in pixels of the frame as given, times ``scale``).
+    """
+
+    def __init__(self, *, max_side: int | None = POSE_MAX_SIDE, min_detection_confidence: float = 0.5) -> None:
+        self.max_side = max_side
+        self._est = PoseEstimator(static_image=False, min_detection_confidence=min_detection_confidence)
+        self.times: list[float] = []
+        self.keypoints: list[np.ndarray] = []
+        self.detected: list[bool] = []
+
+    def update(self, t: float, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
+        """Add one frame at time ``t`` (s); ``scale`` maps its pixels to the reported pixel units."""
+        h, w = rgb.shape[:2]
+        if self.max_side and max(h, w) > self.max_side:
+            import cv2
+
+            s = self.max_side / max(h, w)
+            small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            scale = scale / s
+        else:
+            small = rgb
+        kp = self._est(small)
+        self.times.append(float(t))
+        if kp is None:
+            self.keypoints.append(np.zeros((17, 3), np.float32))
+            self.detected.append(False)
+        else:
+            kp[:, :2] *= scale
+            self.keypoints.append(kp)
+            self.detected.append(True)
+        return kp
+
+    def finish(self, *, duration: float | None = None, fps: float = MOTION_FPS, meta: dict | None = None) -> Motion:
+        """The normalized `Motion` at ``fps`` (see `track_to_motion`); closes the estimator."""
+        self.close()
+        kp = np.stack(self.keypoints) if self.keypoints else np.zeros((0, 17, 3), np.float32)
+        return track_to_motion(
+            np.asarray(self.times), kp, np.asarray(self.detected, bool), duration=duration, fps=fps, meta=meta
+        )
+
+    def close(self) -> None:
+        self._est.close()
+
+
+def estimate_motion(
+    frames: Iterable[tuple[float, np.ndarray]],
+    *,
+    duration: float | None = None,
+    fps: float = MOTION_FPS,
+    scale: float = 1.0,
+    meta: dict | None = None,
+) -> Motion:
+    """Pose over an iterator of ``(time_seconds, rgb uint8[H, W, 3])`` frames -> normalized `Motion` at ``fps``.
+
+    ``scale`` multiplies keypoint pixels (e.g. full-size width / decoded width when the frames were decoded
+    small). Raises `NoPersonError` when (almost) no frame has a person.
+    """
+    tracker = PoseTracker()
+    try:
+        for t, rgb in frames:
+            tracker.update(t, rgb, scale)
+    finally:
+        tracker.close()
+    return tracker.finish(duration=duration, fps=fps, meta=meta)
+
+
+def motion_from_video(path: str | os.PathLike, *, fps: float = MOTION_FPS) -> Motion:
+    """Decode ``path`` and return its dancer's `Motion` (keypoint pixels in the displayed frame's size)."""
+    from ..io.video import iter_frames, probe
+
+    info = probe(path)
+    frames = iter_frames(path, max_side=POSE_MAX_SIDE)
+    first = next(frames)
+    s = max(info.width, info.height) / max(first[1].shape[:2])
+
+    def all_frames() -> Iterator[tuple[float, np.ndarray]]:
+        yield first
+        yield from frames
+
+    meta = {"source": str(Path(path)), "width": info.width, "height": info.height}
+    return estimate_motion(all_frames(), duration=info.duration, fps=fps, scale=s, meta=meta)
