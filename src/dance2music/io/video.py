@@ -93,9 +93,8 @@ def _open(path: str | os.PathLike, need_video: bool = True) -> av.container.Inpu
     try:
         container = av.open(str(p), mode="r")
     except av.FFmpegError as e:
-        raise VideoError(
-            f"cannot read {p.name} as a video ({_one_line(e)}): not a video file, or a damaged one"
-        ) from e
+        what = "a video" if need_video else "media"
+        raise VideoError(f"cannot read {p.name} as {what} ({_one_line(e)}): not a media file, or a damaged one") from e
     if need_video and not container.streams.video:
         audio_only = bool(container.streams.audio)
         container.close()
@@ -246,9 +245,7 @@ def _scan_packets(p: Path) -> tuple[np.ndarray, float] | None:
                 pts.append(pkt.pts)
                 durs.append(pkt.duration or 0)
         except av.FFmpegError as e:
-            raise VideoError(
-                f"cannot read {p.name} ({_one_line(e)}): the file is damaged or truncated"
-            ) from e
+            raise VideoError(f"cannot read {p.name} ({_one_line(e)}): the file is damaged or truncated") from e
         if not pts:
             raise VideoError(f"{p.name} has no video frames")
         _check_complete(p, len(pts), vs)
@@ -323,12 +320,21 @@ def iter_frames(path: str | os.PathLike, max_side: int | None = None) -> Iterato
                 count += 1
                 yield t, _apply_rotation(rgb, rotation)
         except av.FFmpegError as e:
-            raise VideoError(
-                f"cannot decode {name} ({_one_line(e)}): the file is damaged or truncated"
-            ) from e
+            raise VideoError(f"cannot decode {name} ({_one_line(e)}): the file is damaged or truncated") from e
         if count == 0:
             raise VideoError(f"{name} has no video frames")
         _check_complete(Path(path), count, vs)
+    finally:
+        container.close()
+
+
+def read_audio_rate(path: str | os.PathLike) -> int:
+    """Sample rate of a media file's first audio stream; `VideoError` when it has none."""
+    container = _open(path, need_video=False)
+    try:
+        if not container.streams.audio:
+            raise VideoError(f"{Path(path).name} has no audio track")
+        return int(container.streams.audio[0].codec_context.sample_rate)
     finally:
         container.close()
 
@@ -502,9 +508,7 @@ def _encode_frames(
             stream.options = {"crf": str(crf), "preset": "veryfast"}
             size = (stream.width, stream.height)
         elif (rgb.shape[1], rgb.shape[0]) != size:
-            raise ValueError(
-                f"frame {n} is {rgb.shape[1]}x{rgb.shape[0]}, earlier frames {size[0]}x{size[1]}"
-            )
+            raise ValueError(f"frame {n} is {rgb.shape[1]}x{rgb.shape[0]}, earlier frames {size[0]}x{size[1]}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         pts = int(round(t / tb)) if timed else n
         pts = max(pts, last_pts + 1)  # strictly increasing, whatever rounding did
