@@ -106,3 +106,63 @@ def extract_features(
         visual_kind=visual.kind,
     )
     return VideoFeatures(motion=motion, visual=visual, duration=info.duration, fps=info.fps, meta=meta)
+
+
+#: Format version of the files `save_features` writes.
+FEATURES_FORMAT = 1
+
+
+def save_features(path: str | os.PathLike, feats: VideoFeatures) -> Path:
+    """Write `VideoFeatures` to an ``.npz`` file atomically (see `load_features` for the keys)."""
+    import io
+    import json
+
+    import numpy as np
+
+    from ..io.files import atomic_output
+
+    arrays = {
+        "format": np.int64(FEATURES_FORMAT),
+        "motion_keypoints": feats.motion.keypoints,  # float32[T, 17, 3]
+        "motion_valid": feats.motion.valid,  # bool[T]
+        "motion_root": feats.motion.root,  # float32[T, 2]
+        "motion_fps": np.float64(feats.motion.fps),
+        "visual": feats.visual.features,  # float32[T, D]
+        "visual_fps": np.float64(feats.visual.fps),
+        "visual_kind": np.str_(feats.visual.kind),
+        "duration": np.float64(feats.duration),
+        "fps": np.float64(feats.fps),
+        "meta_json": np.str_(json.dumps({"video": feats.meta, "motion": feats.motion.meta}, default=str)),
+    }
+    p = Path(path)
+    buf = io.BytesIO()  # np.savez on a path would append ".npz" to the temporary name
+    np.savez_compressed(buf, **arrays)
+    with atomic_output(p) as tmp:
+        tmp.write_bytes(buf.getvalue())
+    return p
+
+
+def load_features(path: str | os.PathLike) -> VideoFeatures:
+    """Read a file written by `save_features`; `InputError` when it is missing or not such a file."""
+    import json
+    import zipfile
+
+    import numpy as np
+
+    from ..errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such features file: {p}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            if int(z["format"]) != FEATURES_FORMAT:
+                raise InputError(f"{p.name}: features format {int(z['format'])}, expected {FEATURES_FORMAT}")
+            meta = json.loads(str(z["meta_json"]))
+            motion = Motion(
+                z["motion_keypoints"], float(z["motion_fps"]), z["motion_valid"], z["motion_root"], meta["motion"]
+            )
+            visual = Visual(z["visual"], float(z["visual_fps"]), str(z["visual_kind"]))
+            return VideoFeatures(motion, visual, float(z["duration"]), float(z["fps"]), meta["video"])
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as e:
+        raise InputError(f"{p.name} is not a dance2music features file ({type(e).__name__})") from e

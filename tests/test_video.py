@@ -1,0 +1,149 @@
+"""Video I/O: probing, streaming decode, rotation, variable frame rate, writing and muxing audio."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from dance2music.errors import InputError, VideoError
+from dance2music.io.audio import load_audio, save_wav
+from dance2music.io.video import iter_frames, mux_audio, probe, read_audio, write_video
+
+SR = 22050
+
+
+def ramp_frames(n: int, w: int = 64, h: int = 48):
+    """Frames whose brightness encodes their index (so order and count can be checked after decoding)."""
+    for i in range(n):
+        frame = np.full((h, w, 3), 10 + 6 * i, np.uint8)
+        frame[: h // 4, : w // 4] = (255, 0, 0)  # a red marker in the top-left corner
+        yield frame
+
+
+def tone(seconds: float, freq: float = 440.0) -> np.ndarray:
+    return (0.3 * np.sin(2 * np.pi * freq * np.arange(int(seconds * SR)) / SR)).astype(np.float32)
+
+
+def test_write_probe_and_stream(tmp_path: Path) -> None:
+    path = write_video(ramp_frames(30), 30, tmp_path / "a.mp4")
+    info = probe(path)
+    assert (info.width, info.height, info.num_frames, info.rotation) == (64, 48, 30, 0)
+    assert info.fps == pytest.approx(30.0)
+    assert info.duration == pytest.approx(1.0, abs=1e-6)
+    assert not info.has_audio and not info.vfr and info.codec == "h264"
+    times, means = [], []
+    for t, rgb in iter_frames(path):
+        assert rgb.dtype == np.uint8 and rgb.shape == (48, 64, 3)
+        times.append(t)
+        means.append(rgb[24:, 32:].mean())
+    assert np.allclose(times, np.arange(30) / 30)
+    assert np.all(np.diff(means) > 0)  # frames come back in order, none dropped or repeated
+    small = next(iter_frames(path, max_side=32))[1]
+    assert small.shape == (24, 32, 3)
+
+
+def test_mux_tone_round_trip(tmp_path: Path) -> None:
+    """Read a video, mux a generated tone into it, read it back: same frames, audio as long as the video."""
+    src = write_video(ramp_frames(36), 24, tmp_path / "src.mp4")
+    for audio_seconds in (0.7, 3.0):  # shorter (padded) and longer (trimmed) than the 1.5 s video
+        out = mux_audio(src, tone(audio_seconds), SR, tmp_path / f"muxed_{audio_seconds}.mp4")
+        info = probe(out)
+        assert info.has_audio and info.num_frames == 36
+        assert sum(1 for _ in iter_frames(out)) == 36
+        audio = read_audio(out, SR)
+        assert abs(len(audio) / SR - info.duration) <= 1 / 24  # within one frame
+        assert abs(len(audio) / SR - 1.5) <= 1 / 24
+        head = audio[: int(0.5 * SR)]
+        spectrum = np.abs(np.fft.rfft(head))
+        assert np.argmax(spectrum) * SR / len(head) == pytest.approx(440, abs=5)  # the tone survived AAC
+    # the video stream was copied, not re-encoded: identical packets
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        pa = [bytes(p) for p in a.demux(a.streams.video[0]) if p.size]
+        pb = [bytes(p) for p in b.demux(b.streams.video[0]) if p.size]
+    assert pa == pb
+
+
+def test_write_video_with_audio_and_load_audio(tmp_path: Path) -> None:
+    path = write_video(ramp_frames(15, 63, 47), 30, tmp_path / "odd.mp4", audio=tone(2.0), sr=SR)
+    info = probe(path)
+    assert (info.width, info.height) == (64, 48)  # padded to even for yuv420p
+    audio = load_audio(path, sr=16000)
+    assert abs(len(audio) / 16000 - 0.5) <= 1 / 30
+    wav = save_wav(tmp_path / "t.wav", tone(0.25), SR)
+    assert load_audio(wav, sr=SR).shape == (int(0.25 * SR),)
+
+
+def test_rotation_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "rot.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)  # counter-clockwise quarter turn, as a phone held upright records it
+        for i, rgb in enumerate(ramp_frames(5)):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode())
+    info = probe(path)
+    assert (info.rotation, info.width, info.height) == (90, 48, 64)
+    _, rgb = next(iter_frames(path))
+    assert rgb.shape == (64, 48, 3)
+    # a counter-clockwise quarter turn moves the top-left marker to the bottom-left
+    assert rgb[-4:, :4, 0].mean() > 200 and rgb[:4, :4, 0].mean() < 100
+    out = mux_audio(path, tone(0.2), SR, tmp_path / "rot_muxed.mp4")
+    assert probe(out).rotation == 90  # the display matrix survives the copy
+
+
+def test_variable_frame_rate(tmp_path: Path) -> None:
+    path = tmp_path / "vfr.mp4"
+    tb = Fraction(1, 1000)
+    pts = np.concatenate([np.arange(20) * 20, 400 + np.arange(20) * 50])  # 50 fps, then 20 fps
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.time_base = s.codec_context.time_base = tb
+        for p, rgb in zip(pts, ramp_frames(40)):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts, f.time_base = int(p), tb
+            c.mux(s.encode(f))
+        c.mux(s.encode())
+    info = probe(path)
+    assert info.vfr and info.num_frames == 40
+    assert info.fps == pytest.approx(39 / 1.35, rel=1e-3)
+    times = np.array([t for t, _ in iter_frames(path)])
+    assert np.allclose(times, pts / 1000, atol=1e-6)  # presentation times, not index / fps
+    # re-encoding (the path for codecs mp4 cannot copy) keeps the irregular timing
+    out = tmp_path / "vfr_out.mp4"
+    import dance2music.io.video as video
+
+    video_codecs = video.MP4_COPY_CODECS
+    video.MP4_COPY_CODECS = frozenset()
+    try:
+        mux_audio(path, tone(2.0), SR, out)
+    finally:
+        video.MP4_COPY_CODECS = video_codecs
+    assert np.allclose([t for t, _ in iter_frames(out)], pts / 1000, atol=2e-3)
+    assert abs(len(read_audio(out, SR)) / SR - info.duration) <= 0.05
+
+
+def test_bad_inputs_raise_one_line_errors(tmp_path: Path) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n")
+    good = write_video(ramp_frames(30), 30, tmp_path / "good.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    wav = save_wav(tmp_path / "a.wav", tone(0.2), SR)
+    with pytest.raises(InputError, match="no such file"):
+        probe(tmp_path / "missing.mp4")
+    for bad in (text, cut, wav):
+        with pytest.raises(VideoError) as e:
+            list(iter_frames(bad))
+        assert "\n" not in str(e.value)
+    with pytest.raises(VideoError, match="audio-only"):
+        probe(wav)
+    with pytest.raises(VideoError, match="no audio track"):
+        read_audio(good)
