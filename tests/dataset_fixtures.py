@@ -53,7 +53,7 @@ def make_aist(
     root: Path,
     seconds: float = 5.0,
     *,
-    music_sr: int = 44100,
+    music_sr: int = 22050,
 ) -> dict[str, list[str]]:
     """An AIST++-layout folder: 4 train, 1 val, 1 test sequences, one of them ignored, one 3D-only.
 

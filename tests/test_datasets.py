@@ -51,7 +51,7 @@ def test_aist_sequence_streams(aist_root):
     assert seq.motion.meta["view"] == 0 and seq.visual is None  # no videos/ folder
     assert seq.sr == SAMPLE_RATE and seq.audio.dtype == np.float32 and len(seq.audio) == 6 * SAMPLE_RATE
     assert seq.duration == pytest.approx(5.0)
-    # the same music id gives the same music (resampled from 44.1 kHz)
+    # the same music id gives the same music
     other = ds.load("gBR_sBM_cAll_d05_mBR0_ch02")
     np.testing.assert_array_equal(seq.audio, other.audio)
     # 3D-only sequence: projected keypoints; forcing keypoints2d fails in one line
@@ -132,13 +132,16 @@ def test_aist_reads_the_synthetic_set(tmp_path):
     if not hasattr(synth, "make_dataset"):
         pytest.skip("synthetic dataset generator not available yet")
     out = tmp_path / "synth"
-    synth.make_dataset(out, 2, 2.0, 0, progress=False)
-    ds = AISTDataset(out, "all", visual="none")
-    assert len(ds) >= 1
-    for seq in ds:
-        assert seq.genre is not None and seq.meta.get("beats") is not None
-        clips = cut_clips(seq, 1.0)
-        assert clips and all(c.motion.num_frames == 30 and len(c.audio) == SAMPLE_RATE for c in clips)
+    synth.make_dataset(out, 1, 2.0, 0, progress=False)
+    ds = AISTDataset(out, "all", visual="none", smpl219=True)
+    assert len(ds) == 1
+    seq = ds.load(ds.names()[0])
+    assert seq.genre is not None and seq.split in ("train", "val", "test") and seq.duration == pytest.approx(2.0)
+    assert seq.motion.meta["format"] == "aist-keypoints2d" and seq.motion.valid.mean() > 0.9
+    assert seq.meta["tempo"] > 0 and all(0 <= b < 2.0 for b in seq.meta["beats"])
+    clips = cut_clips(seq, 1.0)
+    assert len(clips) == 2 and all(c.motion.num_frames == 30 and len(c.audio) == SAMPLE_RATE for c in clips)
+    assert clips[1].meta["smpl219"].shape == (60, 219)
 
 
 # ---------------------------------------------------------------- TikTok

@@ -25,7 +25,8 @@ from typing import Any
 from ..constants import GENRES, SAMPLE_RATE
 from ..errors import ConfigError, InputError
 from ..features import motion_formats as mf
-from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file, load_music
+from ..io.audio import load_audio
+from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file
 
 SPLITS = ("train", "val", "test")
 MOTION_SOURCES = ("auto", "keypoints2d", "keypoints3d", "video")
@@ -212,14 +213,14 @@ class AISTDataset(SequenceSource):
                 motion = feats.motion
             if self.visual != "none":
                 visual = feats.visual
-        audio = load_music(self.music_path(name), self.sr)
+        audio = load_audio(self.music_path(name), self.sr)
         genre = genre_index(genre_code)
         if genre is None and isinstance(labels.get("genre"), str):
             genre = genre_index(labels["genre"])
         meta: dict[str, Any] = {"source": str(self.root), "music_id": music_id}
         if video is not None:
             meta["video"] = str(video)
-        for key in ("beats", "downbeats", "tempo", "timing"):
+        for key in ("beats", "downbeats", "dance_beats", "tempo", "timing"):
             if key in labels:
                 meta[key] = labels[key]
         if self.smpl219:

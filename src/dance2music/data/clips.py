@@ -8,7 +8,6 @@ length. The feature cache stores whole sequences for the same reason: any clip l
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from ..constants import CLIP_SECONDS, MOTION_FPS, SAMPLE_RATE, VISUAL_FPS
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 from ..types import Clip, Motion, Visual
 
 #: Meta keys holding times in seconds on the sequence's timeline (shifted to the clip's start when cut).
-TIME_KEYS = ("beats", "downbeats")
+TIME_KEYS = ("beats", "downbeats", "dance_beats")
 
 
 @dataclass
@@ -183,25 +182,6 @@ class SequenceSource(ABC):
 
 #: Audio file types the readers look for, in order of preference.
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
-
-
-def load_music(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """An audio file as float32[N] mono at ``sr``; a missing or unreadable file raises `InputError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such audio file: {p}")
-    try:
-        import soundfile as sf
-
-        data, file_sr = sf.read(str(p), dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError / TypeError for bad files
-        raise InputError(f"cannot read audio {p}: {' '.join(str(e).split())}") from None
-    audio = data.mean(axis=1)
-    if file_sr != sr and len(audio):
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr)
-    return np.ascontiguousarray(audio, dtype=np.float32)
 
 
 def find_file(folders: list[Path], stem: str, exts: tuple[str, ...]) -> Path | None:

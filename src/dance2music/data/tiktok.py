@@ -35,9 +35,10 @@ import numpy as np
 from ..constants import SAMPLE_RATE, VISUAL_FPS
 from ..errors import ConfigError, InputError
 from ..features import motion_formats as mf
+from ..io.audio import load_audio
 from ..types import Visual
 from .aist import SPLITS, VIDEO_EXTS
-from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file, load_music
+from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file
 
 #: Frame rate of the official TikTok motion arrays.
 TIKTOK_FPS = 30.0
@@ -140,7 +141,7 @@ class TikTokSegments(SequenceSource):
             apath = find_file([self.data_dir / "audio_s2"], seg, AUDIO_EXTS)
             if apath is None:
                 raise InputError(f"missing audio segment {self.data_dir / 'audio_s2' / seg}.wav")
-            audio = load_music(apath, self.sr)
+            audio = load_audio(apath, self.sr)
             n = int(round(seconds * self.sr))
             # the official loader pads a short segment with zeros (d2m/dataset.py); keep the timeline exact
             audios.append(np.pad(audio[:n], (0, max(0, n - len(audio)))))
@@ -237,7 +238,7 @@ class TikTokRaw(SequenceSource):
         return Sequence(
             name=name,
             motion=as_motion_fps(motion),
-            audio=load_music(music, self.sr),
+            audio=load_audio(music, self.sr),
             sr=self.sr,
             visual=as_visual_fps(visual),
             genre=None,

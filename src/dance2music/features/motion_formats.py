@@ -348,9 +348,7 @@ def read_aist_smpl(path: str | os.PathLike) -> SmplMotion:
     poses = _require(data, "smpl_poses", p, 2)
     trans = _require(data, "smpl_trans", p, 2)
     if poses.shape[1] != 72 or trans.shape != (poses.shape[0], 3):
-        raise InputError(
-            f"{p}: smpl_poses should be [N, 72] and smpl_trans [N, 3], got {poses.shape}, {trans.shape}"
-        )
+        raise InputError(f"{p}: smpl_poses should be [N, 72] and smpl_trans [N, 3], got {poses.shape}, {trans.shape}")
     scaling = np.asarray(data.get("smpl_scaling", 1.0), dtype=np.float64).reshape(-1)
     if scaling.size < 1 or not np.isfinite(scaling[0]) or scaling[0] <= 0:
         raise InputError(f"{p}: smpl_scaling should be a positive number")
@@ -435,9 +433,7 @@ def prominence(kp: np.ndarray) -> float:
     return float((box[2] - box[0]) * (box[3] - box[1]) * kp[seen, 2].mean())
 
 
-def track_main_person(
-    frames: list[list[np.ndarray]], *, min_iou: float = 0.2, max_gap: int = 10
-) -> np.ndarray:
+def track_main_person(frames: list[list[np.ndarray]], *, min_iou: float = 0.2, max_gap: int = 10) -> np.ndarray:
     """Follow the most prominent person through ``frames`` (per frame, a list of ``[J, 3]`` people).
 
     People are linked frame to frame into tracks by bounding-box overlap (greedy, most overlapping pairs
@@ -470,9 +466,7 @@ def track_main_person(
             tr["frames"][t] = people[i]
         for i, person in enumerate(people):
             if i not in used_people and boxes[i] is not None:
-                tracks.append(
-                    {"box": boxes[i], "last": t, "score": prominence(person), "frames": {t: person}}
-                )
+                tracks.append({"box": boxes[i], "last": t, "score": prominence(person), "frames": {t: person}})
     out = np.zeros((len(frames), n_joints, 3))
     if tracks:
         best = max(tracks, key=lambda tr: tr["score"])
@@ -505,8 +499,6 @@ def read_body25_array(arr: np.ndarray, fps: float = 30.0, *, source: str = "") -
     """BODY_25 keypoints in an array (``[T, 75]`` or ``[T, 25, 3]``: TikTok ``motion_s2`` npy) -> `Motion`."""
     a = np.asarray(arr, dtype=np.float64)
     if a.size % 75:
-        raise InputError(
-            f"{source or 'array'}: BODY_25 motion needs 75 values per frame, got shape {a.shape}"
-        )
+        raise InputError(f"{source or 'array'}: BODY_25 motion needs 75 values per frame, got shape {a.shape}")
     kp25 = a.reshape(-1, 25, 3)
     return normalize_keypoints(body25_to_coco17(kp25), fps, meta={"source": source, "format": "body25-array"})

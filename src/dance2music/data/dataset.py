@@ -1,0 +1,124 @@
+"""A torch `Dataset` of aligned training clips cut from the feature cache (`data.cache`)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..constants import CLIP_SECONDS
+from ..errors import ConfigError, InputError
+from .cache import FeatureCache
+from .clips import clip_starts
+
+
+class CachedClipDataset(Dataset):
+    """Clips of ``seconds`` from a prepared cache, as tensors.
+
+    Each sequence at least ``seconds`` long gives as many items as clips fit in it every ``hop`` seconds
+    (default back to back). With ``random_crop=False`` item ``k`` of a sequence is the clip at ``k * hop``
+    (evaluation). With ``random_crop=True`` each item's start is drawn uniformly over its whole sequence
+    from a generator seeded by ``(seed, epoch, index)``, so crops are reproducible and a resumed run sees
+    the same data; call `set_epoch` at each epoch. Starts fall on the motion frame grid, so the streams of
+    a clip begin at the same instant.
+
+    visual: ``"auto"`` (visual features when every selected sequence has them), True (required) or False.
+    gain: ``(low, high)``: multiply the music by a random gain in that range (the official code uses
+        (0.3, 1.0) in training), drawn from the same generator; None keeps it as stored.
+
+    An item is a dict:
+        motion: float32[T_m, 53] -- `Motion.features()`, T_m = round(seconds * motion_fps)
+        visual: float32[T_v, D] -- at visual_fps, T_v = round(seconds * visual_fps) (when visual is on)
+        audio: float32[1, N] -- N = round(seconds * sr)
+        genre: int64 -- index into constants.GENRES, -1 when unknown
+        index: int64; start: float32 -- the item's index and its start in seconds in its sequence
+    """
+
+    def __init__(
+        self,
+        cache: str | os.PathLike | FeatureCache,
+        seconds: float = CLIP_SECONDS,
+        *,
+        split: str | None = "train",
+        random_crop: bool = True,
+        hop: float | None = None,
+        seed: int = 0,
+        visual: bool | str = "auto",
+        gain: tuple[float, float] | None = None,
+    ) -> None:
+        self.cache = cache if isinstance(cache, FeatureCache) else FeatureCache(cache, split)
+        if isinstance(cache, FeatureCache) and split is not None:
+            self.cache = FeatureCache(cache.root, split)
+        self.seconds, self.random_crop, self.seed, self.epoch = float(seconds), random_crop, int(seed), 0
+        if gain is not None and not (0 < gain[0] <= gain[1]):
+            raise ConfigError(f"gain must be (low, high) with 0 < low <= high, got {gain}")
+        self.gain = gain
+        entries = [e for e in self.cache.entries if e["duration"] + 1e-6 >= self.seconds]
+        if not entries:
+            where = f" (split {split})" if split else ""
+            raise InputError(f"no sequence in the cache {self.cache.root}{where} is {self.seconds:g} s long or more")
+        has_visual = all(e.get("visual_dim") for e in entries)
+        if visual is True and not has_visual:
+            raise InputError(f"the cache {self.cache.root} lacks visual features for some sequences")
+        self.use_visual = bool(has_visual if visual == "auto" else visual)
+        self.entries = entries
+        self._motion: list[np.ndarray] = []
+        self._visual: list[np.ndarray | None] = []
+        self._last: list[int] = []  # latest start frame of a whole clip, per sequence
+        self._items: list[tuple[int, int]] = []  # (entry index, start motion frame on the grid)
+        for i, e in enumerate(entries):
+            motion, vis, _ = self.cache.load_arrays(e["name"])
+            self._motion.append(motion.features())
+            self._visual.append(vis.features if (self.use_visual and vis is not None) else None)
+            starts = clip_starts(e["duration"], self.seconds, hop)
+            self._items.extend((i, start) for start in starts)
+            self._last.append(clip_starts(e["duration"], self.seconds, 1.0 / float(e["motion_fps"]))[-1])
+        self.motion_fps = float(entries[0]["motion_fps"])
+        self.visual_fps = float(entries[0]["visual_fps"]) if self.use_visual else None
+        self.sr = int(entries[0]["sr"])
+        if any(float(e["motion_fps"]) != self.motion_fps or int(e["sr"]) != self.sr for e in entries):
+            raise InputError(f"the cache {self.cache.root} mixes motion rates or sample rates")
+        self.motion_frames = int(round(self.seconds * self.motion_fps))
+        self.audio_samples = int(round(self.seconds * self.sr))
+        self.visual_frames = int(round(self.seconds * self.visual_fps)) if self.use_visual else 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the random crops of epoch ``epoch`` (they depend only on seed, epoch and index)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        i, grid_start = self._items[index]
+        e = self.entries[i]
+        feats = self._motion[i]
+        rng = np.random.default_rng([self.seed, self.epoch, index]) if (self.random_crop or self.gain) else None
+        start = grid_start
+        if self.random_crop:
+            start = int(rng.integers(0, self._last[i] + 1))
+        t0 = start / self.motion_fps
+        motion = feats[start : start + self.motion_frames]
+        a0 = int(round(t0 * self.sr))
+        audio = self.cache.read_audio(e["name"], a0, self.audio_samples)
+        if len(audio) < self.audio_samples:  # float rounding at the very end of a sequence
+            audio = np.pad(audio, (0, self.audio_samples - len(audio)))
+        if self.gain is not None:
+            audio = audio * np.float32(rng.uniform(*self.gain))
+        item = {
+            "motion": torch.from_numpy(np.ascontiguousarray(motion, dtype=np.float32)),
+            "audio": torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None],
+            "genre": torch.tensor(-1 if e.get("genre") is None else int(e["genre"]), dtype=torch.int64),
+            "index": torch.tensor(index, dtype=torch.int64),
+            "start": torch.tensor(t0, dtype=torch.float32),
+        }
+        if self.use_visual:
+            vis = self._visual[i]
+            v0 = int(round(t0 * self.visual_fps))
+            v = vis[v0 : v0 + self.visual_frames]
+            if len(v) < self.visual_frames:  # hold the last frame over a rounding shortfall at the end
+                v = np.concatenate([v, np.repeat(vis[-1:], self.visual_frames - len(v), axis=0)])
+            item["visual"] = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+        return item
