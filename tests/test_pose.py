@@ -1,0 +1,130 @@
+"""Pose: MediaPipe on real photographs and real footage, and the track -> Motion resampling contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dance2music.constants import COCO17_INDEX as J
+from dance2music.errors import NoPersonError
+from dance2music.features.pose import SMOOTH_SIGMA_S, PoseTracker, keypoints_from_image, track_to_motion
+
+skdata = pytest.importorskip("skimage.data")
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dance"
+
+#: OpenPose BODY_25 index of each COCO-17 joint (BODY_25: 0 nose, 1 neck, 2-4 right arm, 5-7 left arm,
+#: 8 mid-hip, 9-11 right leg, 12-14 left leg, 15/16 right/left eye, 17/18 right/left ear, 19-24 feet).
+BODY25_TO_COCO17 = (0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11)
+
+
+def test_pose_on_a_real_photograph(capfd: pytest.CaptureFixture[str]) -> None:
+    img = skdata.astronaut()  # a real photo of a person, upper body, facing the camera
+    h, w = img.shape[:2]
+    kp = keypoints_from_image(img)
+    assert kp is not None and kp.shape == (17, 3)
+    nose, ls, rs = kp[J["nose"]], kp[J["left_shoulder"]], kp[J["right_shoulder"]]
+    assert nose[1] < min(ls[1], rs[1]) - 0.1 * h  # the nose is well above the shoulders
+    assert ls[0] > rs[0]  # facing the camera: the person's left shoulder is on the image's right
+    for name in ("left_wrist", "right_wrist", "left_elbow", "right_elbow"):
+        x, y, _ = kp[J[name]]
+        assert 0 <= x < w and 0 <= y < h, name
+    for name in ("nose", "left_eye", "right_eye", "left_shoulder", "right_shoulder"):
+        assert kp[J[name]][2] > 0.9, name  # high confidence on the face and shoulders
+    eyes_mid_x = 0.5 * (kp[J["left_eye"], 0] + kp[J["right_eye"], 0])
+    assert rs[0] < eyes_mid_x < ls[0]  # the head sits between the shoulders
+    out = capfd.readouterr()
+    assert "Downloading" not in out.out + out.err  # model_complexity=1 is inside the wheel
+    assert "XNNPACK" not in out.err  # native log lines are silenced
+
+
+def test_track_to_motion_resamples_fills_and_flags() -> None:
+    """Irregular frame times, a gap without a person: the grid is uniform, the gap flagged and filled."""
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0, 2.0, 50))
+    times[0] = 0.0
+    n = len(times)
+    base = np.zeros((17, 2))
+    base[J["left_hip"]], base[J["right_hip"]] = (110, 200), (90, 200)
+    base[J["left_shoulder"]], base[J["right_shoulder"]] = (115, 100), (85, 100)
+    kp = np.zeros((n, 17, 3))
+    kp[..., :2] = base + np.array([50.0, 0.0]) * times[:, None, None]  # body travels right at 50 px/s
+    kp[..., 2] = 0.9
+    detected = ~((times > 0.8) & (times < 1.2))
+    motion = track_to_motion(times, kp, detected, duration=2.0, fps=30.0, sigma=0.0)
+    assert motion.keypoints.shape == (60, 17, 3) and motion.fps == 30.0
+    grid = np.arange(60) / 30
+    gap = (grid > 0.85) & (grid < 1.15)
+    assert not motion.valid[gap].any() and motion.valid[grid < 0.75].all()
+    assert np.all(motion.keypoints[gap, :, 2] == 0)
+    # normalized: hips centred, torso length 1 (100 px), travel kept in `root` (0.5 torso per second)
+    hips = 0.5 * (motion.keypoints[:, J["left_hip"], :2] + motion.keypoints[:, J["right_hip"], :2])
+    assert np.allclose(hips, 0, atol=1e-4)
+    assert motion.meta["scale_px"] == pytest.approx(100.0)
+    assert np.allclose(motion.root[:, 0], (np.clip(grid, 0, times[-1]) - 0.0) * 0.5, atol=1e-3)
+    assert motion.meta["detected_frames"] == detected.sum()
+
+
+def test_smoothing_is_zero_phase() -> None:
+    """A symmetric bump keeps its peak time after smoothing (a causal filter would delay it)."""
+    times = np.arange(90) / 30.0
+    bump = np.exp(-0.5 * ((times - 1.5) / 0.1) ** 2) * 40
+    kp = np.zeros((90, 17, 3))
+    kp[..., 2] = 1.0
+    kp[:, J["left_shoulder"], :2], kp[:, J["right_shoulder"], :2] = (110, 100), (90, 100)
+    kp[:, J["left_hip"], :2], kp[:, J["right_hip"], :2] = (110, 200), (90, 200)
+    kp[:, J["left_wrist"], 1] = 150 - bump
+    m = track_to_motion(times, kp, np.ones(90, bool), duration=3.0, fps=60.0)
+    wrist_y = m.keypoints[:, J["left_wrist"], 1]
+    assert np.argmin(wrist_y) / 60.0 == pytest.approx(1.5, abs=1 / 60)
+    # the bump (0.4 torso high, sigma 0.1 s) convolved with the smoothing Gaussian: slightly flattened
+    expected = -0.5 - 0.4 * 0.1 / np.hypot(0.1, SMOOTH_SIGMA_S)
+    assert wrist_y.min() == pytest.approx(expected, abs=0.01)
+    with pytest.raises(NoPersonError):
+        track_to_motion(times, kp, np.zeros(90, bool))
+
+
+def test_pose_tracker_on_moving_photo() -> None:
+    from dance2music.io.photo_clip import photo_motion_frames
+
+    tracker = PoseTracker()
+    for i, rgb in enumerate(photo_motion_frames(skdata.astronaut(), seconds=1.0, fps=12, size=(320, 240))):
+        tracker.update(i / 12, rgb)
+    motion = tracker.finish(duration=1.0)
+    assert motion.meta["detection_rate"] == 1.0 and motion.valid.all()
+    assert motion.keypoints.shape == (30, 17, 3)
+    torso = np.linalg.norm(
+        0.5 * (motion.keypoints[:, J["left_shoulder"], :2] + motion.keypoints[:, J["right_shoulder"], :2])
+        - 0.5 * (motion.keypoints[:, J["left_hip"], :2] + motion.keypoints[:, J["right_hip"], :2]),
+        axis=1,
+    )
+    assert np.median(torso) == pytest.approx(1.0, abs=0.05)  # scale = median torso length
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="shared real-dance clip not available")
+def test_mediapipe_matches_openpose_on_real_dance() -> None:
+    """MediaPipe COCO-17 keypoints vs OpenPose BODY_25 (mapped to COCO-17) on the same real frames."""
+    from dance2music.io.video import iter_frames
+
+    ref = []
+    for f in sorted((REAL / "openpose_body25").glob("*_keypoints.json")):
+        people = json.loads(f.read_text())["people"]
+        arr = np.array(people[0]["pose_keypoints_2d"], float).reshape(25, 3) if people else np.zeros((25, 3))
+        ref.append(arr[list(BODY25_TO_COCO17)])
+    ref = np.stack(ref)
+    tracker = PoseTracker()
+    for t, rgb in iter_frames(REAL / "hiphop_studio_2.9s.mp4", max_side=640):
+        tracker.update(t, rgb, scale=1280 / rgb.shape[1])  # keypoints in full-size (1280x720) pixels
+    tracker.close()
+    ours = np.stack(tracker.keypoints)
+    assert ours.shape == ref.shape == (69, 17, 3)
+    assert np.mean(tracker.detected) > 0.95
+    both = np.asarray(tracker.detected)[:, None] & (ref[..., 2] > 0.3)
+    dist = np.linalg.norm(ours[..., :2] - ref[..., :2], axis=-1)[both]
+    median = float(np.median(dist))
+    print(f"median MediaPipe-OpenPose distance: {median:.1f} px over {both.sum()} joints (1280x720)")
+    assert median < 15.0  # measured 6.1 px; a torso is ~190 px here
+    assert np.percentile(dist, 90) < 40.0
