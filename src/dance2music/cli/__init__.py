@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import D2MError
 
 #: Subcommand modules, in the order `d2m --help` lists them.
-COMMANDS: tuple[str, ...] = ("data", "demo", "features")
+COMMANDS: tuple[str, ...] = ("data", "demo", "features", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

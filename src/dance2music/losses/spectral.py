@@ -1,0 +1,95 @@
+"""Multi-resolution STFT loss (spectral convergence + log magnitude), Yamamoto et al. 2020 (Parallel WaveGAN,
+section 2.3), and a log-mel L1 distance. Computed with torch.stft in float32 whatever the autocast state.
+
+Waveforms are ``Tensor[B x 1 x T]`` or ``Tensor[B x T]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..constants import SAMPLE_RATE
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1, x.shape[-1]).float()
+
+
+def stft_magnitude(x: torch.Tensor, n_fft: int, hop: int, win: int, window: torch.Tensor) -> torch.Tensor:
+    """|STFT| of ``x`` [B x (1) x T] -> Tensor[B x (n_fft/2+1) x frames], clamped away from 0 for logs."""
+    spec = torch.stft(_flat(x), n_fft, hop, win, window, center=True, return_complex=True)
+    return spec.abs().clamp_min(1e-7)
+
+
+@dataclass
+class SpectralLoss:
+    """The two terms of `MultiResolutionSTFTLoss`, each averaged over resolutions."""
+
+    convergence: torch.Tensor
+    log_magnitude: torch.Tensor
+
+    @property
+    def total(self) -> torch.Tensor:
+        return self.convergence + self.log_magnitude
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Sum over FFT sizes of spectral convergence ``||S - S^||_F / ||S||_F`` and ``mean|log S - log S^|``.
+
+    Several resolutions keep the model from trading time precision for frequency precision (one short FFT
+    rewards smeared pitch, one long FFT rewards smeared onsets).
+
+    Args:
+        fft_sizes: FFT sizes; hop = size/4, window = size (Hann).
+    """
+
+    def __init__(self, *, fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> None:
+        super().__init__()
+        self.fft_sizes = tuple(fft_sizes)
+        for n in self.fft_sizes:
+            self.register_buffer(f"window_{n}", torch.hann_window(n), persistent=False)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> SpectralLoss:
+        """pred, target: Tensor[B x 1 x T] -> `SpectralLoss` (scalars)."""
+        sc, lm = [], []
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            for n in self.fft_sizes:
+                w = getattr(self, f"window_{n}")
+                p = stft_magnitude(pred, n, n // 4, n, w)
+                t = stft_magnitude(target, n, n // 4, n, w)
+                sc.append(torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp_min(1e-7))
+                lm.append((t.log() - p.log()).abs().mean())
+        k = len(self.fft_sizes)
+        return SpectralLoss(torch.stack(sc).sum() / k, torch.stack(lm).sum() / k)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> torch.Tensor:
+    """Slaney-style mel filterbank Tensor[n_mels x (n_fft/2+1)] (librosa's, computed once)."""
+    import librosa
+
+    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return torch.from_numpy(fb).float()
+
+
+class LogMelDistance(nn.Module):
+    """Mean ``|log10 mel(pred) - log10 mel(target)|`` (the D2M-GAN mel loss: 128 mels, n_fft 1024, hop 256)."""
+
+    def __init__(
+        self, *, sample_rate: int = SAMPLE_RATE, n_fft: int = 1024, hop: int = 256, n_mels: int = 128
+    ) -> None:
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer("fb", mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def log_mel(self, x: torch.Tensor) -> torch.Tensor:
+        """x: Tensor[B x 1 x T] -> Tensor[B x n_mels x frames] (log10, floored at 1e-5)."""
+        mag = stft_magnitude(x, self.n_fft, self.hop, self.n_fft, self.window)
+        return torch.log10((self.fb @ mag).clamp_min(1e-5))
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            return (self.log_mel(pred) - self.log_mel(target)).abs().mean()

@@ -1,0 +1,223 @@
+"""Dilated 1-D residual stacks and the down/up-sampling blocks of JukeBox's VQ-VAE.
+
+Module and attribute names follow openai/jukebox (`vqvae/resnet.py`, `vqvae/encdec.py`) on purpose: the
+state-dict keys they produce (``model.{i}.0``, ``model.{i}.1.model.{j}.model.{1,3}`` ...) are exactly those of
+OpenAI's released ``vqvae.pth.tar``, so those weights load with no renaming. All tensors are ``[B x C x T]``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PolyphaseConvTranspose1d(nn.ConvTranspose1d):
+    """`nn.ConvTranspose1d` computed as one ordinary conv producing ``stride`` phases, then interleaved.
+
+    Same parameters and state-dict keys as ConvTranspose1d (so JukeBox weights load) and the same output, but
+    PyTorch's CPU transposed convolution is several times slower than a plain conv of the same size, and the
+    decoder is dominated by these layers. Output phase ``r`` at frame ``t`` (sample ``stride*t + r``) sums taps
+    ``j`` with ``(r + padding - j) % stride == 0`` of input frame ``t + (r + padding - j) // stride``. Used when
+    ``kernel_size - 2*padding == stride`` (JukeBox's kernel 2s, padding s/2), where the output is exactly
+    ``stride * T`` long; other settings fall back to the stock implementation.
+    """
+
+    def _fast_ok(self) -> bool:
+        (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
+        return (
+            k - 2 * p == s and self.dilation == (1,) and self.groups == 1 and self.output_padding == (0,)
+        )
+
+    def _phase_weight(self) -> tuple[torch.Tensor, int, int]:
+        (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
+        m_min, m_max = (p - (k - 1)) // s, (s - 1 + p) // s
+        c_in, c_out = self.in_channels, self.out_channels
+        w = self.weight.new_zeros(s, c_out, c_in, m_max - m_min + 1)
+        wt = self.weight.permute(1, 0, 2)  # [out x in x k]
+        for r in range(s):
+            for j in range(k):
+                if (r + p - j) % s == 0:
+                    w[r, :, :, (r + p - j) // s - m_min] = wt[:, :, j]
+        return w.reshape(s * c_out, c_in, -1), -m_min, m_max
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        """x: Tensor[B x C_in x T] -> Tensor[B x C_out x stride*T]."""
+        if output_size is not None or not self._fast_ok():
+            return super().forward(x, output_size)
+        w, left, right = self._phase_weight()
+        s, c_out = self.stride[0], self.out_channels
+        bias = None if self.bias is None else self.bias.repeat(s)
+        y = F.conv1d(F.pad(x, (left, right)), w, bias)  # [B x (s*C_out) x T]
+        b, _, t = y.shape
+        return y.view(b, s, c_out, t).permute(0, 2, 3, 1).reshape(b, c_out, t * s)
+
+
+class ResConv1DBlock(nn.Module):
+    """``x + conv1x1(relu(conv3(relu(x), dilation)))``; length-preserving.
+
+    The dilated conv sits at index 1 and the 1x1 conv at index 3 of ``model`` (JukeBox's key layout).
+
+    Args:
+        width: channels in and out.
+        hidden: channels between the two convs.
+        dilation: dilation of the kernel-3 conv (its padding equals it, so the length is kept).
+        res_scale: scale of the residual branch.
+    """
+
+    def __init__(self, *, width: int, hidden: int, dilation: int = 1, res_scale: float = 1.0) -> None:
+        super().__init__()
+        self.model = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv1d(width, hidden, 3, 1, dilation, dilation),
+            nn.ReLU(),
+            nn.Conv1d(hidden, width, 1, 1, 0),
+        )
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: Tensor[B x width x T] -> Tensor[B x width x T]."""
+        return x + self.res_scale * self.model(x)
+
+
+def dilations(depth: int, growth: int, cycle: int | None = None, reverse: bool = False) -> list[int]:
+    """Dilations of a `Resnet1D`: ``growth ** (i % cycle)`` for i in 0..depth-1, optionally reversed.
+
+    The decoder runs them from large to small (JukeBox's ``reverse_decoder_dilation``) so that it mirrors
+    the encoder.
+    """
+    d = [growth ** (i if cycle is None else i % cycle) for i in range(depth)]
+    return d[::-1] if reverse else d
+
+
+class Resnet1D(nn.Module):
+    """A stack of `ResConv1DBlock` with geometrically growing dilation (wide receptive field, few params).
+
+    Args:
+        width: channels.
+        depth: number of residual blocks.
+        dilation_growth_rate: dilation of block i is ``rate ** i`` (1, 3, 9, 27 ... for rate 3).
+        dilation_cycle: restart the dilation growth every ``cycle`` blocks (None: never).
+        reverse_dilation: run the dilations from large to small.
+        m_conv: hidden width multiplier inside each block.
+        res_scale: True scales each block by ``1/sqrt(depth)``; JukeBox uses False (scale 1).
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int,
+        depth: int,
+        dilation_growth_rate: int = 3,
+        dilation_cycle: int | None = None,
+        reverse_dilation: bool = False,
+        m_conv: float = 1.0,
+        res_scale: bool = False,
+    ) -> None:
+        super().__init__()
+        scale = 1.0 if not res_scale else depth**-0.5
+        hidden = int(m_conv * width)
+        self.model = nn.Sequential(
+            *[
+                ResConv1DBlock(width=width, hidden=hidden, dilation=d, res_scale=scale)
+                for d in dilations(depth, dilation_growth_rate, dilation_cycle, reverse_dilation)
+            ]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: Tensor[B x width x T] -> Tensor[B x width x T]."""
+        return self.model(x)
+
+    def receptive_field(self) -> int:
+        """Samples of context on each side that one output sample depends on (at this block's rate)."""
+        return sum(blk.model[1].dilation[0] for blk in self.model)
+
+
+class EncoderConvBlock(nn.Module):
+    """``down_t`` x [strided conv (kernel 2*stride) -> Resnet1D], then a kernel-3 conv to ``out_channels``.
+
+    Input ``[B x in_channels x T]`` -> ``[B x out_channels x T / stride_t**down_t]`` (T a multiple of it).
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        out_channels: int,
+        down_t: int,
+        stride_t: int,
+        width: int,
+        depth: int,
+        dilation_growth_rate: int = 3,
+        dilation_cycle: int | None = None,
+        m_conv: float = 1.0,
+        res_scale: bool = False,
+    ) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        k, p = stride_t * 2, stride_t // 2
+        for i in range(down_t):
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv1d(in_channels if i == 0 else width, width, k, stride_t, p),
+                    Resnet1D(
+                        width=width,
+                        depth=depth,
+                        dilation_growth_rate=dilation_growth_rate,
+                        dilation_cycle=dilation_cycle,
+                        m_conv=m_conv,
+                        res_scale=res_scale,
+                    ),
+                )
+            )
+        blocks.append(nn.Conv1d(width, out_channels, 3, 1, 1))
+        self.model = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class DecoderConvBlock(nn.Module):
+    """A kernel-3 conv to ``width``, then ``down_t`` x [Resnet1D (reversed dilations) -> transposed conv].
+
+    Input ``[B x in_channels x T]`` -> ``[B x out_channels x T * stride_t**down_t]``; the last transposed
+    conv maps to ``out_channels``.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        out_channels: int,
+        down_t: int,
+        stride_t: int,
+        width: int,
+        depth: int,
+        dilation_growth_rate: int = 3,
+        dilation_cycle: int | None = None,
+        reverse_dilation: bool = True,
+        m_conv: float = 1.0,
+        res_scale: bool = False,
+    ) -> None:
+        super().__init__()
+        k, p = stride_t * 2, stride_t // 2
+        blocks: list[nn.Module] = [nn.Conv1d(in_channels, width, 3, 1, 1)]
+        for i in range(down_t):
+            blocks.append(
+                nn.Sequential(
+                    Resnet1D(
+                        width=width,
+                        depth=depth,
+                        dilation_growth_rate=dilation_growth_rate,
+                        dilation_cycle=dilation_cycle,
+                        reverse_dilation=reverse_dilation,
+                        m_conv=m_conv,
+                        res_scale=res_scale,
+                    ),
+                    PolyphaseConvTranspose1d(width, out_channels if i == down_t - 1 else width, k, stride_t, p),
+                )
+            )
+        self.model = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)

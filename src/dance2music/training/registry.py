@@ -1,0 +1,42 @@
+"""The training stages `d2m train` knows, and the library entry point it calls.
+
+Adding a stage is one line in `TASKS`: ``"name": ("module.path:TaskClass", "one-line help")``. The task class
+(a `Task` subclass) names its experiment dataclass in ``config_cls``; see `dance2music.training.trainer`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from ..errors import ConfigError
+from .config import load_config
+from .trainer import FitResult, Task, fit
+
+TASKS: dict[str, tuple[str, str]] = {
+    "vqvae": ("dance2music.training.vqvae_task:VQVAETask", "the audio tokenizer (hierarchical VQ-VAE)"),
+}
+
+
+def get_task_class(name: str) -> type[Task]:
+    if name not in TASKS:
+        raise ConfigError(f"unknown training task {name!r} (known: {', '.join(TASKS)})")
+    module, cls = TASKS[name][0].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_task(name: str, config_path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Task:
+    """Build task ``name`` with its config read from YAML plus ``key=value`` overrides."""
+    cls = get_task_class(name)
+    return cls(load_config(cls.config_cls, config_path, overrides))
+
+
+def train(
+    name: str,
+    config_path: str | os.PathLike | None = None,
+    overrides: list[str] | None = None,
+    out_dir: str | os.PathLike = "runs/default",
+    resume: bool = False,
+) -> FitResult:
+    """Run (or resume) training stage ``name``; what `d2m train NAME` does."""
+    return fit(make_task(name, config_path, overrides), out_dir, resume=resume)

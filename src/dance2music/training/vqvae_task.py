@@ -1,0 +1,179 @@
+"""Training stage 1: the audio tokenizer (`VQVAE`) on music crops.
+
+Loss (weights in ``loss_weights``, keyed by these logged names; each term is summed over levels):
+``recon/l1`` waveform L1, ``recon/spec`` multi-resolution STFT loss (spectral convergence + log magnitude),
+``code/commit`` commitment of the encoder to its codes. The codebooks move by EMA, not by gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from ..data.music import MusicCrops, MusicDataConfig, eval_segments, resolve_sources
+from ..errors import ConfigError
+from ..losses.spectral import LogMelDistance, MultiResolutionSTFTLoss
+from ..models.vqvae import PRESETS, VQVAE
+from .config import TrainerConfig
+from .trainer import Task, TrainContext
+
+_SMALL = PRESETS["small"]
+
+
+@dataclass
+class VQVAEArch:
+    """`VQVAE` constructor arguments (defaults: the ``small`` preset)."""
+
+    levels: int = _SMALL["levels"]
+    downs_t: list[int] = field(default_factory=lambda: list(_SMALL["downs_t"]))
+    strides_t: list[int] = field(default_factory=lambda: list(_SMALL["strides_t"]))
+    emb_width: int = _SMALL["emb_width"]
+    l_bins: int = _SMALL["l_bins"]
+    width: int = _SMALL["width"]
+    depth: int = _SMALL["depth"]
+    multipliers: list[int] = field(default_factory=lambda: list(_SMALL["multipliers"]))
+    dilation_growth_rate: int = _SMALL["dilation_growth_rate"]
+    dilation_cycle: int | None = None
+    reverse_decoder_dilation: bool = True
+    m_conv: float = 1.0
+    commit: float = _SMALL["commit"]
+    mu: float = _SMALL["mu"]
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_steps: int = 100  # linear warm-up from 0, then constant
+
+
+@dataclass
+class VQVAEExperiment:
+    """Everything `d2m train vqvae` reads from its YAML config."""
+
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    model: VQVAEArch = field(default_factory=VQVAEArch)
+    data: MusicDataConfig = field(default_factory=MusicDataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"recon/l1": 1.0, "recon/spec": 1.0, "code/commit": 0.02}
+    )
+    spectral_fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
+    eval_seconds: float = 4.0  # length of each held-out evaluation crop
+    eval_clips_per_file: int = 2
+    init_from: str | None = None  # start from these weights (a .safetensors from `VQVAE.save`, or a name)
+
+
+class VQVAETask(Task):
+    """Trains a `VQVAE` on `MusicCrops` (see the module docstring for the loss)."""
+
+    name = "vqvae"
+    config_cls = VQVAEExperiment
+
+    def __init__(self, config: VQVAEExperiment) -> None:
+        super().__init__(config)
+        self._eval_audio: torch.Tensor | None = None
+
+    def build(self, ctx: TrainContext) -> None:
+        cfg = self.config
+        if cfg.init_from:
+            model = VQVAE.from_pretrained(cfg.init_from)
+            arch = asdict(cfg.model)
+            if {k: model.config[k] for k in arch} != arch:
+                raise ConfigError(f"init_from {cfg.init_from}: its architecture differs from the config's model")
+        else:
+            model = VQVAE(**asdict(cfg.model), sample_rate=cfg.data.sample_rate)
+        self.model = ctx.add_model("vqvae", model)
+        opt = torch.optim.Adam(
+            ctx.models["vqvae"].parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
+            weight_decay=cfg.optim.weight_decay,
+        )  # fmt: skip
+        ctx.add_optimizer("vqvae", opt)
+        warm = max(1, cfg.optim.warmup_steps)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+        self.spec = MultiResolutionSTFTLoss(fft_sizes=tuple(cfg.spectral_fft_sizes)).to(ctx.device)
+        self.mel: LogMelDistance | None = None  # built on first evaluation (librosa is slow to import)
+
+    def train_dataset(self) -> MusicCrops:
+        d = self.config.data
+        return MusicCrops(
+            resolve_sources(d.sources),
+            segment=int(round(d.segment_seconds * d.sample_rate)),
+            seed=self.config.trainer.seed,
+            gain=(d.gain_min, d.gain_max),
+            sample_rate=d.sample_rate,
+        )
+
+    def losses(self, x: torch.Tensor, out: Any) -> dict[str, torch.Tensor]:
+        """The weighted terms and per-level diagnostics for input x[B x 1 x T] and a `VQVAEOutput`."""
+        logs: dict[str, torch.Tensor] = {}
+        l1, spec = [], []
+        for L, r in enumerate(out.recon):
+            l1.append((r.float() - x.float()).abs().mean())
+            spec.append(self.spec(r, x).total)
+            logs[f"level{L}/l1"] = l1[-1].detach()
+            logs[f"level{L}/spec"] = spec[-1].detach()
+            logs[f"level{L}/perplexity"] = out.perplexity[L]
+            logs[f"level{L}/usage"] = out.usage[L]
+        logs["recon/l1"] = torch.stack(l1).sum()
+        logs["recon/spec"] = torch.stack(spec).sum()
+        logs["code/commit"] = out.commit_loss
+        return logs
+
+    def train_step(self, batch: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        out = self.model(batch)
+        logs = self.losses(batch, out)
+        loss = ctx.weighted(logs, self.config.loss_weights)
+        ctx.optimize("vqvae", loss)
+        self.sched.step()
+        return {**logs, "loss": loss.detach(), "lr": self.sched.get_last_lr()[0]}
+
+    @torch.no_grad()
+    def evaluate(self, ctx: TrainContext) -> dict[str, float]:
+        cfg = self.config
+        if cfg.eval_clips_per_file <= 0:
+            return {}
+        if self._eval_audio is None:
+            try:
+                files = resolve_sources(cfg.data.eval_sources)
+            except ConfigError:
+                return {}
+            self._eval_audio = eval_segments(
+                files, seconds=cfg.eval_seconds, count=cfg.eval_clips_per_file, sample_rate=cfg.data.sample_rate
+            )
+        if self.mel is None:
+            self.mel = LogMelDistance(sample_rate=cfg.data.sample_rate).to(ctx.device)
+        model = ctx.models["vqvae"].eval()
+        result: dict[str, float] = {}
+        for L in range(model.levels):
+            l1 = spec = mel = 0.0
+            hist = torch.zeros(model.l_bins)
+            n = 0
+            for x in self._eval_audio.split(4):
+                x = x.to(ctx.device)
+                codes = model.encode(x, L)
+                y = model.decode(codes, L)[..., : x.shape[-1]]
+                l1 += float((y - x).abs().mean()) * len(x)
+                spec += float(self.spec(y, x).total) * len(x)
+                mel += float(self.mel(y, x)) * len(x)
+                hist += torch.bincount(codes.flatten().cpu(), minlength=model.l_bins).float()
+                n += len(x)
+            p = hist / hist.sum()
+            ppl = float(torch.exp(-(p * p.clamp_min(1e-10).log()).sum()))
+            result.update({f"level{L}/l1": l1 / n, f"level{L}/stft": spec / n, f"level{L}/mel_l1": mel / n})
+            result[f"level{L}/perplexity"] = ppl
+        model.train()
+        return result
+
+    def export(self, ctx: TrainContext) -> None:
+        ctx.models["vqvae"].save(ctx.out_dir / "vqvae.safetensors", meta={"step": ctx.step, "task": self.name})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sched": self.sched.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "sched" in state:
+            self.sched.load_state_dict(state["sched"])
