@@ -6,8 +6,8 @@ classical tools that run anywhere, the same code for rendered and for real frame
 
 * motion: dense Farneback optical flow between consecutive small grayscale frames (short side
   `FLOW_SHORT_SIDE`), summarised per cell of a ``grid x grid`` layout (mean dx, mean dy, mean magnitude),
-  plus global statistics (magnitude mean/std, mean flow = camera pan proxy, share of moving pixels, a
-  magnitude-weighted 8-bin direction histogram) and the mean absolute frame difference;
+  plus global statistics (magnitude mean/std, mean flow = camera pan proxy, share of moving pixels, the
+  mean magnitude per each of 8 flow directions) and the mean absolute frame difference;
 * appearance: per-cell brightness, per-cell colour on a coarser grid, per-cell edge energy (Sobel).
 
 Units do not depend on the video: displacements are in percent of the frame's short side per 1/30 s and the
@@ -105,8 +105,9 @@ def motion_features(gray_prev: np.ndarray, gray: np.ndarray, dt: float) -> np.nd
     per_cell = np.concatenate([_cell_means(flow, GRID), _cell_means(mag, GRID)[:, None]], axis=1).reshape(-1)
     ang = np.arctan2(flow[..., 1], flow[..., 0])
     bins = ((ang + np.pi) / (2 * np.pi) * DIR_BINS).astype(int) % DIR_BINS
-    hist = np.bincount(bins.ravel(), weights=mag.ravel(), minlength=DIR_BINS)
-    hist = hist / hist.sum() if hist.sum() > 1e-9 else np.zeros(DIR_BINS)
+    # Mean magnitude per direction (sums to the mean magnitude): not normalized to a distribution, which
+    # would blow sub-pixel noise of a still frame up into a confident-looking direction.
+    hist = np.bincount(bins.ravel(), weights=mag.ravel(), minlength=DIR_BINS) / mag.size
     glob = [mag.mean(), mag.std(), flow[..., 0].mean(), flow[..., 1].mean(), (mag > MOVING_THRESHOLD).mean()]
     diff = 100.0 * np.abs(gray.astype(np.float32) - gray_prev.astype(np.float32)).mean() / 255.0
     diff *= (1.0 / 30.0) / max(dt, 1e-4)  # per 1/30 s, like the flow
