@@ -93,6 +93,8 @@ def detector_keypoints(
     and less confident on joints hidden behind the torso or outside the picture, occasional wrong joints
     (low confidence, large error), and short runs of frames with no detection (zeros, det_score 0).
     """
+    from scipy.ndimage import gaussian_filter1d
+
     n = clean.shape[0]
     size = np.maximum(np.ptp(clean[..., 1], axis=1), 20.0)[:, None]  # person height in pixels
     sigma = np.full((n, 17), 0.006) * size
@@ -109,7 +111,9 @@ def detector_keypoints(
     conf[hidden] = rng.uniform(0.25, 0.6, int(hidden.sum()))
     outside = (clean[..., 0] < 0) | (clean[..., 0] >= width) | (clean[..., 1] < 0) | (clean[..., 1] >= height)
     conf[outside] = rng.uniform(0.02, 0.2, int(outside.sum()))
-    xy = clean + rng.normal(0.0, 1.0, clean.shape) * sigma[..., None]
+    # Part of a detector's error is frame to frame jitter, part drifts slowly with the appearance.
+    drift = gaussian_filter1d(rng.normal(0.0, 1.0, clean.shape), 4.0, axis=0) * 2.0
+    xy = clean + (0.5 * rng.normal(0.0, 1.0, clean.shape) + 0.7 * drift) * sigma[..., None]
     wrong = rng.random((n, 17)) < 0.015
     xy[wrong] += rng.normal(0.0, 1.0, (int(wrong.sum()), 2)) * 0.08 * np.repeat(size, 17, 1)[wrong][:, None]
     conf[wrong] = rng.uniform(0.05, 0.35, int(wrong.sum()))

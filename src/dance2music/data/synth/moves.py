@@ -290,7 +290,9 @@ class GenreDance:
     """How one genre dances: its moves (with weights), ease shape, jitter and timing odds."""
 
     moves: tuple[tuple[Move, float], ...]
-    ease: tuple[float, float]  # Beta(a, b): a > b arrives fast and stops hard (a "hit")
+    # Beta(a, b) progress between keyframes. Kept symmetric (a == b): a lopsided profile would move the
+    # smoothed speed minimum off the keyframe. a < 2 gives sharp "hits" (a V-shaped speed dip), a > 2 glides.
+    ease: tuple[float, float]
     jitter_ms: float  # standard deviation of the keyframe timing around the beat
     energy: tuple[float, float]  # range of the per-keyframe amplitude factor
     half: float  # probability that a clip is danced on half time
@@ -300,25 +302,25 @@ class GenreDance:
 
 DANCES: dict[str, GenreDance] = {
     "gBR": GenreDance(((toprock, 3), (spin, 1.2), (crouch, 1.0), (arm_swing, 1), (bounce, 1)),
-                      (2.0, 1.7), 22, (0.8, 1.2), 0.1, 0.05, 0.35),
+                      (1.9, 1.9), 22, (0.8, 1.2), 0.1, 0.05, 0.35),
     "gPO": GenreDance(((arm_hit, 3), (chest_pop, 2), (bounce, 1), (step_side, 0.5)),
-                      (2.6, 1.3), 14, (0.8, 1.15), 0.1, 0.05, 0.2),
+                      (1.45, 1.45), 14, (0.8, 1.15), 0.1, 0.05, 0.2),
     "gLO": GenreDance(((point, 2), (lock_freeze, 2), (wrist_roll, 1.5), (bounce, 1), (kick, 0.5)),
-                      (2.5, 1.35), 16, (0.85, 1.2), 0.1, 0.05, 0.25),
+                      (1.5, 1.5), 16, (0.85, 1.2), 0.1, 0.05, 0.25),
     "gMH": GenreDance(((bounce, 3), (shoulder_bounce, 2), (arm_swing, 1.5), (step_side, 1)),
-                      (2.0, 1.8), 22, (0.8, 1.15), 0.1, 0.08, 0.3),
+                      (2.0, 2.0), 22, (0.8, 1.15), 0.1, 0.08, 0.3),
     "gLH": GenreDance(((body_roll, 2), (arm_hit, 1), (step_side, 1.5), (bounce, 1.5)),
-                      (2.0, 1.8), 20, (0.8, 1.2), 0.12, 0.05, 0.3),
+                      (2.0, 2.0), 20, (0.8, 1.2), 0.12, 0.05, 0.3),
     "gHO": GenreDance(((footwork, 3), (jack, 2), (step_side, 2), (spin, 0.5)),
                       (1.8, 1.8), 18, (0.8, 1.15), 0.05, 0.12, 0.5),
     "gWA": GenreDance(((waack_whip, 4), (point, 1), (bounce, 0.5)),
-                      (2.2, 1.5), 16, (0.85, 1.2), 0.08, 0.1, 0.2),
+                      (1.7, 1.7), 16, (0.85, 1.2), 0.08, 0.1, 0.2),
     "gKR": GenreDance(((stomp, 2.5), (chest_pop, 2), (arm_hit, 1), (crouch, 0.7)),
-                      (2.6, 1.35), 20, (0.9, 1.25), 0.1, 0.1, 0.3),
+                      (1.6, 1.6), 20, (0.9, 1.25), 0.1, 0.1, 0.3),
     "gJS": GenreDance(((jazz_extension, 2), (kick, 1.5), (body_roll, 1), (spin, 1), (arm_hit, 1)),
-                      (2.0, 1.9), 18, (0.85, 1.2), 0.15, 0.05, 0.35),
+                      (2.0, 2.0), 18, (0.85, 1.2), 0.15, 0.05, 0.35),
     "gJB": GenreDance(((ballet, 3), (jazz_extension, 1.5), (spin, 1)),
-                      (2.0, 2.0), 20, (0.85, 1.15), 0.35, 0.0, 0.3),
+                      (2.3, 2.3), 20, (0.85, 1.15), 0.35, 0.0, 0.3),
 }  # fmt: skip
 
 
