@@ -139,3 +139,15 @@ def write_openpose_frame(path: Path, people: list[np.ndarray]) -> None:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"version": 1.2, "people": out}))
+
+
+def write_tiny_video(path: Path, seconds: float, fps: float = 30.0, size: tuple[int, int] = (64, 48)) -> Path:
+    """A real H.264 file of a texture drifting right (so optical flow has something to see), no audio."""
+    from dance2music.io.video import write_video
+
+    w, h = size
+    rng = np.random.default_rng(0)
+    texture = (rng.random((h, w + int(seconds * fps) * 2, 3)) * 255).astype(np.uint8)
+    frames = (texture[:, 2 * i : 2 * i + w] for i in range(int(round(seconds * fps))))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_video(frames, fps, path)

@@ -14,7 +14,16 @@ from dance2music.data.clips import cut_clips
 from dance2music.data.tiktok import TikTokRaw, TikTokSegments, open_tiktok
 from dance2music.data.videos import VideoFolder
 from dance2music.errors import ConfigError, InputError, VideoError
-from dataset_fixtures import COCO_TO_BODY25, dancing_pixels, fake_features, make_aist, tone, write_openpose_frame
+from dance2music.features.visual import FLOWGRID_DIM
+from dataset_fixtures import (
+    COCO_TO_BODY25,
+    dancing_pixels,
+    fake_features,
+    make_aist,
+    tone,
+    write_openpose_frame,
+    write_tiny_video,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +96,16 @@ def test_aist_clips_any_length(aist_root, seconds, hop, count):
 def test_aist_with_videos(tmp_path, monkeypatch):
     root = tmp_path / "aist"
     make_aist(root, seconds=3.0)
-    (root / "videos").mkdir()
-    (root / "videos" / "gBR_sBM_c01_d04_mBR0_ch01.mp4").write_bytes(b"stand-in")
-    (root / "videos" / "gKR_sBM_c02_d28_mKR4_ch07.mp4").write_bytes(b"stand-in")
+    write_tiny_video(root / "videos" / "gBR_sBM_c01_d04_mBR0_ch01.mp4", 3.0)
+    (root / "videos" / "gKR_sBM_c02_d28_mKR4_ch07.mp4").write_bytes(b"stand-in: the pose pipeline is faked")
+    ds = AISTDataset(root, "all")
+    # keypoints give the motion; the real visual extractor runs on the real video
+    seq = ds.load("gBR_sBM_cAll_d04_mBR0_ch01")
+    assert seq.motion.meta["format"] == "aist-keypoints2d" and seq.meta["video"].endswith("c01_d04_mBR0_ch01.mp4")
+    assert seq.visual.kind == "flowgrid" and seq.visual.dim == FLOWGRID_DIM and seq.visual.num_frames == 90
+    clip = cut_clips(seq, 1.0)[1]
+    assert clip.visual.num_frames == 30 and clip.motion.num_frames == 30 and len(clip.audio) == SAMPLE_RATE
+    # motion from the pose pipeline when asked; any camera's video is found
     calls = []
 
     def fake_extract(path, *, progress=False):
@@ -97,17 +113,11 @@ def test_aist_with_videos(tmp_path, monkeypatch):
         return fake_features(3.0)
 
     monkeypatch.setattr(extract_mod, "extract_features", fake_extract)
-    ds = AISTDataset(root, "all")
-    seq = ds.load("gBR_sBM_cAll_d04_mBR0_ch01")
-    assert calls == ["gBR_sBM_c01_d04_mBR0_ch01.mp4"] and seq.visual.dim == 8
-    assert seq.motion.meta.get("format") == "aist-keypoints2d"  # keypoints preferred over the video's pose
-    # any camera's video is found; motion from the pose pipeline when asked
     seq = AISTDataset(root, "test", motion_source="video").load("gKR_sBM_cAll_d28_mKR4_ch07")
-    assert calls[-1] == "gKR_sBM_c02_d28_mKR4_ch07.mp4" and seq.motion.meta == {}
+    assert calls == ["gKR_sBM_c02_d28_mKR4_ch07.mp4"] and seq.motion.meta == {}
     clip = cut_clips(seq, 1.0)[2]
-    # motion, visual and music of a clip start at the same instant (fake features encode time)
+    # motion, visual and music of a clip start at the same instant (the fake features encode time)
     assert clip.visual.features[0, 0] == pytest.approx(2.0) and clip.motion.keypoints[0, 0, 0] == pytest.approx(2.0)
-    assert clip.visual.num_frames == 30
     # no visual for a sequence without video, unless required
     assert ds.load("gJB_sBM_cAll_d07_mJB2_ch03").visual is None
     with pytest.raises(InputError):
@@ -218,12 +228,15 @@ def test_tiktok_raw_layout(tmp_path):
         sf.write(tmp_path / "music" / f"{vid}.wav", tone(4.0, 22050), 22050)
     (tmp_path / "splits").mkdir()
     (tmp_path / "splits" / "test.txt").write_text("000002\n")
+    write_tiny_video(tmp_path / "videos" / "000002.mp4", 2.0, fps=15.0)  # gives its fps and visual features
     ds = open_tiktok(tmp_path, fps=15.0)
     assert isinstance(ds, TikTokRaw) and ds.names() == ["000001", "000002"]
     seq = ds.load("000001")
     assert seq.motion.fps == MOTION_FPS and seq.motion.num_frames == 90 and seq.duration == pytest.approx(3.0)
-    assert seq.split is None and ds.load("000002").split == "test"
-    assert TikTokRaw(tmp_path, "test", fps=15.0).names() == ["000002"]
+    assert seq.split is None and seq.visual is None
+    with_video = TikTokRaw(tmp_path, fps=99.0).load("000002")  # the video's own frame rate wins
+    assert with_video.split == "test" and with_video.motion.num_frames == 60 and with_video.visual.num_frames == 60
+    assert TikTokRaw(tmp_path, "test").names() == ["000002"]
     clips = cut_clips(seq, 1.5)
     assert len(clips) == 2 and clips[1].motion.num_frames == 45 and len(clips[1].audio) == round(1.5 * 22050)
 

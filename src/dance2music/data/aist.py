@@ -26,7 +26,7 @@ from ..constants import GENRES, SAMPLE_RATE
 from ..errors import ConfigError, InputError
 from ..features import motion_formats as mf
 from ..io.audio import load_audio
-from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file
+from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file, video_visual
 
 SPLITS = ("train", "val", "test")
 MOTION_SOURCES = ("auto", "keypoints2d", "keypoints3d", "video")
@@ -205,14 +205,15 @@ class AISTDataset(SequenceSource):
         if self.visual == "video" and video is None:
             raise InputError(f"{name}: no video in {self.root / 'videos'} (visual features need it)")
         visual = None
-        if video is not None and (motion is None or self.visual != "none"):
+        if video is not None and motion is None:  # one pass gives the pose and the visual features
             from ..features.extract import extract_features
 
             feats = extract_features(video)
-            if motion is None:
-                motion = feats.motion
+            motion = feats.motion
             if self.visual != "none":
                 visual = feats.visual
+        elif video is not None and self.visual != "none":
+            visual = video_visual(video)
         audio = load_audio(self.music_path(name), self.sr)
         genre = genre_index(genre_code)
         if genre is None and isinstance(labels.get("genre"), str):

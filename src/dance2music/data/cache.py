@@ -328,3 +328,13 @@ class FeatureCache(SequenceSource):
 
     def total_seconds(self) -> float:
         return float(sum(e["duration"] for e in self.entries))
+
+
+def __getattr__(name: str):
+    # the training Dataset lives in data.dataset (it needs torch); reachable from here without importing
+    # torch for `d2m data prepare`
+    if name == "CachedClipDataset":
+        from .dataset import CachedClipDataset
+
+        return CachedClipDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

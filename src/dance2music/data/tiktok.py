@@ -38,7 +38,7 @@ from ..features import motion_formats as mf
 from ..io.audio import load_audio
 from ..types import Visual
 from .aist import SPLITS, VIDEO_EXTS
-from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file
+from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file, video_visual
 
 #: Frame rate of the official TikTok motion arrays.
 TIKTOK_FPS = 30.0
@@ -225,9 +225,7 @@ class TikTokRaw(SequenceSource):
 
             fps = probe(video).fps
             if self.visual != "none":
-                from ..features.extract import extract_features
-
-                visual = extract_features(video).visual
+                visual = video_visual(video)
         motion = mf.read_openpose_folder(self.root / "openpose" / name, fps)
         music = find_file([self.root / "music"], name, AUDIO_EXTS)
         if music is None:
