@@ -2,14 +2,53 @@
 
 Settings follow the official code (reference ``d2m-gan.md`` Sec. 1.5): 22.05 kHz, n_fft 1024, hop 256, window
 1024, 128 mel bands, ``log10(clamp(mel, 1e-5))``. Computed with ``torch.stft`` so it is differentiable (the
-generator is trained through it) and runs on any device; the filterbank comes from librosa once, at build time.
+generator is trained through it) and runs on any device. The Slaney-style filterbank (the one librosa builds by
+default) is computed here with numpy: the GAN's training processes then never import librosa/scipy.signal,
+which costs seconds per process (every DDP rank pays it).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+# Slaney's mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above (27 mels per factor 6.4).
+_F_SP = 200.0 / 3
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / _F_SP
+    log = _MIN_LOG_MEL + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(f >= _MIN_LOG_HZ, log, lin)
+
+
+def mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    lin = m * _F_SP
+    log = _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL))
+    return np.where(m >= _MIN_LOG_MEL, log, lin)
+
+
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
+) -> np.ndarray:
+    """float32[n_mels, n_fft // 2 + 1]: triangular filters evenly spaced in mel, each of unit area (Slaney)."""
+    fmax = sample_rate / 2 if fmax is None else fmax
+    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - freqs[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]  # equal area, so wide high bands are not louder
+    return weights.astype(np.float32)
 
 
 class LogMel(nn.Module):
@@ -28,9 +67,7 @@ class LogMel(nn.Module):
         floor: float = 1e-5,
     ) -> None:
         super().__init__()
-        import librosa  # build-time only: the filterbank is a buffer afterwards
-
-        fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        fb = mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax)
         self.register_buffer("mel_basis", torch.from_numpy(fb).float(), persistent=False)
         self.register_buffer("window", torch.hann_window(win_length), persistent=False)
         self.n_fft, self.hop_length, self.win_length, self.floor = n_fft, hop_length, win_length, floor

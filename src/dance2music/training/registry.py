@@ -15,6 +15,8 @@ from .trainer import FitResult, Task, fit
 
 TASKS: dict[str, tuple[str, str]] = {
     "vqvae": ("dance2music.training.vqvae_task:VQVAETask", "the audio tokenizer (hierarchical VQ-VAE)"),
+    "gan": ("dance2music.training.gan_task:GANTask", "D2M-GAN: the dance-to-music generator of one VQ level"),
+    "synth": ("dance2music.training.synth_task:SynthTask", "the synthesizer: VQ-VAE decoder GAN fine-tuning"),
 }
 
 

@@ -1,0 +1,351 @@
+"""D2M-GAN: generator, discriminator, losses and the composed model (tiny sizes, CPU)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dance2music.errors import ConfigError, ModelError
+from dance2music.losses.adversarial import (
+    GAN_LOSS_WEIGHTS,
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    weighted_total,
+)
+from dance2music.losses.mel import LogMelL1
+from dance2music.models.d2m import D2M, build_discriminator, build_generator, load_generator
+from dance2music.models.discriminator import MultiScaleDiscriminator
+from dance2music.models.generator import D2MGenerator, OfficialGenerator
+from dance2music.models.vqvae import VQVAE
+from dance2music.nn.gan_blocks import resample_time
+
+torch.set_num_threads(1)
+
+
+def tiny_vqvae() -> VQVAE:
+    torch.manual_seed(0)
+    vq = VQVAE.from_preset("tiny")  # hops 4 and 8, 16 codes of width 8
+    vq.train()
+    vq(torch.randn(2, 1, 2048) * 0.3)  # one training pass initialises the codebooks from data
+    return vq.eval()
+
+
+def tiny_generator(**kw) -> D2MGenerator:
+    torch.manual_seed(1)
+    return build_generator("tiny", **kw)
+
+
+# ---- generator -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hop", [128, 32])
+@pytest.mark.parametrize("frames", [1, 7, 45, 61])
+def test_generator_any_length(hop, frames):
+    g = tiny_generator(hop_length=hop, visual_dim=5, noise_dim=2)
+    motion, visual = torch.randn(2, 53, frames), torch.randn(2, 5, frames + 1)  # visual may differ by a frame
+    out = g(motion, visual, genre=torch.tensor([3, -1]), tempo=torch.tensor([96.0, float("nan")]))
+    expected = max(1, round(frames / 30 * 22050 / hop))
+    assert out.shape == (2, 64, expected) == (2, 64, g.num_codes_for(frames))
+    assert out.abs().max() <= g.sigma + 1e-4
+    assert g(motion, visual, num_codes=17).shape == (2, 64, 17)
+
+
+def test_generator_is_aligned_in_time():
+    """A change in the dance after second t leaves the music well before t (beyond the receptive field) alone."""
+    g = tiny_generator(visual_dim=4).eval()
+    seconds, t_change = 8.0, 6.0
+    frames = int(seconds * 30)
+    motion, visual = torch.randn(1, 53, frames), torch.randn(1, 4, frames)
+    genre = torch.tensor([2])
+    base = g(motion, visual, genre=genre)
+    m2, v2 = motion.clone(), visual.clone()
+    m2[..., int(t_change * 30) :] += 3.0
+    v2[..., int(t_change * 30) :] -= 2.0
+    changed = g(m2, v2, genre=genre)
+    rf = g.receptive_field_seconds
+    assert rf < 2.0
+    times = torch.arange(base.shape[-1]) / g.code_rate
+    before = times < t_change - rf
+    after = times >= t_change
+    assert before.sum() > 100
+    assert torch.allclose(base[..., before], changed[..., before], atol=1e-5)
+    assert (base[..., after] - changed[..., after]).abs().mean() > 1e-3
+    # Any length: the first 4 s alone give the same music as the first 4 s of the whole, away from the cut.
+    head = g(motion[..., :120], visual[..., :120], genre=genre)
+    keep = (times[: head.shape[-1]] < 4.0 - rf).nonzero().max() + 1
+    assert torch.allclose(head[..., :keep], base[..., :keep], atol=1e-5)
+
+
+def test_resample_time_uses_timestamps():
+    x = torch.arange(10.0)[None, None]  # sample i at i / 10 s
+    y = resample_time(x, 10.0, 40.0, 40)  # sample k at k / 40 s -> input position k / 4
+    assert torch.allclose(y[0, 0, :37], torch.arange(37) / 4)
+    assert y[0, 0, -1] == 9.0  # held at the end
+
+
+def test_genre_and_tempo_change_the_output():
+    g = tiny_generator().eval()
+    m = torch.randn(1, 53, 30)
+    base = g(m, genre=torch.tensor([0]), tempo=torch.tensor([100.0]))
+    assert not torch.allclose(base, g(m, genre=torch.tensor([5]), tempo=torch.tensor([100.0])))
+    assert not torch.allclose(base, g(m, genre=torch.tensor([0]), tempo=torch.tensor([140.0])))
+    assert torch.allclose(g(m), g(m, genre=torch.tensor([-1]), tempo=torch.tensor([0.0])))  # unknown == missing
+
+
+def test_sigma_follows_the_codebook():
+    g = tiny_generator()
+    codebook = torch.randn(16, 64) * 3
+    g.set_sigma_from_codebook(codebook)
+    assert math.isclose(float(g.sigma), float(codebook.abs().max()), rel_tol=1e-6)
+    assert g(torch.randn(1, 53, 10)).abs().max() <= codebook.abs().max() + 1e-4
+
+
+@pytest.mark.slow
+def test_official_preset_shapes():
+    torch.manual_seed(0)
+    top = build_generator("official")
+    assert isinstance(top, OfficialGenerator)
+    with torch.no_grad():
+        out = top(torch.randn(1, 219, 120), torch.randn(1, 2048, 1), genre=torch.tensor([4]))
+    assert out.shape == (1, 64, 344)
+    with pytest.raises(ValueError):
+        top(torch.randn(1, 219, 60))  # fixed 2 s: the limitation the aligned generator removes
+    with torch.device("meta"):  # ~140 M parameters: check the shapes without allocating them
+        lower = build_generator("official-lower")
+        assert lower(torch.randn(2, 219, 120)).shape == (2, 64, 1378)
+
+
+def test_builder_rejects_bad_config():
+    with pytest.raises(ConfigError):
+        build_generator("huge")
+    with pytest.raises(ConfigError):
+        build_generator({"preset": "tiny", "widht": 3})
+    with pytest.raises(ConfigError):
+        build_discriminator({"preset": "tiny", "scales": 3})
+
+
+# ---- discriminator ---------------------------------------------------------------------------------------
+def test_discriminator_outputs():
+    d = build_discriminator("tiny")
+    logits, feats = d(torch.randn(3, 64, 80))
+    assert len(logits) == len(feats) == 3
+    assert [x.shape[:2] for x in logits] == [(3, 1)] * 3
+    assert logits[0].shape[-1] > logits[1].shape[-1] > logits[2].shape[-1]  # 1x, 2x, 4x
+    assert all(len(f) == 4 for f in feats)  # layer 0, 2 strided layers, the k5 layer
+
+
+def test_flatten_is_channel_major():
+    torch.manual_seed(0)
+    kw = dict(channels=4, max_channels=8, n_layers=2, num_scales=2)
+    flat = MultiScaleDiscriminator(flatten=True, **kw)
+    plain = MultiScaleDiscriminator(flatten=False, in_channels=1, **kw)
+    plain.load_state_dict(flat.state_dict())
+    x = torch.randn(2, 64, 30)
+    manual = torch.cat([x[:, c] for c in range(64)], dim=-1)[:, None]  # channel 0's series, then channel 1's
+    for a, b in zip(flat(x)[0], plain(manual)[0]):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+# ---- losses ----------------------------------------------------------------------------------------------
+def test_loss_identities():
+    real, fake = [torch.full((2, 1, 5), 1.5)], [torch.full((2, 1, 5), -1.2)]
+    assert hinge_discriminator_loss(real, fake) == 0  # both beyond the margin
+    assert math.isclose(float(hinge_discriminator_loss(fake, real)), 2.5 + 2.2, rel_tol=1e-6)
+    assert math.isclose(float(hinge_generator_loss([torch.full((1, 1, 3), 0.7)] * 3)), -2.1, rel_tol=1e-6)
+    feats = [[torch.randn(2, 4, 9), torch.randn(2, 8, 3)]]
+    assert feature_matching_loss(feats, feats) == 0
+    assert feature_matching_loss(feats, [[f + 1 for f in feats[0]]]) == pytest.approx(1.0)
+    x = torch.randn(2, 1, 4096) * 0.1
+    mel = LogMelL1()
+    assert mel(x, x) == 0 and mel(x, x * 0.5) > 0.1
+    losses = {k: torch.tensor(1.0) for k in GAN_LOSS_WEIGHTS}
+    assert weighted_total(losses, GAN_LOSS_WEIGHTS) == pytest.approx(sum(GAN_LOSS_WEIGHTS.values()))
+    assert GAN_LOSS_WEIGHTS["adv/feat"] == 3 and GAN_LOSS_WEIGHTS["code/commit"] == 15
+    assert GAN_LOSS_WEIGHTS["audio/wav"] == 40 and GAN_LOSS_WEIGHTS["audio/mel"] == 15
+    with pytest.raises(KeyError):
+        weighted_total(losses, {"audio/wave": 1.0})
+    with pytest.raises(KeyError):
+        weighted_total({"adv/gen": torch.tensor(1.0)}, {"adv/gen": 1.0, "audio/mel": 2.0})
+
+
+def test_audio_losses_train_the_generator_through_the_lookup():
+    """The straight-through lookup gives G non-zero gradients from audio/wav and audio/mel (the official code's
+    no_grad path gives none), while the frozen VQ-VAE gets no gradient at all."""
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8), tiny_vqvae())
+    model.generator.set_sigma_from_codebook(model.codebook)
+    motion = torch.randn(2, 53, 15)
+    audio = torch.randn(2, 1, 11024) * 0.2  # a whole number of hop-8 codes
+    n_codes = audio.shape[-1] // 8
+    mel = LogMelL1()
+    for name in ("audio/wav", "audio/mel"):
+        model.generator.zero_grad()
+        latents = model.generator(motion, num_codes=n_codes)
+        pred = model.decode(model.lookup(latents).quantized)
+        loss = (pred - audio).abs().mean() if name == "audio/wav" else mel(pred, audio)
+        loss.backward()
+        grads = [p.grad for p in model.generator.parameters()]
+        assert all(gr is not None for gr in grads)
+        assert sum(float(gr.abs().sum()) for gr in grads) > 0, name
+        assert all(p.grad is None for p in model.vqvae.parameters())
+    # The official code's way: lookup and decode under no_grad -> the loss cannot reach the generator.
+    latents = model.generator(motion, num_codes=n_codes)
+    with torch.no_grad():
+        pred = model.decode(model.vqvae.codes_to_features(model.vqvae.bottleneck[0].encode(latents), 1))
+    assert not ((pred - audio).abs().mean()).requires_grad
+
+
+def test_d2m_generate_and_save_load_round_trip(tmp_path):
+    vq = tiny_vqvae()
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8, visual_dim=3), vq, vqvae_ref="tiny-vq")
+    model.generator.set_sigma_from_codebook(model.codebook)
+    motion, visual = torch.randn(1, 53, 23), torch.randn(1, 3, 23)
+    out = model.generate(motion, visual, genre=torch.tensor([1]))
+    assert out.audio.shape == (1, 1, round(23 / 30 * 22050))
+    assert out.codes.shape == out.latents.shape[::2] and out.codes.max() < 16
+    path = model.save(tmp_path / "g.safetensors", meta={"note": "test"})
+    assert path.with_suffix(".json").is_file()
+    again = D2M.load(path, vqvae=vq)
+    assert again.vqvae_ref == "tiny-vq"
+    assert torch.equal(again.generate(motion, visual, genre=torch.tensor([1])).audio, out.audio)
+    assert float(again.generator.sigma) == float(model.generator.sigma)
+    half = load_generator(model.save(tmp_path / "h.safetensors", half=True))[0]
+    assert (tmp_path / "h.safetensors").stat().st_size < path.stat().st_size
+    assert half.sigma.dtype == torch.float32
+    with pytest.raises(ModelError):
+        load_generator(tmp_path / "missing.safetensors")
+    with pytest.raises(ModelError):
+        D2M(tiny_generator(hop_length=16, latent_dim=8), vq)  # the VQ-VAE has no hop-16 level
+
+
+# ---- the training task -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gan_data(tmp_path_factory):
+    from gan_fixtures import make_cache, make_vqvae
+
+    root = tmp_path_factory.mktemp("gan")
+    return make_cache(root), make_vqvae(root)
+
+
+def gan_task(gan_data, steps: int, cls=None, **extra):
+    from dance2music.training.config import load_config
+    from dance2music.training.gan_task import GANExperiment, GANTask
+    from gan_fixtures import gan_overrides
+
+    return (cls or GANTask)(load_config(GANExperiment, None, gan_overrides(*gan_data, steps, **extra)))
+
+
+def state(task) -> dict[str, torch.Tensor]:
+    from dance2music.training.gan_task import GANTask
+
+    assert isinstance(task, GANTask)
+    return {f"{n}.{k}": v.clone() for n in ("g", "d") for k, v in getattr(task, n).state_dict().items()}
+
+
+def test_gan_task_trains_exports_and_evaluates(gan_data, tmp_path):
+    from dance2music.training.trainer import fit
+
+    task = gan_task(gan_data, 3)
+    res = fit(task, tmp_path / "run")
+    assert res.step == 3
+    for name in ("adv/gen", "adv/feat", "adv/disc", "code/commit", "audio/wav", "audio/mel", "code/accuracy"):
+        assert math.isfinite(res.logs[name]), name
+    assert {"code/accuracy", "code/commit", "audio/mel"} <= set(res.eval)
+    # The exported generator rebuilds with its VQ-VAE and makes music of the dance's length.
+    model = D2M.load(tmp_path / "run" / "generator.safetensors")
+    assert model.hop_length == 8 and model.generator.visual_dim == 6
+    out = model.generate(torch.randn(1, 53, 20), torch.randn(1, 6, 20), genre=torch.tensor([0]))
+    assert out.audio.shape == (1, 1, round(20 / 30 * 22050))
+    # Input statistics and sigma come from the data and the codebook, not the defaults.
+    assert not torch.allclose(model.generator.motion_std, torch.ones(53))
+    assert float(model.generator.sigma) == pytest.approx(float(model.codebook.abs().max()))
+
+
+def test_gan_task_rejects_bad_settings(gan_data, tmp_path):
+    from dance2music.training.trainer import fit
+
+    with pytest.raises(ConfigError, match="unknown loss weight"):
+        gan_task(gan_data, 1, **{"loss_weights.audio/wave": 1})
+    with pytest.raises(ConfigError, match="hop_length 16"):
+        fit(gan_task(gan_data, 1, hop_length=16), tmp_path / "bad")
+
+
+def test_gan_resume_after_interrupt_matches_uninterrupted(gan_data, tmp_path):
+    """Ctrl-C at step 3 (checkpoint, stop), resume to 5: the weights equal those of a straight 5-step run."""
+    import os
+    import signal
+
+    from dance2music.training.gan_task import GANTask
+    from dance2music.training.trainer import fit
+
+    class Interrupted(GANTask):
+        def train_step(self, batch, ctx):
+            logs = super().train_step(batch, ctx)
+            if ctx.step == 2:  # the 3rd step: the trainer finishes it, checkpoints and stops
+                os.kill(os.getpid(), signal.SIGINT)
+            return logs
+
+    full = gan_task(gan_data, 5, **{"trainer.ckpt_every": 100})
+    fit(full, tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        fit(gan_task(gan_data, 5, cls=Interrupted, **{"trainer.ckpt_every": 100}), tmp_path / "cut")
+    resumed = gan_task(gan_data, 5, **{"trainer.ckpt_every": 100})
+    assert fit(resumed, tmp_path / "cut", resume=True).step == 5
+    a, b = state(full), state(resumed)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+    one = gan_task(gan_data, 1)
+    fit(one, tmp_path / "one")
+    assert any(not torch.equal(state(one)[k], a[k]) for k in a)  # training moved the weights
+
+
+def test_mel_filterbank_matches_librosa():
+    import librosa
+
+    from dance2music.losses.mel import mel_filterbank
+
+    for sr, n_fft, n_mels in [(22050, 1024, 128), (16000, 512, 40)]:
+        ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+        assert abs(ref - mel_filterbank(sr, n_fft, n_mels)).max() < 1e-6 * abs(ref).max() + 1e-8
+
+
+def test_synth_task_fine_tunes_only_the_decoder(gan_data, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from dance2music.training.config import load_config
+    from dance2music.training.synth_task import SynthExperiment, SynthTask
+    from dance2music.training.trainer import fit
+
+    music = tmp_path / "music"
+    music.mkdir()
+    t = np.arange(22050) / 22050
+    for i in range(2):
+        sf.write(music / f"s{i}.wav", (0.3 * np.sin(2 * np.pi * (220 + 90 * i) * t)).astype(np.float32), 22050)
+    _, vq_path = gan_data
+    sets = {
+        "data.sources": f"[{music}]", "data.eval_sources": f"[{music}]", "data.segment_seconds": 0.2,
+        "vqvae": vq_path, "hop_length": 8, "discriminator.preset": "waveform-tiny", "lr_g": 1e-3,
+        "trainer.batch_size": 2, "trainer.max_steps": 2, "trainer.progress": "false", "trainer.threads": 1,
+    }  # fmt: skip
+    task = SynthTask(load_config(SynthExperiment, None, [f"{k}={v}" for k, v in sets.items()]))
+    res = fit(task, tmp_path / "synth")
+    assert res.step == 2 and math.isfinite(res.logs["adv/gen"]) and res.eval["audio/mel"] > 0
+    before, after = VQVAE.load(vq_path), VQVAE.load(tmp_path / "synth" / "vqvae.safetensors")
+    level = before.level_for_hop(8)
+    a, b = before.state_dict(), after.state_dict()
+    changed = {k for k in a if not torch.equal(a[k], b[k])}
+    assert changed and all(k.startswith(f"decoders.{level}.") for k in changed)
+
+
+def test_cli_train_gan(gan_data, tmp_path, capsys):
+    from dance2music.cli import main
+    from gan_fixtures import gan_overrides
+
+    args = ["train", "gan", "--out", str(tmp_path / "cli")]
+    for s in gan_overrides(*gan_data, 1):
+        args += ["--set", s]
+    assert main(args) == 0
+    assert (tmp_path / "cli" / "generator.safetensors").is_file()
+    assert main(args + ["--set", "generator.widht=3", "--out", str(tmp_path / "bad")]) == 2
+    assert "widht" in capsys.readouterr().err
