@@ -119,6 +119,18 @@ def test_prepare_resumes_after_interruption(tmp_path, monkeypatch):
     assert len(prepare(source, out, progress=False).existing) == 5 and source.loads == []
 
 
+def test_prepare_in_worker_processes(tmp_path):
+    source = ClockSource({f"s{k}": 2.0 for k in range(4)}, fail=("s2",))
+    report = prepare(source, tmp_path / "cache", progress=False, workers=2)
+    assert sorted(report.written) == ["s0", "s1", "s3"] and report.failed[0][0] == "s2"
+    serial = prepare(ClockSource({f"s{k}": 2.0 for k in range(4)}), tmp_path / "serial", progress=False)
+    assert serial.written == ["s0", "s1", "s2", "s3"]
+    cache, ref = FeatureCache(tmp_path / "cache"), FeatureCache(tmp_path / "serial")
+    assert sorted(cache.names()) == ["s0", "s1", "s3"]
+    for name in cache.names():
+        np.testing.assert_array_equal(cache.load(name).audio, ref.load(name).audio)
+
+
 def test_prepare_failures_short_sequences_and_settings(tmp_path):
     out = tmp_path / "cache"
     source = ClockSource({"ok0": 3.0, "short1": 1.0, "bad2": 3.0}, fail=("bad2",))

@@ -61,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--smpl219", action="store_true", help="aist: also store the 219-d SMPL representation")
     q.add_argument("--fps", type=float, default=None, help="tiktok raw layout: OpenPose frame rate without video")
     q.add_argument("--audio-format", default="wav", choices=("wav", "npy"), help="how music is stored")
+    q.add_argument("--workers", type=int, default=1, help="processes reading sequences in parallel (default 1)")
     q.add_argument("-f", "--force", action="store_true", help="start the cache afresh instead of resuming")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=run_prepare)
@@ -127,6 +128,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         audio_format=args.audio_format,
         force=args.force,
         progress=not args.quiet,
+        workers=args.workers,
     )
     print(report.summary())
     for name, why in report.failed:

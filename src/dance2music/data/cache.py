@@ -179,11 +179,13 @@ def prepare(
     audio_format: str = "wav",
     force: bool = False,
     progress: bool = True,
+    workers: int = 1,
 ) -> PrepareReport:
     """Read every sequence of ``source`` once and store it in the cache at ``out_dir`` (see the module doc).
 
     min_seconds: sequences shorter than this are not stored (they cannot give a clip of that length).
     force: start the cache afresh (drop its manifest, rewrite every sequence) instead of resuming.
+    workers: processes that load and write sequences in parallel (the manifest is appended by this one).
     A sequence that fails with a `D2MError` (missing file, no person ...) is reported and skipped; a rerun
     tries it again. Raises `ConfigError` when ``out_dir`` holds a cache prepared differently.
     """
@@ -213,34 +215,65 @@ def prepare(
 
     done = {e["name"] for e in read_manifest(manifest_path, repair=True)}
     report = PrepareReport(out)
-    names = source.names()
+    todo = []
+    for name in source.names():
+        (report.existing if name in done else todo).append(name)
     from tqdm.auto import tqdm
 
-    bar = tqdm(names, desc=f"prepare {source.kind}", unit="seq", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(todo), desc=f"prepare {source.kind}", unit="seq", disable=not progress, file=sys.stderr)
     with open(manifest_path, "a", encoding="utf-8") as manifest:
-        for name in bar:
-            if name in done:
-                report.existing.append(name)
-                continue
+
+        def record(name: str, status: str, result: Any) -> None:
+            bar.update(1)
             bar.set_postfix_str(name[-40:], refresh=False)
-            try:
-                seq = source.load(name)
-                if seq.duration < min_seconds:
-                    report.too_short.append(name)
-                    continue
-                entry = _write_sequence(seq, out, audio_format)
-            except D2MError as e:
-                report.failed.append((name, str(e)))
-                bar.write(f"warning: skipped {name}: {e}", file=sys.stderr)
-                continue
-            # the arrays exist: only now may the manifest say so
-            manifest.write(json.dumps(entry) + "\n")
-            manifest.flush()
-            os.fsync(manifest.fileno())
-            done.add(name)
-            report.written.append(name)
-            report.seconds_written += entry["duration"]
+            if status == "short":
+                report.too_short.append(name)
+            elif status == "failed":
+                report.failed.append((name, result))
+                bar.write(f"warning: skipped {name}: {result}", file=sys.stderr)
+            else:
+                # the arrays exist: only now may the manifest say so
+                manifest.write(json.dumps(result) + "\n")
+                manifest.flush()
+                os.fsync(manifest.fileno())
+                report.written.append(name)
+                report.seconds_written += result["duration"]
+
+        try:
+            if workers <= 1:
+                for name in todo:
+                    record(*_prepare_one(source, name, out, audio_format, min_seconds))
+            else:
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+
+                with ProcessPoolExecutor(workers) as pool:
+                    futures = [pool.submit(_prepare_one, source, n, out, audio_format, min_seconds) for n in todo]
+                    try:
+                        for fut in as_completed(futures):
+                            record(*fut.result())
+                    except BaseException:
+                        for fut in futures:
+                            fut.cancel()
+                        raise
+        finally:
+            bar.close()
     return report
+
+
+def _prepare_one(
+    source: SequenceSource, name: str, out: Path, audio_format: str, min_seconds: float
+) -> tuple[str, str, Any]:
+    """Load and write one sequence: (name, "ok", manifest entry) / (name, "short", None) / (name, "failed", why).
+
+    Runs in a worker process when `prepare` has several; the files it writes appear atomically.
+    """
+    try:
+        seq = source.load(name)
+        if seq.duration < min_seconds:
+            return name, "short", None
+        return name, "ok", _write_sequence(seq, out, audio_format)
+    except D2MError as e:
+        return name, "failed", str(e)
 
 
 class FeatureCache(SequenceSource):
