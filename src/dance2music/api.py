@@ -1,0 +1,289 @@
+"""The high-level Python API: a dance video in, music that fits it out.
+
+    from dance2music import Dance2Music
+
+    model = Dance2Music.from_pretrained("d2m-top")          # shipped weights, no network
+    result = model.generate("dance.mp4", seed=0)            # music of exactly the video's length
+    result.save_wav("music.wav")
+    model.generate_video("dance.mp4", "dance_with_music.mp4")
+
+`Dance2Music.generate` also takes features (`features.extract.VideoFeatures` or a `types.Motion`) so that
+dataset clips and pre-extracted features need no video. Long inputs are generated in windows whose
+context covers the generator's receptive field and whose starts lie on both the 30 fps frame grid and the
+code grid, so the windowed result equals a whole-length run (no seam, no click) while memory stays flat.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .constants import GENRE_NAMES, GENRES, MOTION_FPS
+from .errors import ConfigError, InputError
+from .features.extract import VideoFeatures
+from .types import Motion, Visual
+
+#: Window starts are multiples of this many 30-fps frames: 128 frames = 4.27 s is a whole number of codes at
+#: hop 128 (735) and hop 32 (2940) for 22.05 kHz, so windows share the whole-length run's code grid exactly.
+_GRID_FRAMES = 128
+
+
+@dataclass
+class GenerationResult:
+    """Music made for one dance.
+
+    audio: float32[N] mono waveform in [-1, 1] at ``sample_rate``; N = round(duration * sample_rate).
+    codes: int64[T_code] -- the VQ codes the generator chose (level ``level``).
+    features: the dance features it was made from (None when the caller passed a bare Motion).
+    meta: model name, level, genre, seed, window count, ...
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    codes: np.ndarray
+    features: VideoFeatures | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+    def save_wav(self, path: str | os.PathLike) -> Path:
+        """Write the music as a 16-bit wav (atomically)."""
+        from .io.audio import save_wav
+
+        return save_wav(path, self.audio, self.sample_rate)
+
+
+def parse_genre(genre: str | int | None) -> int | None:
+    """A genre given as an AIST++ code (``gBR``), a name (``Break``, case-insensitive) or an index -> its index."""
+    if genre is None or genre == "":
+        return None
+    if isinstance(genre, int) or (isinstance(genre, str) and genre.isdigit()):
+        i = int(genre)
+        if 0 <= i < len(GENRES):
+            return i
+    else:
+        key = genre.strip().lower()
+        for i, code in enumerate(GENRES):
+            if key in (code.lower(), code[1:].lower(), GENRE_NAMES[code].lower()):
+                return i
+    choices = ", ".join(f"{c} ({GENRE_NAMES[c]})" for c in GENRES)
+    raise ConfigError(f"unknown genre {genre!r}; choose one of: {choices}")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/``"auto"`` -> CUDA when available, else CPU; refuses CUDA when there is none."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA device is available")
+    return dev
+
+
+class Dance2Music:
+    """A trained D2M-GAN (generator for one VQ level + the VQ-VAE that decodes it), ready to make music.
+
+    model: a `models.d2m.D2M`; name: what it was loaded from (recorded in results).
+    """
+
+    def __init__(self, model: torch.nn.Module, *, name: str = "", device: str | torch.device | None = "cpu"):
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.name = name
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = "d2m-top", *, device: str | torch.device | None = "cpu"):
+        """Load shipped weights by name (``d2m-top``, ``d2m-lower``; see `pretrained.registry`) or a file path."""
+        from .models.d2m import D2M
+        from .pretrained.registry import resolve
+
+        dev = resolve_device(device)
+        model = D2M.load(resolve(name_or_path, kind="d2m"), map_location="cpu")
+        return cls(model, name=str(name_or_path), device=dev)
+
+    # ---- properties -----------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return int(self.model.sample_rate)
+
+    @property
+    def hop_length(self) -> int:
+        return int(self.model.hop_length)
+
+    @property
+    def level(self) -> str:
+        return "top" if self.model.level == len(self.model.vqvae.hops) - 1 else "lower"
+
+    # ---- generation -----------------------------------------------------------------------------------
+    def generate(
+        self,
+        source: str | os.PathLike | VideoFeatures | Motion,
+        *,
+        visual: Visual | None = None,
+        genre: str | int | None = None,
+        tempo: float | None = None,
+        seed: int | None = None,
+        window_seconds: float = 34.0,
+        progress: bool = False,
+    ) -> GenerationResult:
+        """Make music for a dance.
+
+        source: a video path (features are extracted: pose + visual), `VideoFeatures`, or a `Motion`
+            (then ``visual`` is used if the model has a visual module; zeros otherwise).
+        genre: AIST++ code, name or index, or None to let the model choose from the dance.
+        tempo: BPM hint, or None.
+        seed: makes the result reproducible (the generator's noise); None draws a fresh one.
+        window_seconds: length of each generation window (memory is bounded by it, not by the video).
+        """
+        feats: VideoFeatures | None = None
+        if isinstance(source, (str, os.PathLike)):
+            from .features.extract import extract_features
+
+            feats = extract_features(source, progress=progress)
+            motion, visual = feats.motion, feats.visual
+            duration = feats.duration
+        elif isinstance(source, VideoFeatures):
+            feats = source
+            motion, visual, duration = source.motion, source.visual, source.duration
+        elif isinstance(source, Motion):
+            motion, duration = source, source.duration
+        else:
+            raise InputError(f"cannot make music from a {type(source).__name__}; pass a video path or features")
+        if motion.num_frames == 0 or duration <= 0:
+            raise InputError("the dance is empty (no frames)")
+
+        motion = motion.resample(MOTION_FPS)
+        g = self.model.generator
+        m = torch.from_numpy(motion.features().T.copy())[None]  # [1, 53, T]
+        v = None
+        vdim = int(getattr(g, "visual_dim", 0) or 0)
+        if vdim > 0:
+            if visual is None:
+                v = torch.zeros(1, vdim, m.shape[-1])
+            else:
+                vf = visual.resample(MOTION_FPS).features
+                if vf.shape[1] != vdim:
+                    raise InputError(f"visual features are {vf.shape[1]}-d, the model needs {vdim}-d")
+                vf = _fit_frames(vf, m.shape[-1])
+                v = torch.from_numpy(vf.T.copy())[None]
+        genre_idx = parse_genre(genre)
+        num_samples = int(round(duration * self.sample_rate))
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+
+        codes = self._generate_codes(m, v, genre_idx, tempo, seed, num_samples, window_seconds, progress)
+        audio = self.model.vqvae.decode_chunked(codes.to(self.device), self.model.level, chunk=2048)
+        audio = audio[0, 0, :num_samples].clamp(-1, 1).float().cpu().numpy()
+        if audio.shape[0] < num_samples:
+            audio = np.pad(audio, (0, num_samples - audio.shape[0]))
+        meta = {
+            "model": self.name,
+            "level": self.level,
+            "genre": None if genre_idx is None else GENRES[genre_idx],
+            "tempo": tempo,
+            "seed": seed,
+            "duration": duration,
+        }
+        return GenerationResult(audio.astype(np.float32), self.sample_rate, codes[0].cpu().numpy(), feats, meta)
+
+    @torch.no_grad()
+    def _generate_codes(
+        self,
+        motion: torch.Tensor,
+        visual: torch.Tensor | None,
+        genre: int | None,
+        tempo: float | None,
+        seed: int,
+        num_samples: int,
+        window_seconds: float,
+        progress: bool,
+    ) -> torch.Tensor:
+        """LongTensor[1 x T_code]: the generator run window by window on the shared code grid."""
+        g = self.model.generator
+        dev = self.device
+        kwargs = {
+            "genre": None if genre is None else torch.tensor([genre], device=dev),
+            "tempo": None if tempo is None else torch.tensor([float(tempo)], device=dev),
+        }
+        bottleneck = self.model.vqvae.bottleneck[self.model.level]
+        if not hasattr(g, "receptive_field_seconds") or not hasattr(g, "code_rate"):
+            raise ConfigError("this generator has a fixed length; use an aligned (default) model for videos")
+        n_codes = max(1, -(-num_samples // self.hop_length))
+        code_rate = float(g.code_rate)
+        gen = torch.Generator().manual_seed(seed)
+        noise_dim = int(getattr(g, "noise_dim", 0) or 0)
+        noise = torch.randn(1, noise_dim, n_codes, generator=gen) if noise_dim else None
+
+        t_frames = motion.shape[-1]
+        win = max(1, int(round(window_seconds * MOTION_FPS / _GRID_FRAMES))) * _GRID_FRAMES
+        ctx = int(math.ceil(g.receptive_field_seconds * MOTION_FPS / _GRID_FRAMES)) * _GRID_FRAMES
+        starts = list(range(0, t_frames, win))
+        out = torch.empty(1, n_codes, dtype=torch.long)
+        bar = None
+        if progress and len(starts) > 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(starts), desc="music", unit="window", leave=False)
+        for f0 in starts:
+            f1 = min(t_frames, f0 + win)
+            lo, hi = max(0, f0 - ctx), min(t_frames, f1 + ctx)
+            k_lo = int(round(lo / MOTION_FPS * code_rate))
+            k0 = int(round(f0 / MOTION_FPS * code_rate))
+            k1 = n_codes if f1 == t_frames else int(round(f1 / MOTION_FPS * code_rate))
+            k_hi = n_codes if hi == t_frames else int(round(hi / MOTION_FPS * code_rate))
+            mw = motion[..., lo:hi].to(dev)
+            vw = None if visual is None else visual[..., lo:hi].to(dev)
+            nw = None if noise is None else noise[..., k_lo:k_hi].to(dev)
+            latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs)
+            codes = bottleneck.encode(latents)
+            out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        return out
+
+    def generate_video(
+        self,
+        video: str | os.PathLike,
+        out_path: str | os.PathLike,
+        *,
+        wav_path: str | os.PathLike | None = None,
+        force: bool = False,
+        progress: bool = False,
+        **kwargs: Any,
+    ) -> GenerationResult:
+        """Make music for ``video`` and write ``out_path`` (mp4): the video with the music as its soundtrack.
+
+        Both outputs are checked before any work (no overwrite without ``force``) and written atomically: a
+        failure leaves no partial file and never destroys an existing one. ``kwargs`` go to `generate`.
+        """
+        from .io.files import check_output_path
+        from .io.video import mux_audio
+
+        src = Path(video)
+        out = check_output_path(out_path, force=force)
+        if out.resolve() == src.resolve():
+            raise InputError("the output would overwrite the input video; choose another -o path")
+        wav = check_output_path(wav_path, force=force) if wav_path is not None else None
+        result = self.generate(src, progress=progress, **kwargs)
+        mux_audio(src, result.audio, result.sample_rate, out)
+        if wav is not None:
+            result.save_wav(wav)
+        return result
+
+
+def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:
+    """Trim or edge-pad ``x[T, D]`` to ``n`` frames (visual and motion of one video can differ by one)."""
+    if x.shape[0] >= n:
+        return x[:n]
+    pad = np.repeat(x[-1:], n - x.shape[0], axis=0) if x.shape[0] else np.zeros((n, x.shape[1]), x.dtype)
+    return np.concatenate([x, pad], axis=0)
