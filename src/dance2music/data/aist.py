@@ -200,6 +200,7 @@ class AISTDataset(SequenceSource):
     def load(self, name: str) -> Sequence:
         genre_code, music_id = parse_seq_name(name)
         labels = self.labels(name)
+        audio = load_audio(self.music_path(name), self.sr)  # before the costly video work: fail fast
         motion, view = self._motion(name)
         video = self.video_path(name, view)
         if self.visual == "video" and video is None:
@@ -214,7 +215,6 @@ class AISTDataset(SequenceSource):
                 visual = feats.visual
         elif video is not None and self.visual != "none":
             visual = video_visual(video)
-        audio = load_audio(self.music_path(name), self.sr)
         genre = genre_index(genre_code)
         if genre is None and isinstance(labels.get("genre"), str):
             genre = genre_index(labels["genre"])
