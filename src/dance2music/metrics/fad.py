@@ -10,6 +10,7 @@ that use the same embedding model (the report names it).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,12 +49,16 @@ def frechet_distance(a: GaussianStats, b: GaussianStats, eps: float = 1e-6) -> f
     if mu1.shape != mu2.shape or s1.shape != s2.shape:
         raise ValueError("the two sets have embeddings of different sizes")
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(s1 @ s2)
+    with warnings.catch_warnings():  # singular products are expected and handled just below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1 @ s2)
     if not np.isfinite(covmean).all() or (
         np.iscomplexobj(covmean) and np.abs(covmean.imag).max() > 1e-3 * max(1.0, np.abs(covmean.real).max())
     ):
         offset = np.eye(s1.shape[0]) * eps
-        covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3 * max(1.0, np.abs(covmean.real).max())):
             raise ValueError(f"matrix square root has a large imaginary part ({np.abs(covmean.imag).max():.3g})")

@@ -1,0 +1,103 @@
+"""Registry of pretrained weights: a name -> a file (+ its sha256 and kind).
+
+Weights that ship with the package live in ``pretrained/weights/`` (so they work the moment the package is
+installed, with no download). Each entry names a safetensors file and, next to it, the JSON config that
+rebuilds the model (``<stem>.json``). `resolve` accepts:
+
+- a local path to a weights file (always accepted, never checksummed: it is the user's own file);
+- a registered name: the file is looked up in the package's ``weights/`` folder, then in the cache folder
+  (``$D2M_HOME``, default ``~/.cache/dance2music``), and its sha256 is checked.
+
+Nothing is ever downloaded. Another component adds its weights by adding an `Entry` to `REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelError
+
+#: Folder of the weights shipped inside the package.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered set of weights.
+
+    name: the registry key users pass (``--model NAME``).
+    file: the safetensors file name (looked up in `WEIGHTS_DIR`, then the cache folder).
+    sha256: hex digest of ``file``.
+    kind: what the weights build (``"genre_cnn"``, ``"vqvae"``, ...), so a loader can refuse a wrong kind.
+    description: one line for listings.
+    """
+
+    name: str
+    file: str
+    sha256: str
+    kind: str
+    description: str = ""
+
+
+#: All known weights by name.
+REGISTRY: dict[str, Entry] = {
+    "genre-cnn": Entry(
+        name="genre-cnn",
+        file="genre_cnn.safetensors",
+        sha256="",  # filled in by scripts/train_genre.py when the shipped weights are (re)trained
+        kind="genre_cnn",
+        description="music genre CNN on log-mel (10 AIST++ genres); its embedding serves FAD and retrieval",
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for weights: ``$D2M_HOME`` or ``~/.cache/dance2music``."""
+    home = os.environ.get("D2M_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".cache" / "dance2music"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve(name_or_path: str | os.PathLike, kind: str | None = None) -> Path:
+    """The weights file for a registered name or a local path.
+
+    Raises `ModelError` for an unknown name, a registered file that is nowhere to be found, a checksum
+    mismatch, or an entry of another ``kind``.
+    """
+    s = str(name_or_path)
+    entry = REGISTRY.get(s)
+    if entry is None:
+        p = Path(s).expanduser()
+        if p.is_file():
+            return p
+        if p.is_dir():
+            raise ModelError(f"model path is a directory, expected a weights file: {p}")
+        known = ", ".join(sorted(REGISTRY)) or "none"
+        raise ModelError(f"unknown model {s!r}: not a registered name ({known}) nor an existing file")
+    if kind is not None and entry.kind != kind:
+        raise ModelError(f"model {s!r} is a {entry.kind}, expected a {kind}")
+    for folder in (WEIGHTS_DIR, cache_dir()):
+        p = folder / entry.file
+        if p.is_file():
+            if entry.sha256 and sha256_file(p) != entry.sha256:
+                raise ModelError(f"checksum mismatch for {p} (expected sha256 {entry.sha256[:12]}...)")
+            return p
+    raise ModelError(
+        f"weights for {s!r} not found: put {entry.file} in {WEIGHTS_DIR} or {cache_dir()} (set D2M_HOME)"
+    )
+
+
+def config_path(weights: str | os.PathLike) -> Path:
+    """The JSON config stored next to a weights file (same stem)."""
+    return Path(weights).with_suffix(".json")
