@@ -234,7 +234,11 @@ class D2M(nn.Module):
             ref = vqvae or ref
             if not ref:
                 raise ModelError(f"{path} does not say which VQ-VAE it needs; pass one")
-            vqvae = VQVAE.from_pretrained(ref, map_location=str(map_location))
+            local = Path(ref).expanduser()
+            if local.is_file():
+                vqvae = VQVAE.load(local, map_location=map_location)
+            else:
+                vqvae = VQVAE.from_pretrained(ref, map_location=str(map_location))
         return cls(generator, vqvae, vqvae_ref=ref).to(map_location).eval()
 
     @classmethod
