@@ -205,9 +205,11 @@ class Room:
 
     @staticmethod
     def random(rng: np.random.Generator) -> Room:
+        # Textures are made at twice the size they are kept at: the area-averaged shrink gives them the
+        # softness of an out-of-focus background and makes each frame's warps cheaper.
         return Room(
-            wall=_wall_texture(rng),
-            floor=_floor_texture(rng),
+            wall=cv2.resize(_wall_texture(rng), (512, 256), interpolation=cv2.INTER_AREA),
+            floor=cv2.resize(_floor_texture(rng), (512, 384), interpolation=cv2.INTER_AREA),
             wall_z=rng.uniform(1.5, 3.5),
             wall_size=(rng.uniform(10, 16), rng.uniform(4.5, 7)),
             floor_depth=8.0,
@@ -245,10 +247,17 @@ class Room:
             p0, p1 = a - d * big, a + d * big
             poly = np.array([p0, p1, p1 + [0, big], p0 + [0, big]])
             mask = np.zeros((hh, hw), np.uint8)
-            cv2.fillConvexPoly(mask, np.round(poly).astype(np.int32), 1)
+            cv2.fillConvexPoly(mask, np.round(poly * 16).astype(np.int32), 255, cv2.LINE_AA, shift=4)
             floor = cv2.warpPerspective(self.floor, m, (hw, hh), flags=cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-            np.copyto(out, floor, where=mask[..., None].astype(bool))
+            np.copyto(out, floor, where=mask[..., None] == 255)
+            # Blend the anti-aliased edge only in the rows the wall's foot line crosses.
+            edge = np.flatnonzero(((mask > 0) & (mask < 255)).any(axis=1))
+            if edge.size:
+                r0, r1 = edge[0], edge[-1] + 1
+                a = mask[r0:r1, :, None].astype(np.float32) / 255.0
+                part = a * floor[r0:r1] + (1.0 - a) * out[r0:r1]
+                out[r0:r1] = np.where(a > 0, part, out[r0:r1]).astype(np.uint8)
         return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -321,146 +330,183 @@ def _shade(c: np.ndarray, k: float) -> tuple[float, float, float]:
 
 
 def _capsule(img: np.ndarray, p: np.ndarray, q: np.ndarray, r1: float, r2: float, color) -> None:
+    """A tapered limb from ``p`` to ``q`` (pixels) with radii ``r1``, ``r2``; sub-pixel, anti-aliased."""
     d = q - p
-    n = np.array([-d[1], d[0]]) / max(1e-6, float(np.hypot(*d)))
+    n = np.array([-d[1], d[0]]) / max(1e-6, float(np.hypot(d[0], d[1])))
     poly = np.array([p + n * r1, q + n * r2, q - n * r2, p - n * r1])
     cv2.fillConvexPoly(img, np.round(poly * 4).astype(np.int32), color, cv2.LINE_AA, shift=2)
-    cv2.circle(img, tuple(np.round(p * 4).astype(int)), int(round(r1 * 4)), color, -1, cv2.LINE_AA, shift=2)
-    cv2.circle(img, tuple(np.round(q * 4).astype(int)), int(round(r2 * 4)), color, -1, cv2.LINE_AA, shift=2)
+    cv2.circle(img, (int(round(p[0] * 4)), int(round(p[1] * 4))), int(round(r1 * 4)), color, -1, cv2.LINE_AA, shift=2)
+    cv2.circle(img, (int(round(q[0] * 4)), int(round(q[1] * 4))), int(round(r2 * 4)), color, -1, cv2.LINE_AA, shift=2)
 
 
-def _shaded_capsule(img, p, q, r1, r2, color: np.ndarray, light: np.ndarray) -> None:
+def _shaded_capsule(img, p, q, r1, r2, shades, light: np.ndarray) -> None:
     """A limb with cylinder-like shading: dark rim, mid body, highlight towards the light."""
-    _capsule(img, p, q, r1, r2, _shade(color, 0.62))
+    _capsule(img, p, q, r1, r2, shades[0])
     off = light * 0.3
-    _capsule(img, p + off * r1, q + off * r2, r1 * 0.72, r2 * 0.72, _shade(color, 0.9))
+    _capsule(img, p + off * r1, q + off * r2, r1 * 0.72, r2 * 0.72, shades[1])
     off = light * 0.45
-    _capsule(img, p + off * r1, q + off * r2, r1 * 0.3, r2 * 0.3, _shade(color, 1.12))
+    _capsule(img, p + off * r1, q + off * r2, r1 * 0.3, r2 * 0.3, shades[2])
 
 
 def _ellipse(img, c, axes, angle, color) -> None:
-    cv2.ellipse(img, tuple(np.round(c * 4).astype(int)), tuple(max(1, int(round(a * 4))) for a in axes),
+    cv2.ellipse(img, (int(round(c[0] * 4)), int(round(c[1] * 4))), tuple(max(1, int(round(a * 4))) for a in axes),
                 float(angle), 0, 360, color, -1, cv2.LINE_AA, shift=2)  # fmt: skip
 
 
+# Points on the head in the head joint's frame (m, before the dancer's scale), beyond `sk.HEAD_POINTS`.
+_HEAD_EXTRA = {
+    "up": (0.0, 0.21, 0.015), "back": (0.0, 0.13, -0.015), "low": (0.0, -0.01, -0.035),
+    "face": (0.0, 0.1, 0.04), "top": (0.0, 0.175, 0.005), "brow_l": (0.034, 0.14, 0.095),
+    "brow_r": (-0.034, 0.14, 0.095), "mouth": (0.0, 0.055, 0.105),
+}  # fmt: skip
+_HEAD_NAMES = tuple(sk.HEAD_POINTS) + tuple(_HEAD_EXTRA)
+
+
 @dataclass
-class FigureFrame:
-    """What the renderer needs for one frame: world joints [24, 3], global rotations [24, 3, 3]."""
+class FigureGeometry:
+    """The figure's 3D points for every frame, laid out so one projection serves the whole clip.
 
-    joints: np.ndarray
-    rots: np.ndarray
+    points: float[N, P, 3] world points: 24 joints, 2 per limb (`_LIMBS` order), 30 + 30 torso ring
+    points (lower, upper), 10 shadow points, then the head points (`_HEAD_NAMES` order).
+    facing: float[N] cosine between where the face points and the direction to the camera;
+    ears: bool[N, 2] whether the left / right ear faces the camera.
+    """
+
+    points: np.ndarray
+    facing: np.ndarray
+    ears: np.ndarray
+    scale: float
+    build: float
 
 
-def draw_figure(
-    img: np.ndarray,
-    fr: FigureFrame,
-    look: Look,
-    cam_pos: np.ndarray,
-    cam_rot: np.ndarray,
-    focal: float,
-    light: np.ndarray,
-    scale: float,
-) -> None:
-    """Paint the dancer onto ``img`` (uint8[H, W, 3], in place) for one camera."""
-    h, w = img.shape[:2]
+_LIMB0, _TORSO0 = 24, 24 + 2 * len(_LIMBS)
+_SHADOW0 = _TORSO0 + 60
+_HEAD0 = _SHADOW0 + 10
+_H = {name: _HEAD0 + i for i, name in enumerate(_HEAD_NAMES)}
 
-    def proj(pts: np.ndarray) -> np.ndarray:
-        return project(pts[None], cam_pos[None], cam_rot[None], np.array([focal]), w, h)[0]
 
-    joints, rots = fr.joints, fr.rots
-    jp = proj(joints)
-    items: list[tuple[float, str, object]] = []
-
-    # Floor shadow, drawn first (it is on the floor, behind everything).
-    pel = joints[0]
-    ring = np.stack([pel[0] + 0.38 * _RING[:, 0], np.zeros(10), pel[2] + 0.25 * _RING[:, 1]], 1)
-    shadow = proj(ring)[:, :2]
-    ov = img.copy()
-    cv2.fillConvexPoly(ov, np.round(shadow * 4).astype(np.int32), (0, 0, 0), cv2.LINE_AA, shift=2)
-    cv2.addWeighted(ov, 0.35, img, 0.65, 0, dst=img)
-
-    b = look.build * scale
-    for ja, jb, ra, rb, kind in _LIMBS:
+def figure_geometry(
+    joints: np.ndarray, rots: np.ndarray, scale: float, build: float, cam_pos: np.ndarray
+) -> FigureGeometry:
+    """All the figure's points for frames ``joints[N, 24, 3]`` / ``rots[N, 24, 3, 3]`` seen from ``cam_pos[N, 3]``."""
+    n = joints.shape[0]
+    b = build * scale
+    pts = [joints]
+    for ja, jb, _, _, kind in _LIMBS:
         ia, ib = sk.J[ja], sk.J[jb]
-        pa, pb = joints[ia].copy(), joints[ib].copy()
+        pa, pb = joints[:, ia], joints[:, ib]
         if kind == "hand":  # hands reach a little past the SMPL hand joint
             pb = pb + (pb - pa) * 0.6
         if kind == "shoes":  # the shoe runs from the heel to past the toe joint
-            pa = pa + rots[ia] @ np.array([0.0, -0.04, -0.05]) * scale
-            pb = pb + rots[ib] @ np.array([0.0, -0.02, 0.04]) * scale
-        za, zb = proj(np.stack([pa, pb]))
-        items.append(((za[2] + zb[2]) / 2, "limb", (za, zb, ra * b, rb * b, _material(look, kind))))
-    for sections, color in ((_TORSO_LOW, look.pants if not look.shorts else look.pants), (_TORSO_HIGH, look.shirt)):
-        pts = []
+            pa = pa + rots[:, ia] @ (np.array([0.0, -0.04, -0.05]) * scale)
+            pb = pb + rots[:, ib] @ (np.array([0.0, -0.02, 0.04]) * scale)
+        pts += [pa[:, None], pb[:, None]]
+    for sections in (_TORSO_LOW, _TORSO_HIGH):
         for jn, up, hw, hd in sections:
             j = sk.J[jn]
-            r = rots[j]
-            ringp = np.stack([hw * _RING[:, 0] * b, np.full(10, up * scale), hd * _RING[:, 1] * b], 1)
-            pts.append(joints[j] + ringp @ r.T)
-        pp = proj(np.concatenate(pts))
-        items.append((float(np.mean(pp[:, 2])) + 0.02, "torso", (pp, color)))
-    items.append((float(jp[sk.J["head"], 2]) - 0.01, "head", None))
-    items.sort(key=lambda it: -it[0])
-
-    for _, kind, data in items:
-        if kind == "limb":
-            za, zb, ra, rb, color = data
-            r1, r2 = focal * ra / za[2], focal * rb / zb[2]
-            _shaded_capsule(img, za[:2], zb[:2], r1, r2, color, light)
-        elif kind == "torso":
-            pp, color = data
-            hull = cv2.convexHull(np.round(pp[:, :2] * 4).astype(np.int32))
-            cv2.fillConvexPoly(img, hull, _shade(color, 0.7), cv2.LINE_AA, shift=2)
-            c = pp[:, :2].mean(0)
-            inner = (pp[:, :2] - c) * 0.72 + c + light * 4.0
-            hull = cv2.convexHull(np.round(inner * 4).astype(np.int32))
-            cv2.fillConvexPoly(img, hull, _shade(color, 0.95), cv2.LINE_AA, shift=2)
-        else:
-            _draw_head(img, fr, look, proj, focal, light, scale, cam_pos)
-
-
-def _draw_head(img, fr: FigureFrame, look: Look, proj, focal: float, light, scale: float, cam_pos) -> None:
-    hp, hr = fr.joints[sk.J["head"]], fr.rots[sk.J["head"]]
-    pts = {k: hp + hr @ (np.asarray(v) * scale) for k, v in sk.HEAD_POINTS.items()}
-    skull = pts["skull"]
-    centre = proj(skull[None])[0]
-    rad = focal * 0.1 * scale / centre[2]
-    up2 = proj((skull + hr @ np.array([0, 0.1, 0]))[None])[0, :2] - centre[:2]
-    angle = np.degrees(np.arctan2(up2[1], up2[0])) + 90
-    fwd = hr @ np.array([0.0, 0.0, 1.0])
+            ring = np.stack([hw * _RING[:, 0] * b, np.full(10, up * scale), hd * _RING[:, 1] * b], 1)
+            pts.append(joints[:, j, None] + np.einsum("nij,pj->npi", rots[:, j], ring))
+    pel = joints[:, 0]
+    shadow = np.stack([pel[:, None, 0] + 0.38 * _RING[None, :, 0], np.zeros((n, 10)),
+                       pel[:, None, 2] + 0.25 * _RING[None, :, 1]], -1)  # fmt: skip
+    pts.append(shadow)
+    hp, hr = joints[:, sk.J["head"]], rots[:, sk.J["head"]]
+    local = np.array([sk.HEAD_POINTS[k] if k in sk.HEAD_POINTS else _HEAD_EXTRA[k] for k in _HEAD_NAMES]) * scale
+    pts.append(hp[:, None] + np.einsum("nij,pj->npi", hr, local))
+    points = np.concatenate(pts, axis=1)
+    skull = points[:, _H["skull"]]
     to_cam = cam_pos - skull
-    facing = float(np.dot(fwd, to_cam / np.linalg.norm(to_cam)))  # 1 facing the camera, -1 away
+    to_cam /= np.linalg.norm(to_cam, axis=1, keepdims=True)
+    facing = np.einsum("ni,ni->n", hr[:, :, 2], to_cam)
+    side = np.einsum("ni,ni->n", hr[:, :, 0], to_cam)  # the head's left axis towards the camera
+    ears = np.stack([side > 0, side < 0], 1)
+    return FigureGeometry(points, facing, ears, scale, build)
+
+
+def _look_colors(look: Look) -> dict[str, object]:
+    """Every colour the figure uses, computed once per clip."""
+    c: dict[str, object] = {}
+    for _, _, _, _, kind in _LIMBS:
+        m = _material(look, kind)
+        c[kind] = (_shade(m, 0.62), _shade(m, 0.9), _shade(m, 1.12))
+    c["pants"] = (_shade(look.pants, 0.7), _shade(look.pants, 0.95))
+    c["shirt"] = (_shade(look.shirt, 0.7), _shade(look.shirt, 0.95))
+    c["hair"], c["hair_dark"], c["hair_brow"] = _shade(look.hair, 1.0), _shade(look.hair, 0.9), _shade(look.hair, 0.8)
+    c["skin_rim"], c["skin"] = _shade(look.skin, 0.75), _shade(look.skin, 0.97)
+    c["ear"], c["nose"] = _shade(look.skin, 0.8), _shade(look.skin, 0.68)
+    return c
+
+
+def draw_figure(
+    img: np.ndarray, uvz: np.ndarray, geom: FigureGeometry, i: int, look: Look, focal: float, light: np.ndarray,
+    colors: dict[str, object] | None = None,
+) -> None:  # fmt: skip
+    """Paint the dancer of frame ``i`` onto ``img`` (uint8[H, W, 3], in place).
+
+    uvz: float[P, 3] the frame's projected `FigureGeometry.points` (pixels and depth).
+    """
+    colors = colors or _look_colors(look)
+    b = look.build * geom.scale
+
+    # Floor shadow first (it is on the floor, behind everything), blended only where it falls.
+    sh = uvz[_SHADOW0 : _SHADOW0 + 10, :2]
+    x0, y0 = np.maximum(np.floor(sh.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(sh.max(0)).astype(int) + 2, [img.shape[1], img.shape[0]])
+    if x1 > x0 and y1 > y0:
+        roi = img[y0:y1, x0:x1]
+        ov = roi.copy()
+        cv2.fillConvexPoly(ov, np.round((sh - [x0, y0]) * 4).astype(np.int32), (0, 0, 0), cv2.LINE_AA, shift=2)
+        cv2.addWeighted(ov, 0.35, roi, 0.65, 0, dst=roi)
+
+    items: list[tuple[float, int]] = []  # (depth, part): parts 0..12 limbs, 13 lower torso, 14 upper, 15 head
+    for k in range(len(_LIMBS)):
+        items.append(((uvz[_LIMB0 + 2 * k, 2] + uvz[_LIMB0 + 2 * k + 1, 2]) / 2, k))
+    items.append((float(uvz[_TORSO0 : _TORSO0 + 30, 2].mean()) + 0.02, 13))
+    items.append((float(uvz[_TORSO0 + 30 : _TORSO0 + 60, 2].mean()) + 0.02, 14))
+    items.append((float(uvz[sk.J["head"], 2]) - 0.01, 15))
+    items.sort(key=lambda it: -it[0])
+    for _, part in items:
+        if part < 13:
+            _, _, ra, rb, kind = _LIMBS[part]
+            za, zb = uvz[_LIMB0 + 2 * part], uvz[_LIMB0 + 2 * part + 1]
+            _shaded_capsule(img, za[:2], zb[:2], focal * ra * b / za[2], focal * rb * b / zb[2], colors[kind], light)
+        elif part < 15:
+            pp = uvz[_TORSO0 + 30 * (part - 13) : _TORSO0 + 30 * (part - 12), :2]
+            rim, body = colors["pants" if part == 13 else "shirt"]
+            cv2.fillConvexPoly(img, cv2.convexHull(np.round(pp * 4).astype(np.int32)), rim, cv2.LINE_AA, shift=2)
+            c = pp.mean(0)
+            inner = (pp - c) * 0.72 + c + light * 4.0
+            cv2.fillConvexPoly(img, cv2.convexHull(np.round(inner * 4).astype(np.int32)), body, cv2.LINE_AA, shift=2)
+        else:
+            _draw_head(img, uvz, geom, i, look, focal, light, colors)
+
+
+def _draw_head(img, uvz, geom: FigureGeometry, i: int, look: Look, focal: float, light, colors) -> None:
+    p = {k: uvz[j] for k, j in _H.items()}
+    rad = focal * 0.1 * geom.scale / p["skull"][2]
+    up2 = p["up"][:2] - p["skull"][:2]
+    angle = np.degrees(np.arctan2(up2[1], up2[0])) + 90
+    facing = geom.facing[i]  # 1 facing the camera, -1 away
     # Hair behind the head (long hair falls to the shoulders).
-    back = proj((skull + hr @ np.array([0, 0.02, -0.03]) * scale)[None])[0, :2]
     if look.hair_long:
-        low = proj((skull + hr @ np.array([0, -0.12, -0.05]) * scale)[None])[0, :2]
-        _capsule(img, back, low, rad * 1.0, rad * 0.85, _shade(look.hair, 0.9))
-    _ellipse(img, back, (rad * 1.05, rad * 1.15), angle, _shade(look.hair, 1.0))
+        _capsule(img, p["back"][:2], p["low"][:2], rad * 1.0, rad * 0.85, colors["hair_dark"])
+    _ellipse(img, p["back"][:2], (rad * 1.05, rad * 1.15), angle, colors["hair"])
     # Face: an ellipse pushed towards where the head points, shaded away from the light.
-    face_c = proj((skull + hr @ np.array([0, -0.01, 0.025]) * scale)[None])[0, :2]
     if facing > -0.3:
-        _ellipse(img, face_c, (rad * 0.9, rad * 1.1), angle, _shade(look.skin, 0.75))
-        _ellipse(img, face_c + light * rad * 0.15, (rad * 0.72, rad * 0.95), angle, _shade(look.skin, 0.97))
-    # Hairline on top.
-    top = proj((skull + hr @ np.array([0, 0.065, -0.01]) * scale)[None])[0, :2]
-    _ellipse(img, top, (rad * 0.95, rad * 0.5), angle, _shade(look.hair, 1.0))
-    for ear in ("left_ear", "right_ear"):
-        e = proj(pts[ear][None])[0]
-        side = hr @ np.array([1.0 if ear == "left_ear" else -1.0, 0, 0])
-        if np.dot(side, to_cam) > 0:
-            _ellipse(img, e[:2], (rad * 0.16, rad * 0.26), angle, _shade(look.skin, 0.8))
+        _ellipse(img, p["face"][:2], (rad * 0.9, rad * 1.1), angle, colors["skin_rim"])
+        _ellipse(img, p["face"][:2] + light * rad * 0.15, (rad * 0.72, rad * 0.95), angle, colors["skin"])
+    _ellipse(img, p["top"][:2], (rad * 0.95, rad * 0.5), angle, colors["hair"])  # hairline on top
+    for k, ear in enumerate(("left_ear", "right_ear")):
+        if geom.ears[i, k]:
+            _ellipse(img, p[ear][:2], (rad * 0.16, rad * 0.26), angle, colors["ear"])
     if facing > 0.15:
         eye_r = rad * 0.11
-        for eye in ("left_eye", "right_eye"):
-            e = proj(pts[eye][None])[0, :2]
-            _ellipse(img, e, (eye_r * 1.5, eye_r), angle - 90, (240.0, 240.0, 235.0))
-            _ellipse(img, e, (eye_r * 0.8, eye_r * 0.8), 0, (40.0, 30.0, 25.0))
-            brow = proj((pts[eye] + hr @ np.array([0, 0.025, 0.005]) * scale)[None])[0, :2]
-            _ellipse(img, brow, (eye_r * 1.8, eye_r * 0.45), angle - 90, _shade(look.hair, 0.8))
-        nose = proj(pts["nose"][None])[0, :2]
-        _ellipse(img, nose, (rad * 0.09, rad * 0.14), angle, _shade(look.skin, 0.68))
-        mouth = proj((skull + hr @ np.array([0, -0.055, 0.09]) * scale)[None])[0, :2]
-        _ellipse(img, mouth, (rad * 0.28, rad * 0.08), angle - 90, (150.0, 60.0, 60.0))
+        for eye, brow in (("left_eye", "brow_l"), ("right_eye", "brow_r")):
+            _ellipse(img, p[eye][:2], (eye_r * 1.5, eye_r), angle - 90, (240.0, 240.0, 235.0))
+            _ellipse(img, p[eye][:2], (eye_r * 0.8, eye_r * 0.8), 0, (40.0, 30.0, 25.0))
+            _ellipse(img, p[brow][:2], (eye_r * 1.8, eye_r * 0.45), angle - 90, colors["hair_brow"])
+        _ellipse(img, p["nose"][:2], (rad * 0.09, rad * 0.14), angle, colors["nose"])
+        _ellipse(img, p["mouth"][:2], (rad * 0.28, rad * 0.08), angle - 90, (150.0, 60.0, 60.0))
 
 
 # ------------------------------------------------------------------------------------------ clip
@@ -504,15 +550,16 @@ def render_video_frames(dance: DanceMotion, scene: Scene, video_fps: float = 30.
     t = np.arange(n) / video_fps
     idx = np.clip(np.round(t * dance.fps).astype(int), 0, dance.joints.shape[0] - 1)
     pos, rot, focal = scene.cameras(t, dance.trans[idx, 0])
+    geom = figure_geometry(dance.joints[idx], dance.global_rot[idx], dance.scale, scene.look.build, pos)
+    uvz = project(geom.points, pos, rot, focal, cam.width, cam.height)
+    colors = _look_colors(scene.look)
     lit = np.array([scene.light(x) for x in t])
     for i in range(n):
         img = scene.room.draw(pos[i], rot[i], focal[i], cam.width, cam.height)
-        fr = FigureFrame(dance.joints[idx[i]], dance.global_rot[idx[i]])
-        draw_figure(img, fr, scene.look, pos[i], rot[i], focal[i], scene.light_dir, dance.scale)
-        # Light drift over the whole picture, a soft lens, and a little sensor noise.
+        draw_figure(img, uvz[i], geom, i, scene.look, focal[i], scene.light_dir, colors)
+        # Light drift over the whole picture, and a soft lens.
         img = cv2.GaussianBlur(img, (3, 3), 0.6)
-        img = cv2.transform(img, np.diag(lit[i]).astype(np.float32))
-        yield img
+        yield cv2.transform(img, np.diag(lit[i]).astype(np.float32))
 
 
 def project_keypoints(dance: DanceMotion, scene: Scene) -> np.ndarray:

@@ -1,0 +1,181 @@
+"""The synthetic paired dataset: layout, shapes, determinism, and that its beat labels hold."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from dance2music.data.synth import make_clip, make_dataset, split_of
+from dance2music.data.synth import moves as mv
+from dance2music.data.synth import skeleton as sk
+from dance2music.data.synth.dataset import clip_name, clip_rngs, detector_keypoints
+from dance2music.data.synth.music import make_song
+from dance2music.errors import ConfigError
+from dance2music.metrics.motion_beats import match_beats
+
+SECONDS = 2.0
+
+
+def _load(path):
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    names = make_dataset(root, 2, SECONDS, seed=3, progress=False, width=160, height=96)
+    return root, names
+
+
+def test_layout_and_shapes(tiny_set):
+    root, names = tiny_set
+    assert len(names) == 2 and names[0].startswith("gBR_") and names[1].startswith("gPO_")
+    n = int(SECONDS * 60)
+    for name in names:
+        tokens = name.split("_")
+        assert tokens[2] == "cAll" and len(tokens) == 6
+        lab = json.loads((root / "labels" / f"{name}.json").read_text())
+        assert {"genre", "tempo", "beats", "downbeats", "music_id", "timing"} <= set(lab)
+        assert lab["genre"] == tokens[0] and lab["music_id"] == tokens[4]
+        assert lab["timing"] in ("normal", "half", "double")
+        assert set(lab["downbeats"]) <= set(lab["beats"])
+
+        mo = _load(root / "motions" / f"{name}.pkl")
+        assert mo["smpl_poses"].shape == (n, 72) and mo["smpl_trans"].shape == (n, 3)
+        assert mo["smpl_scaling"].shape == (1,)
+        k3 = _load(root / "keypoints3d" / f"{name}.pkl")
+        assert k3["keypoints3d"].shape == k3["keypoints3d_optim"].shape == (n, 17, 3)
+        k2 = _load(root / "keypoints2d" / f"{name}.pkl")
+        assert k2["keypoints2d"].shape == (1, n, 17, 3) and k2["det_scores"].shape == (1, n)
+        assert k2["timestamps"].shape == (n,)
+
+        audio, sr = sf.read(root / "music" / f"{lab['music_id']}.wav")
+        assert sr == 22050 and audio.ndim == 1 and len(audio) == int(SECONDS * sr)
+        assert 0.03 < np.sqrt(np.mean(audio**2)) < 0.3  # loudness-normalized, not silent
+
+        from dance2music.io.video import probe
+
+        info = probe(root / "videos" / f"{name.replace('cAll', 'c01')}.mp4")
+        assert (info.width, info.height) == (160, 96) and abs(info.fps - 30) < 1e-6
+        assert abs(info.duration - SECONDS) < 0.1
+    listed = []
+    for split in ("train", "val", "test"):
+        listed += (root / "splits" / f"crossmodal_{split}.txt").read_text().split()
+    assert sorted(listed) == sorted(names)
+    assert (root / "ignore_list.txt").is_file()
+
+
+def test_aist_reader_reads_it(tiny_set):
+    from dance2music.data.aist import AISTDataset
+
+    root, names = tiny_set
+    ds = AISTDataset(root, "all", visual="none")
+    seq = ds.load(names[1])
+    assert seq.genre == 1 and seq.motion.keypoints.shape[1:] == (17, 3)
+    assert len(seq.meta["beats"]) > 0
+
+
+def test_smpl_parameters_give_the_keypoints(tiny_set):
+    """joints = smpl_scaling * FK(smpl_poses) + smpl_trans, as AIST++ defines them."""
+    root, names = tiny_set
+    mo = _load(root / "motions" / f"{names[0]}.pkl")
+    k3 = _load(root / "keypoints3d" / f"{names[0]}.pkl")["keypoints3d_optim"]
+    rot = sk.axis_angle_to_matrix(mo["smpl_poses"].reshape(-1, 24, 3).astype(np.float64))
+    pos, _ = sk.forward_kinematics(rot)
+    joints = pos * mo["smpl_scaling"][0] + mo["smpl_trans"][:, None]
+    for coco, smpl in sk.COCO_FROM_SMPL.items():
+        np.testing.assert_allclose(joints[:, smpl], k3[:, coco], atol=0.05)  # cm
+
+
+def test_same_seed_same_clip_whatever_the_count(tiny_set, tmp_path):
+    root, names = tiny_set
+    make_clip(tmp_path, 1, SECONDS, seed=3, width=160, height=96, video=False)
+    for sub in ("motions", "keypoints2d", "keypoints3d"):
+        a, b = _load(root / sub / f"{names[1]}.pkl"), _load(tmp_path / sub / f"{names[1]}.pkl")
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    music = json.loads((root / "labels" / f"{names[1]}.json").read_text())["music_id"]
+    assert (root / "music" / f"{music}.wav").read_bytes() == (tmp_path / "music" / f"{music}.wav").read_bytes()
+    other, _, _ = clip_name(1, clip_rngs(4, 1)[0])
+    make_clip(tmp_path, 1, SECONDS, seed=4, video=False)
+    if other != names[1]:
+        assert not np.array_equal(
+            _load(tmp_path / "motions" / f"{other}.pkl")["smpl_poses"],
+            _load(root / "motions" / f"{names[1]}.pkl")["smpl_poses"],
+        )
+
+
+def test_labelled_beats_are_in_the_music():
+    """Every labelled beat has a note onset (a drum hit) within 30 ms, and the tempo matches the grid."""
+    import librosa
+
+    for genre in ("gHO", "gJB", "gKR"):
+        song = make_song(genre, 4.0, np.random.default_rng(7))
+        onsets = librosa.onset.onset_detect(y=song.audio, sr=song.sr, units="time", backtrack=False)
+        d = np.min(np.abs(song.beats[:, None] - onsets[None]), axis=1)
+        assert np.mean(d < 0.03 + 512 / song.sr) >= 0.8, (genre, d)
+        assert abs(60.0 / np.median(np.diff(song.beats)) - song.tempo) < 0.01
+        assert song.downbeats.size >= 1
+
+
+def test_kinematic_beats_land_on_the_beats():
+    beats = np.arange(0.3, 4.0, 0.5)
+    for genre in ("gPO", "gJB", "gHO"):
+        dance = mv.make_dance(genre, beats, 4.0, np.random.default_rng(1), timing="normal")
+        kb = mv.kinematic_beats(dance.coco, dance.fps, sigma=5.0)
+        m = match_beats(beats, kb)
+        assert 2 * m / (len(beats) + len(kb)) >= 0.8, (genre, kb, beats)
+        # the shifted grid (half a beat off) does not match
+        assert match_beats(beats + 0.25, kb) <= len(beats) // 3
+    half = mv.dance_grid(beats, "half")
+    double = mv.dance_grid(beats, "double")
+    assert np.allclose(half, beats[::2]) and len(double) == 2 * len(beats) - 1
+
+
+def test_detector_noise_and_missing_frames():
+    rng = np.random.default_rng(0)
+    clean = np.tile(np.linspace(50, 250, 17)[None, :, None], (600, 1, 2))
+    kp, det = detector_keypoints(clean, np.full((600, 17), 3.0), 320, 320, rng)
+    missed = det == 0
+    assert missed.any() and not missed.all()
+    assert np.all(kp[missed] == 0) and np.all((kp[~missed, :, 2] > 0) & (kp[~missed, :, 2] <= 1))
+    err = np.linalg.norm(kp[~missed, :, :2] - clean[~missed], axis=-1)
+    assert 0.2 < np.median(err) < 5.0
+
+
+def test_mediapipe_finds_the_rendered_dancer():
+    """The real pose pipeline detects the figure and its keypoints land near the projected joints."""
+    from dance2music.data.synth.render import Scene, project_keypoints, render_video_frames
+    from dance2music.features.pose import PoseEstimator
+
+    rng = np.random.default_rng(5)
+    dance = mv.make_dance("gLO", np.arange(0.3, 1.0, 0.5), 1.0, rng, timing="normal")
+    scene = Scene.random(rng, 640, 360)
+    frames = list(render_video_frames(dance, scene))[::10]
+    ref = project_keypoints(dance, scene)[::20]
+    with PoseEstimator(static_image=True) as est:
+        found = [est(f) for f in frames]
+    hits = [(f, r) for f, r in zip(found, ref) if f is not None]
+    assert len(hits) >= len(frames) - 1
+    errs = [np.median(np.linalg.norm(f[:, :2] - r, axis=1)) for f, r in hits]
+    assert np.median(errs) < 12.0
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ConfigError):
+        make_dataset(tmp_path, 0, 2.0, 0, progress=False)
+    with pytest.raises(ConfigError):
+        make_dataset(tmp_path, 1, 0.1, 0, progress=False)
+    with pytest.raises(ConfigError):
+        make_dataset(tmp_path, 1, 2.0, 0, progress=False, width=161)
+
+
+def test_splits_are_stable_and_balanced():
+    s = [split_of(i) for i in range(200)]
+    assert s.count("train") == 160 and s.count("val") == 20 and s.count("test") == 20
+    assert split_of(85) == "val" and split_of(95) == "test" and split_of(5) == "train"
