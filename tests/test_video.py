@@ -147,3 +147,20 @@ def test_bad_inputs_raise_one_line_errors(tmp_path: Path) -> None:
         probe(wav)
     with pytest.raises(VideoError, match="no audio track"):
         read_audio(good)
+
+
+def test_avi_with_b_frames_gets_display_order_times(tmp_path: Path) -> None:
+    """AVI stores no presentation order: decoded B-frames must not inherit their decode-order stamps."""
+    path = tmp_path / "b.avi"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)  # x264's defaults use B-frames
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i, rgb in enumerate(ramp_frames(25)):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode())
+    decoded = list(iter_frames(path))
+    times = np.array([t for t, _ in decoded])
+    assert len(decoded) == 25 and np.allclose(np.diff(times), 0.04)
+    assert np.all(np.diff([rgb[24:, 32:].mean() for _, rgb in decoded]) > 0)  # display order

@@ -177,7 +177,7 @@ def probe(path: str | os.PathLike, scan: bool = True) -> VideoInfo:
         if scan:
             scanned = _scan_packets(p)
             if scanned is not None:
-                times, last_dur = scanned
+                times, last_dur = scanned.times, scanned.last_duration
                 num_frames = len(times)
                 start = float(times[0]) - origin
                 duration = float(times[-1]) + last_dur - origin
@@ -229,8 +229,17 @@ def _first_frame(container: av.container.InputContainer, vs: av.VideoStream, p: 
     raise VideoError(f"{p.name} has no video frames")
 
 
-def _scan_packets(p: Path) -> tuple[np.ndarray, float] | None:
-    """Sorted presentation times (s) of all video packets and the last one's duration; None without pts."""
+@dataclass(frozen=True)
+class _PacketScan:
+    """Timing of a video stream read from its packets alone (no decoding)."""
+
+    times: np.ndarray  # float64[N] presentation times (s), sorted
+    last_duration: float  # seconds the last frame lasts
+    in_decode_order: bool  # timestamps already increase in decode (file) order
+
+
+def _scan_packets(p: Path) -> _PacketScan | None:
+    """Demux (do not decode) every video packet of ``p``; None when the packets carry no timestamps."""
     container = _open(p)
     try:
         vs = container.streams.video[0]
@@ -254,7 +263,7 @@ def _scan_packets(p: Path) -> tuple[np.ndarray, float] | None:
         last_dur = float(np.asarray(durs)[order][-1] * tb)
         if last_dur <= 0:
             last_dur = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-        return times, last_dur
+        return _PacketScan(times, last_dur, bool(np.all(np.diff(pts) > 0)))
     finally:
         container.close()
 
@@ -293,6 +302,13 @@ def iter_frames(path: str | os.PathLike, max_side: int | None = None) -> Iterato
 
     Raises `VideoError` for undecodable input, including a file that ends before its first frame.
     """
+    # A demux-only pass first (cheap next to decoding): it refuses truncated files before any work, and it
+    # tells whether the file stores real presentation order. When the packet timestamps already increase in
+    # file order, the file carries no reordering information (AVI with B-frames hands decode-order stamps to
+    # the decoded frames); frames come out of the decoder in display order, so the k-th frame then takes the
+    # k-th smallest stamp. Otherwise (mp4, mkv, webm) the decoder's own presentation stamps are right.
+    scan = _scan_packets(_check_path(path))
+    by_index = scan.times if scan is not None and scan.in_decode_order else None
     container = _open(path)
     name = Path(path).name
     try:
@@ -307,7 +323,9 @@ def iter_frames(path: str | os.PathLike, max_side: int | None = None) -> Iterato
                 if rotation is None:
                     rotation = _frame_rotation(frame, vs)
                     size = _scaled_size(frame.width, frame.height, max_side)
-                if frame.time is not None:
+                if by_index is not None and count < len(by_index):
+                    t = float(by_index[count]) - origin
+                elif frame.time is not None:
                     t = float(frame.time) - origin
                 else:  # no timestamp (rare raw streams): continue the previous frame's clock
                     t = 0.0 if last_t is None else last_t + step
