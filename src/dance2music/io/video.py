@@ -95,13 +95,21 @@ def _open(path: str | os.PathLike, need_video: bool = True) -> av.container.Inpu
     except av.FFmpegError as e:
         what = "a video" if need_video else "media"
         raise VideoError(f"cannot read {p.name} as {what} ({_one_line(e)}): not a media file, or a damaged one") from e
-    if need_video and not container.streams.video:
+    if need_video and _video_stream(container) is None:
         audio_only = bool(container.streams.audio)
         container.close()
         if audio_only:
             raise VideoError(f"{p.name} has no video stream (an audio-only file)")
         raise VideoError(f"{p.name} has no video stream (an empty or zero-frame file)")
     return container
+
+
+def _video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    """The first real video stream: cover art in music files (an "attached picture") does not count."""
+    for st in container.streams.video:
+        if not st.disposition & av.stream.Disposition.attached_pic:
+            return st
+    return None
 
 
 def _container_start(container: av.container.InputContainer) -> float:
@@ -162,7 +170,7 @@ def probe(path: str | os.PathLike, scan: bool = True) -> VideoInfo:
     p = _check_path(path)
     container = _open(p)
     try:
-        vs = container.streams.video[0]
+        vs = _video_stream(container)
         origin = _container_start(container)
         first = _first_frame(container, vs, p)
         rotation = _frame_rotation(first, vs)
@@ -242,7 +250,7 @@ def _scan_packets(p: Path) -> _PacketScan | None:
     """Demux (do not decode) every video packet of ``p``; None when the packets carry no timestamps."""
     container = _open(p)
     try:
-        vs = container.streams.video[0]
+        vs = _video_stream(container)
         tb = vs.time_base
         pts, durs = [], []
         try:
@@ -312,7 +320,7 @@ def iter_frames(path: str | os.PathLike, max_side: int | None = None) -> Iterato
     container = _open(path)
     name = Path(path).name
     try:
-        vs = container.streams.video[0]
+        vs = _video_stream(container)
         vs.thread_type = "AUTO"  # frame + slice threads: decoding is the bottleneck on long 1080p clips
         origin = _container_start(container)
         rate = vs.average_rate or vs.guessed_rate
@@ -612,7 +620,7 @@ def mux_audio(
 def _mux_copy(info: VideoInfo, audio: np.ndarray, sr: int, tmp: Path) -> None:
     inp = _open(info.path)
     try:
-        vin = inp.streams.video[0]
+        vin = _video_stream(inp)
         origin = _container_start(inp)
         out = av.open(str(tmp), mode="w", format="mp4")
         try:
