@@ -432,7 +432,7 @@ def _look_colors(look: Look) -> dict[str, object]:
     c["pants"] = (_shade(look.pants, 0.7), _shade(look.pants, 0.95))
     c["shirt"] = (_shade(look.shirt, 0.7), _shade(look.shirt, 0.95))
     c["hair"], c["hair_dark"], c["hair_brow"] = _shade(look.hair, 1.0), _shade(look.hair, 0.9), _shade(look.hair, 0.8)
-    c["skin_rim"], c["skin"] = _shade(look.skin, 0.75), _shade(look.skin, 0.97)
+    c["face_rim"], c["face"] = _shade(look.skin, 0.75), _shade(look.skin, 0.97)
     c["ear"], c["nose"] = _shade(look.skin, 0.8), _shade(look.skin, 0.68)
     return c
 
@@ -493,8 +493,8 @@ def _draw_head(img, uvz, geom: FigureGeometry, i: int, look: Look, focal: float,
     _ellipse(img, p["back"][:2], (rad * 1.05, rad * 1.15), angle, colors["hair"])
     # Face: an ellipse pushed towards where the head points, shaded away from the light.
     if facing > -0.3:
-        _ellipse(img, p["face"][:2], (rad * 0.9, rad * 1.1), angle, colors["skin_rim"])
-        _ellipse(img, p["face"][:2] + light * rad * 0.15, (rad * 0.72, rad * 0.95), angle, colors["skin"])
+        _ellipse(img, p["face"][:2], (rad * 0.9, rad * 1.1), angle, colors["face_rim"])
+        _ellipse(img, p["face"][:2] + light * rad * 0.15, (rad * 0.72, rad * 0.95), angle, colors["face"])
     _ellipse(img, p["top"][:2], (rad * 0.95, rad * 0.5), angle, colors["hair"])  # hairline on top
     for k, ear in enumerate(("left_ear", "right_ear")):
         if geom.ears[i, k]:
