@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -242,10 +243,12 @@ def state(task) -> dict[str, torch.Tensor]:
     return {f"{n}.{k}": v.clone() for n in ("g", "d") for k, v in getattr(task, n).state_dict().items()}
 
 
-def test_gan_task_trains_exports_and_evaluates(gan_data, tmp_path):
+@pytest.mark.parametrize("targets", ["cached", "online"])
+def test_gan_task_trains_exports_and_evaluates(gan_data, tmp_path, targets):
     from dance2music.training.trainer import fit
 
-    task = gan_task(gan_data, 3)
+    extra = {"data.targets": targets} if targets == "cached" else {"data.targets": targets, "data.gain": "[0.5, 1]"}
+    task = gan_task(gan_data, 3, **extra)
     res = fit(task, tmp_path / "run")
     assert res.step == 3
     for name in ("adv/gen", "adv/feat", "adv/disc", "code/commit", "audio/wav", "audio/mel", "code/accuracy"):
@@ -259,6 +262,33 @@ def test_gan_task_trains_exports_and_evaluates(gan_data, tmp_path):
     # Input statistics and sigma come from the data and the codebook, not the defaults.
     assert not torch.allclose(model.generator.motion_std, torch.ones(53))
     assert float(model.generator.sigma) == pytest.approx(float(model.codebook.abs().max()))
+
+
+def test_cached_targets_are_the_music_of_the_clip(gan_data):
+    """A clip's precomputed targets equal the encoding of its own music (away from the clip's edges), and its
+    motion starts at the clip's first instant."""
+    from dance2music.data.cache import FeatureCache
+    from dance2music.training.gan_task import LatentClipDataset, encode_cache, latent_dir
+
+    cache_dir, vq_path = gan_data
+    vq = VQVAE.load(vq_path)
+    out = latent_dir(cache_dir, "0" * 64, 8)
+    encode_cache(FeatureCache(cache_dir), vq, 1, out, progress=False)
+    assert encode_cache(FeatureCache(cache_dir), vq, 1, out, progress=False) == 0  # resumable: nothing left
+    ds = LatentClipDataset(FeatureCache(cache_dir, "train"), out, hop_length=8, seconds=0.5, seed=3)
+    ds.set_epoch(1)
+    item = ds[5]
+    assert item["latents"].shape == (8, 1378) and item["audio"].shape == (1, 1378 * 8)
+    with torch.no_grad():
+        own = vq.encode_features(item["audio"][None], 1)[0]
+    inner = slice(50, -50)  # the encoder's receptive field sees past the clip's edges in the whole sequence
+    assert torch.allclose(own[:, inner], item["latents"][:, inner], atol=2e-2)  # float16 storage
+    assert torch.equal(ds[5]["motion"], item["motion"])  # a pure function of (seed, epoch, index)
+    i, _ = ds._items[5]
+    frames = ds._motion[i]
+    start = [k for k in range(len(frames) - 14) if np.array_equal(frames[k : k + 15], item["motion"].numpy())]
+    c0 = next(c for c in range(ds._last[i] + 1) if np.array_equal(ds._codes[i][:, c], item["latents"][:, 0].numpy()))
+    assert start and abs(start[0] / 30 - c0 * 8 / 22050) <= 0.5 / 30 + 1e-9  # within half a motion frame
 
 
 def test_gan_task_rejects_bad_settings(gan_data, tmp_path):
@@ -285,11 +315,12 @@ def test_gan_resume_after_interrupt_matches_uninterrupted(gan_data, tmp_path):
                 os.kill(os.getpid(), signal.SIGINT)
             return logs
 
-    full = gan_task(gan_data, 5, **{"trainer.ckpt_every": 100})
+    kw = {"trainer.ckpt_every": 100, "audio_window": 0.1}  # a random window: one more RNG draw to restore
+    full = gan_task(gan_data, 5, **kw)
     fit(full, tmp_path / "full")
     with pytest.raises(KeyboardInterrupt):
-        fit(gan_task(gan_data, 5, cls=Interrupted, **{"trainer.ckpt_every": 100}), tmp_path / "cut")
-    resumed = gan_task(gan_data, 5, **{"trainer.ckpt_every": 100})
+        fit(gan_task(gan_data, 5, cls=Interrupted, **kw), tmp_path / "cut")
+    resumed = gan_task(gan_data, 5, **kw)
     assert fit(resumed, tmp_path / "cut", resume=True).step == 5
     a, b = state(full), state(resumed)
     for k in a:
@@ -310,7 +341,6 @@ def test_mel_filterbank_matches_librosa():
 
 
 def test_synth_task_fine_tunes_only_the_decoder(gan_data, tmp_path):
-    import numpy as np
     import soundfile as sf
 
     from dance2music.training.config import load_config

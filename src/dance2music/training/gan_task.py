@@ -2,14 +2,17 @@
 
 Each step, on a batch of aligned 2-s clips (motion, visual, music):
 
-1. targets: the frozen VQ-VAE encodes the real music into continuous features ``real`` (what the official code
-   calls ``xs``) and their looked-up codes ``real_q``;
+1. targets: the frozen VQ-VAE's continuous encoding of the real music ``real`` (the official code's ``xs``)
+   and its looked-up codes ``real_q``. By default every sequence of the cache is encoded once before training
+   (`encode_cache`, stored under ``CACHE/latents/``) and clips start on the code grid (`LatentClipDataset`);
+   ``data.targets=online`` encodes each clip at every step instead (needed for gain augmentation);
 2. the generator G makes ``fake`` from the dance (genre and tempo dropped at random, so it also works without);
 3. D step: hinge loss on ``D(real)`` vs ``D(fake.detach())`` (one forward on both, as a batch), Adam;
 4. G step: ``adv/gen`` + ``adv/feat`` from the updated D, ``code/commit`` = L1(fake, real_q), and
    ``audio/wav``/``audio/mel`` between the real music and the VQ-VAE decoding of ``fake`` through a
    straight-through codebook lookup, so those two terms really train G (they run under no_grad in the
-   official code). Weights: ``loss_weights``, keyed by the logged names (paper: 1, 3, 15, 40, 15).
+   official code); ``audio_window`` limits them to a random window of each clip to save compute.
+   Weights: ``loss_weights``, keyed by the logged names (paper: 1, 3, 15, 40, 15).
 
 G and D use Adam(1e-4, betas (0.5, 0.9)) as the paper. The VQ-VAE is never updated; its file's sha256 is kept
 in the checkpoint so a resumed run refuses a different one. ``export`` writes ``generator.safetensors`` (see
@@ -23,16 +26,19 @@ import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import Dataset
 
 from ..constants import CLIP_SECONDS
+from ..data.cache import FeatureCache
 from ..data.dataset import CachedClipDataset
-from ..errors import ConfigError, D2MError
+from ..errors import ConfigError, D2MError, InputError
 from ..losses.adversarial import (
     GAN_LOSS_WEIGHTS,
     feature_matching_loss,
@@ -40,10 +46,12 @@ from ..losses.adversarial import (
     hinge_generator_loss,
     weighted_total,
 )
+from ..losses.mel import LogMelL1
 from ..models.d2m import build_discriminator, build_generator, freeze, generator_spec, save_generator
 from ..models.generator import OfficialGenerator
 from ..types import MOTION_FEATURE_DIM
 from .config import TrainerConfig
+from .distributed import barrier
 from .trainer import Task, TrainContext
 
 
@@ -56,7 +64,8 @@ class GANData:
     val_split: str = "val"  # clips for `evaluate` (skipped when the cache has none)
     seconds: float = CLIP_SECONDS  # segment length (the paper: 2 s)
     visual: str = "auto"  # "auto" (use visual features when every sequence has them), "true" or "false"
-    gain: list[float] | None = None  # random music gain (low, high); the official code uses (0.3, 1.0)
+    targets: str = "cached"  # "cached": encode every sequence once (stored in CACHE/latents/); "online": per step
+    gain: list[float] | None = None  # random music gain (low, high), online targets only; official: (0.3, 1.0)
     val_clips: int = 8  # evaluation clips (evenly spread over the val split)
 
 
@@ -81,6 +90,7 @@ class GANExperiment:
     genre_dropout: float = 0.2  # chance a clip's genre is hidden (the model must work without one)
     tempo_dropout: float = 0.2
     adversarial_start: int = 0  # steps of regression-only warm-up before D is trained and used
+    audio_window: float = 0.0  # seconds of each clip decoded for audio/wav and audio/mel (0: the whole clip)
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(GAN_LOSS_WEIGHTS))
 
 
@@ -164,6 +174,136 @@ class GANClipDataset(CachedClipDataset):
         return item
 
 
+def latent_dir(cache_root: Path, vqvae_sha256: str, hop_length: int) -> Path:
+    """Where `encode_cache` stores the targets of one VQ-VAE level: ``CACHE/latents/<sha12>-hop<hop>/``."""
+    return Path(cache_root) / "latents" / f"{vqvae_sha256[:12]}-hop{hop_length}"
+
+
+@torch.no_grad()
+def encode_cache(cache: FeatureCache, vqvae: nn.Module, level: int, out: Path, *, progress: bool = True) -> int:
+    """Encode the music of every sequence of ``cache`` once with the frozen VQ-VAE: ``out/<name>.npy``, float16
+    ``[emb_width, ceil(N / hop)]`` (the continuous encoder output). Existing files are kept (resumable; each
+    file appears atomically). Returns how many sequences were encoded now.
+
+    Why: encoding the music is a third of a training step on CPU, and it is the same every epoch.
+    """
+    from tqdm.auto import tqdm
+
+    from ..io.files import atomic_output
+
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [n for n in cache.names() if not (out / f"{n}.npy").is_file()]
+    device = next(iter(vqvae.buffers())).device
+    for name in tqdm(todo, desc="encode music", unit="seq", disable=not progress or not todo, file=sys.stderr):
+        audio = torch.from_numpy(cache.read_audio(name)).to(device)[None, None]
+        feats = vqvae.encode_features(audio, level)[0].float().cpu().numpy().astype(np.float16)
+        with atomic_output(out / f"{name}.npy") as tmp, open(tmp, "wb") as f:
+            np.save(f, feats)
+    return len(todo)
+
+
+class LatentClipDataset(Dataset):
+    """Clips that start on the code grid, with the music's precomputed VQ-VAE features as targets.
+
+    A clip of ``seconds`` starting at code ``c0`` holds ``n = floor(seconds * sr / hop)`` target codes
+    (``latents: float32[emb, n]``, cut from the whole-sequence encoding of `encode_cache`), the music
+    ``audio: float32[1, n * hop]`` from sample ``c0 * hop``, and ``motion: float32[T_m, 53]`` / ``visual:
+    float32[T_v, D]`` from the frame nearest to that instant (so dance and music are aligned to within half a
+    frame, 17 ms at 30 fps), plus ``genre`` (-1 unknown) and ``tempo`` (BPM, NaN unknown).
+
+    Items are a pure function of (seed, epoch, index): with ``random_crop`` the start is drawn from
+    ``default_rng([seed, epoch, index])`` over the whole sequence; without, clip k of a sequence starts at
+    k * seconds. Sequences shorter than ``seconds`` are left out.
+    """
+
+    def __init__(
+        self,
+        cache: FeatureCache,
+        latents: Path,
+        *,
+        hop_length: int,
+        seconds: float = CLIP_SECONDS,
+        seed: int = 0,
+        random_crop: bool = True,
+        visual: bool | str = "auto",
+    ) -> None:
+        self.cache, self.latents, self.hop = cache, Path(latents), int(hop_length)
+        self.seconds, self.seed, self.random_crop, self.epoch = float(seconds), int(seed), random_crop, 0
+        entries = [e for e in cache.entries if e["duration"] + 1e-6 >= self.seconds]
+        if not entries:
+            raise InputError(f"no sequence in the cache {cache.root} (split {cache.split}) lasts {self.seconds:g} s")
+        has_visual = all(e.get("visual_dim") for e in entries)
+        if visual is True and not has_visual:
+            raise InputError(f"the cache {cache.root} lacks visual features for some sequences")
+        self.use_visual = bool(has_visual if visual == "auto" else visual)
+        self.entries = entries
+        self.sr = int(entries[0]["sr"])
+        self.motion_fps = float(entries[0]["motion_fps"])
+        self.visual_fps = float(entries[0]["visual_fps"]) if self.use_visual else None
+        self.visual_dim = int(entries[0]["visual_dim"]) if self.use_visual else 0
+        self.num_codes = int(self.seconds * self.sr) // self.hop
+        self.audio_samples = self.num_codes * self.hop
+        self.motion_frames = int(round(self.seconds * self.motion_fps))
+        self.visual_frames = int(round(self.seconds * self.visual_fps)) if self.use_visual else 0
+        self._motion, self._visual, self._codes, self._last = [], [], [], []
+        self._items: list[tuple[int, int]] = []
+        for i, e in enumerate(entries):
+            motion, vis, _ = cache.load_arrays(e["name"])
+            self._motion.append(motion.features())
+            self._visual.append(vis.features if self.use_visual and vis is not None else None)
+            path = self.latents / f"{e['name']}.npy"
+            if not path.is_file():
+                raise InputError(f"no encoded music for {e['name']} in {self.latents}")
+            self._codes.append(np.load(path, mmap_mode="r"))
+            # The last code start whose clip still has all its music, motion and visual frames.
+            last = min(
+                (int(round(e["duration"] * self.sr)) - self.audio_samples) // self.hop,
+                self._codes[-1].shape[1] - self.num_codes,
+                int(((len(self._motion[-1]) - self.motion_frames) / self.motion_fps) * self.sr) // self.hop,
+            )
+            if self.use_visual:
+                v_last = (len(self._visual[-1]) - self.visual_frames) / self.visual_fps
+                last = min(last, int(v_last * self.sr) // self.hop)
+            last = max(last, 0)
+            self._last.append(last)
+            step = max(1, int(round(self.seconds * self.sr / self.hop)))
+            self._items.extend((i, c) for c in range(0, last + 1, step))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _frames(self, x: np.ndarray, t0: float, fps: float, n: int) -> np.ndarray:
+        i0 = int(round(t0 * fps))
+        out = x[i0 : i0 + n]
+        if len(out) < n:  # a rounding shortfall at the very end: hold the last frame
+            out = np.concatenate([out, np.repeat(x[-1:], n - len(out), axis=0)])
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        i, c0 = self._items[index]
+        if self.random_crop:
+            c0 = int(np.random.default_rng([self.seed, self.epoch, index]).integers(0, self._last[i] + 1))
+        e = self.entries[i]
+        t0 = c0 * self.hop / self.sr
+        audio = self.cache.read_audio(e["name"], c0 * self.hop, self.audio_samples)
+        if len(audio) < self.audio_samples:
+            audio = np.pad(audio, (0, self.audio_samples - len(audio)))
+        tempo = e.get("tempo")
+        item = {
+            "motion": torch.from_numpy(self._frames(self._motion[i], t0, self.motion_fps, self.motion_frames)),
+            "audio": torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None],
+            "latents": torch.from_numpy(np.asarray(self._codes[i][:, c0 : c0 + self.num_codes], dtype=np.float32)),
+            "genre": torch.tensor(-1 if e.get("genre") is None else int(e["genre"]), dtype=torch.int64),
+            "tempo": torch.tensor(float("nan") if tempo is None else float(tempo)),
+        }
+        if self.use_visual:
+            item["visual"] = torch.from_numpy(self._frames(self._visual[i], t0, self.visual_fps, self.visual_frames))
+        return item
+
+
 class GANTask(Task):
     """D2M-GAN training for one VQ level (see the module docstring)."""
 
@@ -179,33 +319,46 @@ class GANTask(Task):
             raise ConfigError("data.cache is required: a folder made by `d2m data prepare`")
         if not 0 <= config.genre_dropout <= 1 or not 0 <= config.tempo_dropout <= 1:
             raise ConfigError("genre_dropout and tempo_dropout must be in [0, 1]")
-        self._dataset: GANClipDataset | None = None
+        if config.data.targets not in ("cached", "online"):
+            raise ConfigError(f"data.targets must be cached or online, got {config.data.targets!r}")
+        if config.data.gain and config.data.targets == "cached":
+            raise ConfigError("data.gain changes the music, so it needs data.targets=online")
+        self._dataset: Dataset | None = None
         self._val: list[dict[str, torch.Tensor]] | None = None
         self._logged_real = False
 
     # ---- set-up ------------------------------------------------------------------------------------------
-    def train_dataset(self) -> GANClipDataset:
+    def _make_dataset(self, split: str, train: bool) -> LatentClipDataset | GANClipDataset:
+        d, seed = self.config.data, self.config.trainer.seed
+        visual = _visual_flag(d.visual)
+        if d.targets == "cached":
+            cache = FeatureCache(d.cache, split)
+            return LatentClipDataset(
+                cache, self._latents, hop_length=self.config.hop_length, seconds=d.seconds, seed=seed,
+                random_crop=train, visual=visual,
+            )  # fmt: skip
+        gain = tuple(d.gain) if d.gain and train else None
+        return GANClipDataset(d.cache, d.seconds, split=split, random_crop=train, seed=seed, visual=visual, gain=gain)
+
+    def train_dataset(self) -> Dataset:
         if self._dataset is None:
-            d = self.config.data
-            self._dataset = GANClipDataset(
-                d.cache,
-                d.seconds,
-                split=d.split,
-                random_crop=True,
-                seed=self.config.trainer.seed,
-                visual=_visual_flag(d.visual),
-                gain=tuple(d.gain) if d.gain else None,
-            )
+            raise RuntimeError("GANTask.build() makes the dataset (it needs the VQ-VAE first)")
         return self._dataset
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
-        ds = self.train_dataset()
         self.vqvae, self.vqvae_sha256 = load_frozen_vqvae(cfg.vqvae, ctx.device)
         try:
             self.level = self.vqvae.level_for_hop(cfg.hop_length)
         except D2MError as e:
             raise ConfigError(f"hop_length {cfg.hop_length}: {e}") from None
+        if cfg.data.targets == "cached":
+            self._latents = latent_dir(Path(cfg.data.cache), self.vqvae_sha256, cfg.hop_length)
+            if ctx.is_main:  # one process encodes, the others wait and read the files
+                encode_cache(FeatureCache(cfg.data.cache), self.vqvae, self.level, self._latents,
+                             progress=cfg.trainer.progress)  # fmt: skip
+            barrier()
+        ds = self._dataset = self._make_dataset(cfg.data.split, train=True)
         self.num_codes = ds.audio_samples // cfg.hop_length  # whole codes only: the audio is cut to match
         if self.num_codes < 1:
             raise ConfigError(f"data.seconds {cfg.data.seconds} is shorter than one code")
@@ -224,15 +377,14 @@ class GANTask(Task):
         else:
             data_args["hop_length"] = cfg.hop_length
         generator = build_generator(spec, **data_args)
-        if generator.num_codes_for(ds.motion_frames) != self.num_codes and isinstance(generator, OfficialGenerator):
+        if isinstance(generator, OfficialGenerator) and generator.num_codes != self.num_codes:
             raise ConfigError(
                 f"the official-shape generator makes {generator.num_codes} codes; "
                 f"{cfg.data.seconds} s at hop {cfg.hop_length} is {self.num_codes}"
             )
         generator.set_sigma_from_codebook(self.vqvae.bottleneck[self.level].k)
         if hasattr(generator, "set_input_stats"):
-            stats = input_statistics(ds.cache, ds.use_visual)
-            generator.set_input_stats(**stats)
+            generator.set_input_stats(**input_statistics(ds.cache, ds.use_visual))
         disc = build_discriminator(cfg.discriminator or "small")
         if not disc.flatten and disc.in_channels != self.vqvae.emb_width:
             raise ConfigError(f"discriminator in_channels {disc.in_channels} != VQ width {self.vqvae.emb_width}")
@@ -241,16 +393,17 @@ class GANTask(Task):
         betas = tuple(cfg.optim.betas)
         ctx.add_optimizer("g", torch.optim.Adam(ctx.models["g"].parameters(), lr=cfg.optim.lr_g, betas=betas))
         ctx.add_optimizer("d", torch.optim.Adam(ctx.models["d"].parameters(), lr=cfg.optim.lr_d, betas=betas))
-        from ..losses.mel import LogMelL1
-
         self.mel = LogMelL1(sample_rate=self.vqvae.sample_rate).to(ctx.device)
+        # Codes decoded per clip for the audio losses (decoding with gradients is the costliest part of a step).
+        window = int(cfg.audio_window * self.vqvae.sample_rate) // cfg.hop_length
+        self.window_codes = min(self.num_codes, max(1, window)) if cfg.audio_window > 0 else self.num_codes
         if ctx.is_main:
             n_g = sum(p.numel() for p in generator.parameters())
             n_d = sum(p.numel() for p in disc.parameters())
             print(
                 f"gan: level hop {cfg.hop_length} ({self.num_codes} codes per {cfg.data.seconds:g} s clip), "
                 f"G {n_g / 1e6:.2f} M, D {n_d / 1e6:.2f} M parameters, {len(ds)} training clips, "
-                f"visual features: {visual_dim or 'off'}",
+                f"visual features: {visual_dim or 'off'}, targets {cfg.data.targets}",
                 file=sys.stderr,
             )
 
@@ -267,32 +420,42 @@ class GANTask(Task):
             tempo[torch.rand(tempo.shape, device=tempo.device) < self.config.tempo_dropout] = float("nan")
         return dict(motion=motion, visual=visual, genre=genre, tempo=tempo)
 
-    def _targets(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Music ``[B, 1, N]`` -> (audio cut to whole codes, encoder features, looked-up codes) without grad."""
-        audio = audio[..., : self.num_codes * self.config.hop_length].float()
+    def _targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(music ``[B, 1, n * hop]``, encoder features ``[B, emb, n]``, their looked-up codes), no gradients.
+
+        Cached targets come with the batch (``latents``); online ones are encoded here.
+        """
+        audio = batch["audio"][..., : self.num_codes * self.config.hop_length].float()
         with torch.no_grad():
-            real = self.vqvae.encode_features(audio, self.level)
+            if "latents" in batch:
+                real = batch["latents"].float()
+            else:
+                real = self.vqvae.encode_features(audio, self.level)
             real_q = self.vqvae.quantize(real, self.level).quantized
         return audio, real.detach(), real_q.detach()
 
     def _g_losses(self, fake: torch.Tensor, real_q: torch.Tensor, real: torch.Tensor, audio: torch.Tensor):
-        """The non-adversarial generator terms (and the decoded audio, for logging)."""
+        """The non-adversarial generator terms."""
         w = self.config.loss_weights
         losses = {
             "code/commit": F.l1_loss(fake.float(), real_q),
             "code/latent": F.l1_loss(fake.float(), real),
         }
         if w.get("audio/wav", 0) or w.get("audio/mel", 0):
+            hop, n = self.config.hop_length, self.window_codes
+            # One random window of the clip (the same for the whole batch; global RNG, so resumable).
+            c0 = int(torch.randint(0, self.num_codes - n + 1, ())) if n < self.num_codes else 0
             # Straight-through lookup: forward = nearest code vectors, backward = identity to `fake`.
-            q = self.vqvae.quantize(fake.float(), self.level).quantized
-            pred = self.vqvae.decode_features(q, self.level)[..., : audio.shape[-1]]
-            losses["audio/wav"] = F.l1_loss(pred, audio)
-            losses["audio/mel"] = self.mel(pred, audio)
+            q = self.vqvae.quantize(fake[..., c0 : c0 + n].float(), self.level).quantized
+            pred = self.vqvae.decode_features(q, self.level)
+            target = audio[..., c0 * hop : (c0 + n) * hop]
+            losses["audio/wav"] = F.l1_loss(pred, target)
+            losses["audio/mel"] = self.mel(pred, target)
         return losses
 
     def train_step(self, batch: dict[str, torch.Tensor], ctx: TrainContext) -> dict[str, Any]:
         cfg = self.config
-        audio, real, real_q = self._targets(batch["audio"])
+        audio, real, real_q = self._targets(batch)
         inputs = self._inputs(batch, train=True)
         fake = self.g(
             inputs["motion"], inputs["visual"], genre=inputs["genre"], tempo=inputs["tempo"], num_codes=self.num_codes
@@ -333,9 +496,7 @@ class GANTask(Task):
             d = self.config.data
             self._val = []
             try:
-                ds = GANClipDataset(
-                    d.cache, d.seconds, split=d.val_split, random_crop=False, visual=_visual_flag(d.visual)
-                )
+                ds = self._make_dataset(d.val_split, train=False)
             except D2MError:
                 return self._val  # no validation split: evaluation is skipped
             n = min(len(ds), max(1, d.val_clips))
@@ -358,7 +519,7 @@ class GANTask(Task):
         first_audio = None
         for batch in batches:
             batch = {k: v.to(ctx.device) for k, v in batch.items()}
-            audio, real, real_q = self._targets(batch["audio"])
+            audio, real, real_q = self._targets(batch)
             inp = self._inputs(batch, train=False)
             noise = None
             if getattr(g, "noise_dim", 0):
