@@ -465,8 +465,11 @@ def _evaluate(
     methods = list(BASELINES) + list(gen_files)
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     embeddings: dict[str, list[np.ndarray]] = {m: [] for m in methods}
-    refs: list[ClipReference] = []
-    plot_audio: list[dict[str, np.ndarray]] = []
+    # per scored clip, (labelled beats, music beats, kinematic beats) for the tool checks; audio is not kept
+    beat_sets: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
+    plot_files: list[str] = []
+    if out is not None:
+        (out / "plots").mkdir(parents=True, exist_ok=True)
 
     # group clips by sequence so that each sequence (and each partner's music) is read once
     by_seq: dict[str, list[str]] = {}
@@ -495,7 +498,7 @@ def _evaluate(
     cap = max_clips if max_clips is not None else math.inf
     bar = tqdm(total=min(n_total, cap), desc="evaluate", unit="clip", disable=not progress)
     for seq_name, names in by_seq.items():
-        if max_clips is not None and len(refs) >= max_clips:
+        if max_clips is not None and len(beat_sets) >= max_clips:
             break
         seq = ds.load(seq_name)
         starts = clip_starts(seq.duration, seconds, hop)
@@ -505,7 +508,7 @@ def _evaluate(
             bar.refresh()
         partner = partner_of(seq_name)
         for name in names:
-            if max_clips is not None and len(refs) >= max_clips:
+            if max_clips is not None and len(beat_sets) >= max_clips:
                 break
             _, k = parse_clip_name(name, seq_set)
             if k is None:
@@ -528,7 +531,7 @@ def _evaluate(
                 continue
             ref = _build_reference(clip, seq_name, start, seed)
             ref.mismatch_seq = partner
-            refs.append(ref)
+            beat_sets.append((ref.label_beats, ref.beats, ref.kin.times))
             n = ref.audio.size
             gt = ref.audio
             candidates: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
@@ -550,18 +553,16 @@ def _evaluate(
                 rows[method].append(row)
                 if emb is not None:
                     embeddings[method].append(emb)
-            if max_plots is None or len(plot_audio) < max_plots:
-                plot_audio.append({m: a for m, (a, _) in candidates.items()})
-            else:
-                plot_audio.append({})
+            if out is not None and (max_plots is None or len(plot_files) < max_plots):
+                plot_files.append(_plot_clip(ref, candidates, list(gen_files), out))
             bar.update(1)
     bar.close()
-    if not refs:
+    if not beat_sets:
         raise InputError("no clip could be scored (see the notes above)")
 
     summary = {m: summarize(rows[m], embeddings[m], genre_ctx) for m in methods if rows[m]}
     methods = [m for m in methods if m in summary]
-    checks = _dataset_checks(refs)
+    checks = _dataset_checks(beat_sets)
     settings = {
         "data": str(data_dir),
         "split": split,
@@ -581,22 +582,24 @@ def _evaluate(
     all_rows = [r for m in methods for r in rows[m]]
     report = EvaluationReport(methods, summary, all_rows, settings, checks, notes)
     if out is not None:
-        _write_outputs(report, refs, plot_audio, out, progress)
+        _write_outputs(report, plot_files, out)
     return report
 
 
-def _dataset_checks(refs: list[ClipReference]) -> dict[str, Any]:
+def _dataset_checks(beat_sets: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Sanity of the measuring tools on the ground truth, where the dataset labels its beats (synthetic set):
-    librosa's beats and the kinematic beats against the labelled beats (F1 at +-100 ms, pooled)."""
-    labelled = [r for r in refs if r.label_beats is not None]
+    librosa's beats and the kinematic beats against the labelled beats (F1 at +-100 ms, pooled over clips).
+
+    beat_sets: per clip (labelled beats or None, librosa beats of the reference music, kinematic beats).
+    """
+    labelled = [b for b in beat_sets if b[0] is not None]
     if not labelled:
         return {}
     out: dict[str, Any] = {"clips_with_label_beats": len(labelled)}
-    for key, attr in (("music_beats_vs_labels_f1", "beats"), ("motion_beats_vs_labels_f1", "kin")):
+    for key, i in (("music_beats_vs_labels_f1", 1), ("motion_beats_vs_labels_f1", 2)):
         m = n = 0
-        for r in labelled:
-            est = r.beats if attr == "beats" else r.kin.times
-            f = MB.beat_f1(r.label_beats, est)
+        for b in labelled:
+            f = MB.beat_f1(b[0], b[i])
             m += f.matches
             n += f.n_ref + f.n_est
         out[key] = 2.0 * m / n if n else float("nan")
@@ -694,26 +697,23 @@ def markdown_report(report: EvaluationReport) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _write_outputs(
-    report: EvaluationReport, refs: list[ClipReference], plot_audio: list[dict], out: Path, progress: bool
-) -> None:
+def _plot_clip(ref: ClipReference, candidates: dict, generated: list[str], out: Path) -> str:
+    """Draw ``plots/<clip>.png``: the reference against the generated music (the mismatched one if none)."""
+    from . import plots
+
+    shown = {m: candidates[m][0] for m in generated if m in candidates}
+    if not shown and "mismatched" in candidates:
+        shown = {"mismatched": candidates["mismatched"][0]}
+    path = out / "plots" / f"{ref.name}.png"
+    plots.plot_clip(ref, shown, path)
+    return str(path.relative_to(out))
+
+
+def _write_outputs(report: EvaluationReport, plot_files: list[str], out: Path) -> None:
     from ..io.files import atomic_output
     from . import plots
 
-    out.mkdir(parents=True, exist_ok=True)
-    plot_dir = out / "plots"
-    plot_dir.mkdir(exist_ok=True)
-    files = []
-    gen_methods = [m for m in report.methods if m not in BASELINES]
-    for ref, audios in zip(refs, plot_audio):
-        if not audios:
-            continue
-        shown = {m: audios[m] for m in gen_methods if m in audios} or {
-            m: audios[m] for m in ("mismatched",) if m in audios
-        }
-        path = plot_dir / f"{ref.name}.png"
-        plots.plot_clip(ref, shown, path)
-        files.append(str(path.relative_to(out)))
+    files = list(plot_files)
     path = out / "summary.png"
     plots.plot_summary(report, path)
     files.append(path.name)
