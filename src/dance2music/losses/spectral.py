@@ -6,6 +6,7 @@ Waveforms are ``Tensor[B x 1 x T]`` or ``Tensor[B x T]``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -66,12 +67,33 @@ class MultiResolutionSTFTLoss(nn.Module):
         return SpectralLoss(torch.stack(sc).sum() / k, torch.stack(lm).sum() / k)
 
 
-def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> torch.Tensor:
-    """Slaney-style mel filterbank Tensor[n_mels x (n_fft/2+1)] (librosa's, computed once)."""
-    import librosa
+def _hz_to_mel(f: torch.Tensor) -> torch.Tensor:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    lin = f / (200.0 / 3)
+    log = 15.0 + torch.log(f.clamp_min(1e-9) / 1000.0) / (math.log(6.4) / 27.0)
+    return torch.where(f >= 1000.0, log, lin)
 
-    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return torch.from_numpy(fb).float()
+
+def _mel_to_hz(m: torch.Tensor) -> torch.Tensor:
+    lin = m * (200.0 / 3)
+    log = 1000.0 * torch.exp((math.log(6.4) / 27.0) * (m - 15.0))
+    return torch.where(m >= 15.0, log, lin)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> torch.Tensor:
+    """Triangular filters on Slaney's mel scale with area normalization (as librosa.filters.mel's defaults)
+    -> Tensor[n_mels x (n_fft/2+1)]. Computed here so the losses do not need librosa (slow to import)."""
+    fmax = sr / 2 if fmax is None else fmax
+    freqs = torch.linspace(0, sr / 2, n_fft // 2 + 1, dtype=torch.float64)
+    lo, hi = _hz_to_mel(torch.tensor(float(fmin), dtype=torch.float64)), _hz_to_mel(torch.tensor(float(fmax)))
+    hz = _mel_to_hz(torch.linspace(float(lo), float(hi), n_mels + 2, dtype=torch.float64))
+    fdiff = hz[1:] - hz[:-1]
+    ramps = hz[:, None] - freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = torch.clamp(torch.minimum(lower, upper), min=0.0)
+    weights *= (2.0 / (hz[2:] - hz[:-2]))[:, None]
+    return weights.float()
 
 
 class LogMelDistance(nn.Module):

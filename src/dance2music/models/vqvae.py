@@ -38,7 +38,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         multipliers=(2, 1, 1), dilation_growth_rate=3, commit=0.02, mu=0.99,
     ),
     "small": dict(
-        levels=2, downs_t=(5, 2), strides_t=(2, 2), emb_width=64, l_bins=512, width=32, depth=3,
+        levels=2, downs_t=(5, 2), strides_t=(2, 2), emb_width=64, l_bins=512, width=16, depth=3,
         multipliers=(1, 1), dilation_growth_rate=3, commit=0.02, mu=0.99,
     ),
     "tiny": dict(
