@@ -13,8 +13,9 @@ Stages, each timed on its own over the whole clip (frames/s = video frames proce
 - pose: MediaPipe (model_complexity=1) + COCO-17 mapping on the 640-px frames;
 - visual: flowgrid (Farneback flow at short side 128 + appearance) on the same frames;
 - end to end: `extract_features` (one decode feeding pose and visual, plus smoothing/resampling).
-"extract peak RSS" is the maximum resident memory of a fresh process running only `extract_features`
-(frames stream through it, so it does not grow with the video's length).
+CPU ms/frame is process CPU time (all threads) per frame: on a shared machine it moves much less with
+the load than frames/s do. "extract peak RSS" is the maximum resident memory of a fresh process running
+only `extract_features` (frames stream through it, so it does not grow with the video's length).
 """
 
 from __future__ import annotations
@@ -64,19 +65,21 @@ def bench(video: Path) -> dict:
     row["decode_640_fps"] = len(small) / (time.perf_counter() - t0)
 
     tracker = PoseTracker(max_side=None)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t, rgb in small:
         tracker.update(t, rgb)
     row["pose_fps"] = len(small) / (time.perf_counter() - t0)
+    row["pose_cpu_ms"] = 1000 * (time.process_time() - c0) / len(small)
     tracker.close()
     row["detection_rate"] = sum(tracker.detected) / len(small)
 
     flow = FlowGridExtractor()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for t, rgb in small:
         flow.update(t, rgb)
     flow.finish(duration=info.duration)
     row["visual_fps"] = len(small) / (time.perf_counter() - t0)
+    row["visual_cpu_ms"] = 1000 * (time.process_time() - c0) / len(small)
     del small
 
     # End to end in a fresh process, so that its peak memory is the pipeline's alone (the per-stage timing
@@ -126,7 +129,9 @@ def main() -> None:
         ("decode_fps", "decode 720p (fps)", "{:.0f}"),
         ("decode_640_fps", "decode to 640 (fps)", "{:.0f}"),
         ("pose_fps", "pose (fps)", "{:.1f}"),
+        ("pose_cpu_ms", "pose CPU ms/frame", "{:.0f}"),
         ("visual_fps", "visual (fps)", "{:.0f}"),
+        ("visual_cpu_ms", "visual CPU ms/frame", "{:.1f}"),
         ("end_to_end_fps", "extract_features (fps)", "{:.1f}"),
         ("realtime_factor", "x real time", "{:.2f}"),
         ("extract_peak_rss_mb", "extract peak RSS (MB)", "{:.0f}"),
