@@ -379,3 +379,22 @@ def test_cli_train_gan(gan_data, tmp_path, capsys):
     assert (tmp_path / "cli" / "generator.safetensors").is_file()
     assert main(args + ["--set", "generator.widht=3", "--out", str(tmp_path / "bad")]) == 2
     assert "widht" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["gan_top", "gan_lower", "gan_official", "gan_tiny", "gan_synth"])
+def test_shipped_configs_load(name):
+    from pathlib import Path
+
+    from dance2music.training.config import load_config
+    from dance2music.training.gan_task import GANExperiment, GANTask
+    from dance2music.training.synth_task import SynthExperiment, SynthTask
+
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
+    if name == "gan_synth":
+        SynthTask(load_config(SynthExperiment, path))
+        return
+    cfg = load_config(GANExperiment, path)
+    GANTask(cfg)  # validates loss names and options
+    if cfg.generator.get("preset") != "official":  # (the official preset is built in test_official_preset_shapes)
+        build_generator(cfg.generator, hop_length=cfg.hop_length)
+    build_discriminator(cfg.discriminator)
