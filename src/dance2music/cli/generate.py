@@ -45,8 +45,10 @@ def default_model(level: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..api import Dance2Music, parse_genre
     from ..io.files import check_output_path
+    from ..io.video import probe
 
     # Validate every cheap thing before loading a model or decoding a frame.
+    probe(args.video)  # a missing, non-video, truncated or audio-only file fails here, in one line
     check_output_path(args.output, force=args.force)
     if args.wav:
         check_output_path(args.wav, force=args.force)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .config import load_config
-from .trainer import FitResult, Task, fit
+
+if TYPE_CHECKING:  # the trainer imports torch: keep `d2m --help` and input errors fast
+    from .trainer import FitResult, Task
 
 TASKS: dict[str, tuple[str, str]] = {
     "vqvae": ("dance2music.training.vqvae_task:VQVAETask", "the audio tokenizer (hierarchical VQ-VAE)"),
@@ -41,4 +44,6 @@ def train(
     resume: bool = False,
 ) -> FitResult:
     """Run (or resume) training stage ``name``; what `d2m train NAME` does."""
+    from .trainer import fit
+
     return fit(make_task(name, config_path, overrides), out_dir, resume=resume)
