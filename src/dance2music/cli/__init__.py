@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import D2MError
 
 #: Subcommand modules, in the order `d2m --help` lists them.
-COMMANDS: tuple[str, ...] = ("generate", "data", "demo", "evaluate", "features", "train")
+COMMANDS: tuple[str, ...] = ("generate", "data", "demo", "evaluate", "features", "serve", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,304 @@
+"""The web page (`d2m serve`): its limits without a browser, then the real page in headless Chromium.
+
+The browser tests start ``d2m serve`` as a separate process on 127.0.0.1 with a tiny random model, drive the page
+with selenium + Debian's chromedriver, and skip when Chromium is not installed (CI installs it, see ``.ci/run``).
+Set ``D2M_WEB_SCREENSHOT=docs/web_page.png`` to save the page with its result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dance2music.errors import ConfigError, InputError, VideoError
+from dance2music.io.video import probe
+from dance2music.web.service import Limits, MusicService, safe_stem
+
+DEMO = Path(__file__).resolve().parents[1] / "src" / "dance2music" / "assets" / "demo.mp4"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver") or next((p for p in ("/usr/bin/chromedriver",) if Path(p).exists()), None)
+
+
+# ---------------------------------------------------------------------------------------------- no browser
+
+
+class _Model:  # MusicService only looks models up by level before generating
+    name = "stand-in"
+
+
+def _service(tmp_path: Path, **limits) -> MusicService:
+    return MusicService({"top": _Model()}, upload_root=tmp_path / "up", work_root=tmp_path / "jobs",
+                        limits=Limits(**limits))  # fmt: skip
+
+
+def test_upload_checks_content_size_duration_and_place(tmp_path):
+    svc = _service(tmp_path, max_upload_bytes=10 * 2**20, max_seconds=10.0)
+    up = tmp_path / "up" / "abc123"
+    up.mkdir(parents=True)
+    good = up / "dance.mp4"
+    shutil.copy(DEMO, good)
+    assert svc.check_upload(good).duration == pytest.approx(probe(DEMO).duration)
+
+    text = up / "not_a_video.mp4"  # a video's name, a text's content
+    text.write_text("hello, I am not a video\n")
+    with pytest.raises(VideoError, match="as a video"):
+        svc.check_upload(text)
+    with pytest.raises(InputError, match="not uploaded"):  # a path the client made up, outside the upload folder
+        svc.check_upload(DEMO)
+    with pytest.raises(InputError, match="not uploaded"):
+        svc.check_upload(up / ".." / ".." / "elsewhere.mp4")
+    with pytest.raises(InputError, match="no video"):
+        svc.check_upload(None)
+    with pytest.raises(InputError, match="gone"):
+        svc.check_upload(up / "expired.mp4")
+    with pytest.raises(InputError, match="up to 2.5 s"):
+        _service(tmp_path, max_seconds=2.5).check_upload(good)
+    with pytest.raises(InputError, match="up to 0.1 MB"):
+        _service(tmp_path, max_upload_bytes=100_000).check_upload(good)
+
+
+def test_run_refuses_bad_options_before_any_work(tmp_path):
+    svc = _service(tmp_path)
+    with pytest.raises(ConfigError, match="level 'lower' is not served"):
+        svc.run(DEMO, level="lower")
+    with pytest.raises(ConfigError, match="unknown genre"):
+        svc.run(DEMO, genre="polka")
+    with pytest.raises(ConfigError, match="seed"):
+        svc.run(DEMO, seed=-1)
+    with pytest.raises(InputError, match="not uploaded"):
+        svc.run(DEMO)
+    assert svc.pending_jobs() == []  # nothing left behind by refused requests
+    with pytest.raises(ConfigError):
+        Limits(max_seconds=0)
+    with pytest.raises(ConfigError, match="unknown level"):
+        MusicService({"middle": _Model()}, upload_root=tmp_path, work_root=tmp_path / "j")
+
+
+def test_download_names_cannot_leave_the_job_folder():
+    assert safe_stem("my dance (1).mov") == "my_dance_1"
+    assert safe_stem("../../etc/passwd") == "passwd"
+    assert safe_stem("..") == "dance" and safe_stem("") == "dance" and safe_stem("\u00e9\u00e9.mp4") == "dance"
+    assert "/" not in safe_stem("a/b\\c.mp4") and len(safe_stem("x" * 500)) <= 40
+
+
+def test_serve_options_are_checked_before_loading_anything(capsys):
+    from dance2music.cli import main
+
+    assert main(["serve", "--model", "/nonexistent/model.safetensors"]) != 0
+    assert "error:" in capsys.readouterr().err
+    assert main(["serve", "--concurrency", "0", "--model", "x"]) == 2
+    assert "--concurrency" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- the real page
+
+browser_only = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are not installed"
+)
+
+
+def _tiny_model_file(folder: Path) -> Path:
+    """A tiny random D2M (real architecture, untrained) saved like shipped weights; hops 32 and 128."""
+    import torch
+
+    from dance2music.features.visual import FLOWGRID_DIM
+    from dance2music.models.d2m import D2M, build_generator
+    from dance2music.models.vqvae import VQVAE
+
+    torch.manual_seed(0)
+    vqvae = VQVAE.from_preset("tiny", downs_t=(5, 2))
+    for block in vqvae.bottleneck:  # spread the codebook like a trained one (a fresh one is all zeros)
+        block.k.normal_()
+    gen = build_generator("tiny", latent_dim=vqvae.emb_width, hop_length=128, visual_dim=FLOWGRID_DIM, noise_dim=2)
+    vq_path = vqvae.save(folder / "vqvae.safetensors")
+    model = D2M(gen, vqvae, vqvae_ref=str(vq_path))
+    gen.set_sigma_from_codebook(model.codebook)
+    return model.save(folder / "tiny_d2m.safetensors")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``d2m serve`` in its own process; yields (url, its TMPDIR). Checks on exit that it removed its files."""
+    folder = tmp_path_factory.mktemp("serve")
+    model = _tiny_model_file(folder)
+    tmp = folder / "tmp"
+    tmp.mkdir()
+    port = _free_port()
+    env = {**os.environ, "TMPDIR": str(tmp), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    log = open(folder / "server.log", "w")  # noqa: SIM115 -- closed below
+    cmd = [sys.executable, "-m", "dance2music", "serve", "--model", str(model), "--port", str(port),
+           "--max-seconds", "10", "--max-upload-mb", "5"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"d2m serve exited: {(folder / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("d2m serve did not answer within 120 s")
+        time.sleep(0.5)
+    yield url, tmp
+    proc.send_signal(signal.SIGTERM)  # as a service manager stops it
+    try:
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    left = [p for p in tmp.rglob("*") if "d2m-serve-" in str(p)]
+    assert not left, f"files left after shutdown: {left[:5]}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="d2m-chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--mute-audio",
+                 "--window-size=1280,1100", f"--user-data-dir={profile}"):  # fmt: skip
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open_page(driver, url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 60).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#d2m-run")))
+
+
+def _upload(driver, path: Path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.CSS_SELECTOR, "#d2m-input input[type=file]").send_keys(str(path))
+    # the file is uploaded and shown in the input before the run button may be pressed
+    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-input video[src]"))
+
+
+def _status(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, "#d2m-status").text
+
+
+def _requested_hosts(driver) -> set[str]:
+    import json
+
+    hosts = set()
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            u = urllib.parse.urlsplit(msg["params"]["request"]["url"])
+            if u.scheme in ("http", "https", "ws", "wss"):
+                hosts.add(u.hostname)
+    return hosts
+
+
+@browser_only
+def test_demo_video_comes_back_with_music(server, browser):
+    """Upload the demo in the real page, wait for the result: a playable video with an audio track."""
+    import av
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, tmp = server
+    _open_page(browser, url)
+    _upload(browser, DEMO)
+    browser.find_element(By.CSS_SELECTOR, "#d2m-run").click()
+    WebDriverWait(browser, 150, poll_frequency=0.5).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-result video[src]") or "Error" in _status(d)
+    )
+    assert "s of music" in _status(browser), _status(browser)
+    video = browser.find_element(By.CSS_SELECTOR, "#d2m-result video")
+
+    # The browser decodes an audio track: play it (muted) until audio bytes have been decoded.
+    browser.execute_script("arguments[0].muted = true; arguments[0].play();", video)
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return arguments[0].webkitAudioDecodedByteCount;", video) > 0
+    )
+    info = probe(DEMO)
+    assert browser.execute_script("return arguments[0].videoWidth;", video) == info.width
+
+    # The served file itself: the demo's video with an audio track of the same length.
+    src = video.get_attribute("src")
+    assert urllib.parse.urlsplit(src).hostname == "127.0.0.1"
+    data = urllib.request.urlopen(src, timeout=30).read()
+    got = tmp / "served.mp4"
+    got.write_bytes(data)
+    with av.open(str(got)) as c:
+        assert c.streams.video and c.streams.audio
+        audio = c.streams.audio[0]
+        assert float(audio.duration * audio.time_base) == pytest.approx(info.duration, abs=0.15)
+    got.unlink()
+
+    # Downloads and the beat plot are shown.
+    for sel in ("#d2m-download-mp4", "#d2m-download-wav"):
+        assert browser.find_element(By.CSS_SELECTOR, sel).is_displayed()
+    assert browser.find_elements(By.CSS_SELECTOR, "#d2m-plot img[src]")
+    assert "movement beats" in _status(browser)
+    # The job folder was removed once the page had its copies; the page talked to nothing but the server.
+    assert not [p for p in tmp.glob("d2m-serve-*/jobs/*")]
+    assert _requested_hosts(browser) <= {"127.0.0.1"}, _requested_hosts(browser)
+
+    shot = os.environ.get("D2M_WEB_SCREENSHOT")
+    if shot:
+        browser.execute_script("window.scrollTo(0, 0);")
+        browser.save_screenshot(shot)
+
+
+@browser_only
+def test_non_video_file_shows_the_error(server, browser, tmp_path):
+    """A text file named .mp4 passes the browser's type filter; the server reads its content and says why not."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = server
+    bad = tmp_path / "not_a_video.mp4"
+    bad.write_text("this is a text file, not a dance\n" * 10)
+    _open_page(browser, url)
+    browser.find_element(By.CSS_SELECTOR, "#d2m-input input[type=file]").send_keys(str(bad))
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-input video"))
+    browser.find_element(By.CSS_SELECTOR, "#d2m-run").click()
+    WebDriverWait(browser, 60, poll_frequency=0.3).until(lambda d: "Error" in _status(d))
+    assert "cannot read not_a_video.mp4 as a video" in _status(browser)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#d2m-result video[src]")
