@@ -208,6 +208,22 @@ def test_polyphase_transposed_conv_matches_pytorch(stride):
     torch.testing.assert_close(fast(x), nn.ConvTranspose1d.forward(fast, x), rtol=0, atol=1e-5)
 
 
+def test_fused_decoder_tail_matches_separate_layers_and_gradients():
+    from dance2music.nn.resnet import fused_upsample_out
+
+    torch.manual_seed(0)
+    up, out = PolyphaseConvTranspose1d(6, 5, 4, 2, 1), nn.Conv1d(5, 1, 3, 1, 1)
+    for t in (3, 9, 40):
+        h = torch.randn(2, 6, t, requires_grad=True)
+        a, b = fused_upsample_out(up, out, h), out(up(h))
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+        g = torch.randn_like(a)
+        ga = torch.autograd.grad(a, [h, up.weight, out.weight, up.bias], g)
+        gb = torch.autograd.grad(b, [h, up.weight, out.weight, up.bias], g)
+        for x, y in zip(ga, gb):
+            torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
+
+
 # -- persistence ----------------------------------------------------------------------------------------------
 def test_save_load_roundtrip(tmp_path):
     m = tiny().train()
