@@ -11,18 +11,21 @@ itself), keeps the epoch with the best ``val`` window accuracy, prints the ``tes
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", required=True, help="dataset root in the AIST++ layout")
     p.add_argument("--out", default="src/dance2music/pretrained/weights/genre_cnn", help="weights path (no suffix)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--crops-per-window", type=float, default=1.0, help="random crops per 2 s of music per epoch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--max-tracks", type=int, default=None, help="use at most this many training tracks")
@@ -47,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         test = []
     print(f"tracks: train {len(train)}, val {len(val)}, test {len(test)} (loaded in {time.time() - t0:.1f} s)")
     res = G.train_genre_classifier(
-        train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed
-    )
+        train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        crops_per_window=args.crops_per_window,
+    )  # fmt: skip
     test_acc = G.clip_accuracy(res.model, test) if test else float("nan")
     val_clip_acc = G.clip_accuracy(res.model, val) if val else float("nan")
     info = {
@@ -59,10 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         "val_clip_accuracy": val_clip_acc,
         "test_clip_accuracy": test_acc,
         "epochs": args.epochs,
+        "crops_per_window": args.crops_per_window,
         "seed": args.seed,
         "train_seconds": round(res.seconds, 1),
         **G.model_summary(res.model),
     }
+    made_by = Path(args.data) / "synth.json"  # the synthetic set says how it was made
+    if made_by.is_file():
+        info["dataset"] = json.loads(made_by.read_text())
     path = G.save_genre_model(res.model, args.out, res.config, info)
     print(f"val window acc {res.val_accuracy:.3f}, val clip acc {val_clip_acc:.3f}, test clip acc {test_acc:.3f}")
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) sha256 {sha256_file(path)}")

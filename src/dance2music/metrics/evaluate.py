@@ -6,7 +6,8 @@ scored against its dance (kinematic beats of the motion) and its reference music
 baselines that give the numbers a scale:
 
 - ``ground truth``: the clip's own music;
-- ``mismatched``: the music of another sequence of the split (a different music id) at the same times;
+- ``mismatched``: the music of another sequence of the split (a different music id, drawn at random) at the
+  same times;
 - ``shift null``: the clip's own music rolled by a random offset (25-75 % of the clip): same beat count and
   regularity, alignment destroyed. BeatAlign and beat F1 use the ground-truth beats circularly shifted by the
   same offset, the audio metrics the rolled waveform.
@@ -479,14 +480,16 @@ def _evaluate(
     music_cache: dict[str, np.ndarray] = {}
 
     def partner_of(seq: str) -> str | None:
-        """Another sequence of the split with a different music id (deterministic: half the list away)."""
-        i, n = sequences.index(seq), len(sequences)
+        """Another sequence of the split with a different music id, drawn at random (seeded by the name).
+
+        A fixed offset in the list would pair clips by how the split happens to be ordered (in the synthetic
+        set, always with the same genre); a random draw is the neutral null.
+        """
         mid = parse_seq_name(seq)[1]
-        for step in range(max(1, n // 2), max(1, n // 2) + n):
-            cand = sequences[(i + step) % n]
-            if cand != seq and parse_seq_name(cand)[1] != mid:
-                return cand
-        return None
+        cands = [c for c in sequences if c != seq and parse_seq_name(c)[1] != mid]
+        if not cands:
+            return None
+        return cands[int(np.random.default_rng(_clip_seed(seed + 1, seq)).integers(len(cands)))]
 
     def music_of(seq: str) -> np.ndarray:
         p = str(ds.music_path(seq))

@@ -334,7 +334,7 @@ def train_genre_classifier(
     lr: float = 1e-3,
     weight_decay: float = 1e-4,
     window_s: float = WINDOW_S,
-    crops_per_window: int = 2,
+    crops_per_window: float = 1.0,
     seed: int = 0,
     log: Callable[[str], None] | None = print,
 ) -> TrainResult:
