@@ -26,6 +26,7 @@ from dance2music.io.video import probe
 from dance2music.web.service import Limits, MusicService, safe_stem
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "dance2music" / "assets" / "demo.mp4"
+LIMIT_S = 10  # the browser tests' server: videos up to 10 s (the demo lasts 8)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or next((p for p in ("/usr/bin/chromedriver",) if Path(p).exists()), None)
 
@@ -143,8 +144,9 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "TMPDIR": str(tmp), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     log = open(folder / "server.log", "w")  # noqa: SIM115 -- closed below
-    cmd = [sys.executable, "-m", "dance2music", "serve", "--model", str(model), "--port", str(port),
-           "--max-seconds", "10", "--max-upload-mb", "5"]  # fmt: skip
+    cmd = [sys.executable, "-m", "dance2music", "serve", "--model", str(model), "--port", str(port)]
+    if not os.environ.get("D2M_WEB_SCREENSHOT"):  # the README's picture shows the default limits
+        cmd += ["--max-seconds", str(LIMIT_S), "--max-upload-mb", "5"]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
@@ -243,6 +245,8 @@ def test_demo_video_comes_back_with_music(server, browser):
 
     url, tmp = server
     _open_page(browser, url)
+    if not os.environ.get("D2M_WEB_SCREENSHOT"):  # the options reached the page
+        assert f"Videos up to {LIMIT_S} s and 5 MB" in browser.find_element(By.TAG_NAME, "body").text
     _upload(browser, DEMO)
     browser.find_element(By.CSS_SELECTOR, "#d2m-run").click()
     WebDriverWait(browser, 150, poll_frequency=0.5).until(
@@ -302,3 +306,16 @@ def test_non_video_file_shows_the_error(server, browser, tmp_path):
     WebDriverWait(browser, 60, poll_frequency=0.3).until(lambda d: "Error" in _status(d))
     assert "cannot read not_a_video.mp4 as a video" in _status(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, "#d2m-result video[src]")
+
+
+@browser_only
+def test_demo_button_fills_in_the_bundled_video(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open_page(browser, server[0])
+    assert not browser.find_elements(By.CSS_SELECTOR, "#d2m-input video[src]")
+    browser.find_element(By.CSS_SELECTOR, "#d2m-demo").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-input video[src]"))
+    src = browser.find_element(By.CSS_SELECTOR, "#d2m-input video").get_attribute("src")
+    assert urllib.request.urlopen(src, timeout=30).read() == DEMO.read_bytes()  # served from the server's copy
