@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     q = quality(model, tracks, sr)
     sp = speed(model, args.speed_seconds, args.repeats, sr)
     if args.png:
-        mid = len(tracks[0]) // 2
-        spectrogram_png(model, tracks[0][mid - 3 * sr : mid + 3 * sr], sr, args.png,
+        start = max(0, len(tracks[0]) // 2 - 3 * sr)
+        spectrogram_png(model, tracks[0][start : start + 6 * sr], sr, args.png,
                         f"{files[0].name} (held out): input vs reconstruction")  # fmt: skip
 
     info = {

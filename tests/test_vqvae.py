@@ -288,3 +288,24 @@ def test_music_crops_are_a_function_of_seed_epoch_index(tmp_path):
     assert torch.equal(MusicCrops(files, segment=1000, seed=3)[5], x)
     ds.set_epoch(1)
     assert not torch.equal(ds[5], x)
+
+
+def test_shipped_weights_load_offline_and_reconstruct():
+    from dance2music.models.vqvae import Tokenizer
+    from dance2music.pretrained.registry import REGISTRY, resolve, sha256_file
+
+    entry = REGISTRY["vqvae-small"]
+    path = resolve("vqvae-small", kind="vqvae")
+    assert sha256_file(path) == entry.sha256
+    m = Tokenizer.from_pretrained("vqvae-small")
+    assert m.hops == [32, 128] and m.sample_rate == 22050
+    assert all(bool(vq.initialized) for vq in m.bottleneck.level_blocks)
+    # trained weights: the reconstruction of a tone is spectrally closer to it than noise of the same level
+    mr = MultiResolutionSTFTLoss(fft_sizes=(1024, 256))
+    t = torch.arange(8192) / 22050
+    x = (0.5 * torch.sin(2 * torch.pi * 220 * t))[None, None]
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * x.std()
+    with torch.no_grad():
+        for L in range(m.levels):
+            y = m.decode(m.encode(x, L), L)[..., : x.shape[-1]]
+            assert float(mr(y, x).total) < float(mr(noise, x).total)

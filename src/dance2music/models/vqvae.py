@@ -439,3 +439,7 @@ class _LenientUnpickler(pickle.Unpickler):
 
 
 _lenient_pickle = types.SimpleNamespace(Unpickler=_LenientUnpickler, load=pickle.load, __name__="pickle")
+
+
+#: The audio tokenizer under its role's name: ``Tokenizer.from_pretrained("vqvae-small")``.
+Tokenizer = VQVAE

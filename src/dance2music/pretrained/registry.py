@@ -44,6 +44,14 @@ class Entry:
 
 #: All known weights by name.
 REGISTRY: dict[str, Entry] = {
+    "vqvae-small": Entry(
+        name="vqvae-small",
+        file="vqvae_small.safetensors",
+        # set by `python -m dance2music.pretrained.ship_vqvae RUN` when the tokenizer is retrained
+        sha256="c077850f7697beb0fd216c671c87fa1126684fa07c54d34901e4d962b626287e",
+        kind="vqvae",
+        description="audio tokenizer: 2-level VQ-VAE in JukeBox's layout, hops 32/128 at 22.05 kHz, 512x64 codes",
+    ),
     "genre-cnn": Entry(
         name="genre-cnn",
         file="genre_cnn.safetensors",
