@@ -16,6 +16,7 @@ The page only wires widgets to `service.MusicService`, which calls the library. 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -126,11 +127,11 @@ def build_app(service: MusicService, *, keep_minutes: float = 30.0, demo_video: 
                 progress=lambda fraction, text: progress(fraction, desc=text),
             )
         except D2MError as e:
-            yield f"**Error:** {e}", None, hidden, hidden, None
+            yield f"**Error:** {_plain(str(e))}", None, hidden, hidden, None
             return
         except Exception as e:  # a bug, not the user's input: keep the trace on the server
             traceback.print_exc(file=sys.stderr)
-            msg = " ".join(str(e).split()) or type(e).__name__
+            msg = _plain(" ".join(str(e).split()) or type(e).__name__)
             yield f"**Error:** internal error ({type(e).__name__}): {msg}", None, hidden, hidden, None
             return
         try:
@@ -203,6 +204,7 @@ def serve(
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     except ValueError:  # not the main thread: leave signals alone
         previous = None
+    app = None
     try:
         service = MusicService(models, upload_root=root / "uploads", work_root=root / "jobs", limits=config.limits)
         app = build_app(service, keep_minutes=config.keep_minutes, demo_video=demo_video)
@@ -220,9 +222,16 @@ def serve(
             theme=_theme(),
         )
     finally:
+        if app is not None:
+            app.close(verbose=False)  # launch() stops only the HTTP server; this also stops the queue
         shutil.rmtree(root, ignore_errors=True)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _plain(text: str) -> str:
+    """``text`` shown literally in Markdown (messages quote the client's file name)."""
+    return re.sub(r"([\\`*_{}\[\]<>#|~])", r"\\\1", text)
 
 
 def _theme():
