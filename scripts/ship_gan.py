@@ -1,0 +1,52 @@
+"""Copy a trained D2M-GAN generator into the package's shipped weights and print its registry entry.
+
+    python scripts/ship_gan.py runs/gan_top/generator.safetensors --name d2m-top
+    python scripts/ship_gan.py runs/gan_lower/generator.safetensors --name d2m-lower
+
+Writes ``src/dance2music/pretrained/weights/<name with _>.safetensors`` (float16 weights, float32 buffers:
+half the size, same music to the ear) and its ``.json`` beside it, checks that the copy rebuilds and generates,
+and prints the `pretrained.registry.REGISTRY` entry (with the sha256) to paste.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from dance2music.models.d2m import D2M, load_generator, save_generator
+from dance2music.pretrained.registry import WEIGHTS_DIR, sha256_file
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("generator", type=Path, help="generator.safetensors exported by d2m train gan")
+    ap.add_argument("--name", required=True, help="registry name, e.g. d2m-top")
+    ap.add_argument("--vqvae", default="vqvae-small", help="the registered VQ-VAE it was trained against")
+    args = ap.parse_args(argv)
+    generator, header = load_generator(args.generator)
+    out = WEIGHTS_DIR / f"{args.name.replace('-', '_')}.safetensors"
+    meta = {**header["meta"], "source": str(args.generator)}
+    save_generator(out, generator, vqvae_ref=args.vqvae, meta=meta, half=True)
+    model = D2M.load(out)  # the shipped copy must rebuild with the registered VQ-VAE and make music
+    audio = model.generate(torch.zeros(1, model.generator.motion_dim, 30), _visual(model)).audio
+    assert audio.shape[-1] == model.sample_rate and torch.isfinite(audio).all()
+    level = "top" if model.hop_length == 128 else "lower"
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f'    "{args.name}": Entry(\n        name="{args.name}",\n        file="{out.name}",\n'
+        f'        sha256="{sha256_file(out)}",\n        kind="d2m",\n'
+        f'        description="D2M-GAN {level}-level generator (hop {model.hop_length}) on {args.vqvae}",\n    ),'
+    )
+    return 0
+
+
+def _visual(model: D2M) -> torch.Tensor | None:
+    dim = model.generator.visual_dim
+    return torch.zeros(1, dim, 30) if dim else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
