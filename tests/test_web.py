@@ -102,6 +102,16 @@ def test_serve_options_are_checked_before_loading_anything(capsys):
     assert "--concurrency" in capsys.readouterr().err
 
 
+def test_models_are_served_by_their_level(tmp_path):
+    from dance2music.web.app import load_models
+
+    path = _tiny_model_file(tmp_path)
+    models = load_models([str(path)])
+    assert list(models) == ["top"] and models["top"].name == str(path)
+    with pytest.raises(ConfigError, match="two models for the top level"):
+        load_models([str(path), str(path)])
+
+
 # ---------------------------------------------------------------------------------------------- the real page
 
 browser_only = pytest.mark.skipif(
