@@ -415,3 +415,20 @@ def test_write_samples_for_evaluate(gan_data, tmp_path):
         assert sr == 22050 and len(audio) == 3 * 22050  # the whole 3-s sequence
     again = write_samples(model, cache, tmp_path / "gen2", split="val", progress=False)
     assert np.array_equal(sf.read(again[0])[0], sf.read(files[0])[0])  # seeded: reruns give the same files
+
+
+def test_load_warns_about_a_different_vqvae(gan_data, tmp_path):
+    import warnings
+
+    from dance2music.pretrained.registry import sha256_file
+
+    _, vq_path = gan_data
+    vq = VQVAE.load(vq_path)
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8), vq, vqvae_ref=str(vq_path))
+    path = model.save(tmp_path / "g.safetensors", meta={"vqvae_sha256": sha256_file(vq_path)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        D2M.load(path)  # the very file it was trained against: silent
+    other = vq.save(tmp_path / "other.safetensors", meta={"note": "retrained"})
+    with pytest.warns(UserWarning, match="another VQ-VAE"):
+        D2M.load(path, vqvae=str(other))

@@ -235,10 +235,12 @@ class D2M(nn.Module):
             if not ref:
                 raise ModelError(f"{path} does not say which VQ-VAE it needs; pass one")
             local = Path(ref).expanduser()
-            if local.is_file():
-                vqvae = VQVAE.load(local, map_location=map_location)
-            else:
-                vqvae = VQVAE.from_pretrained(ref, map_location=str(map_location))
+            if not local.is_file():
+                from ..pretrained.registry import resolve
+
+                local = resolve(ref, kind="vqvae")
+            _check_vqvae_file(local, header["meta"].get("vqvae_sha256"), path)
+            vqvae = VQVAE.load(local, map_location=map_location)
         return cls(generator, vqvae, vqvae_ref=ref).to(map_location).eval()
 
     @classmethod
@@ -247,6 +249,21 @@ class D2M(nn.Module):
         from ..pretrained.registry import resolve
 
         return cls.load(resolve(name_or_path, kind="d2m"), map_location=map_location)
+
+
+def _check_vqvae_file(vqvae_path: Path, expected_sha256: str | None, generator_path: str | os.PathLike) -> None:
+    """Warn when the VQ-VAE file is not the one the generator was trained against (its codes mean other sounds)."""
+    if not expected_sha256:
+        return
+    import hashlib
+    import warnings
+
+    if hashlib.sha256(Path(vqvae_path).read_bytes()).hexdigest() != expected_sha256:
+        warnings.warn(
+            f"{generator_path} was trained against another VQ-VAE (sha256 {expected_sha256[:12]}...) than "
+            f"{vqvae_path}: its music will be wrong until the generator is retrained on this one",
+            stacklevel=3,
+        )
 
 
 def freeze(module: nn.Module) -> nn.Module:
