@@ -46,7 +46,7 @@ from ..losses.adversarial import (
     hinge_generator_loss,
     weighted_total,
 )
-from ..losses.mel import LogMelL1
+from ..losses.spectral import LogMelDistance
 from ..models.d2m import build_discriminator, build_generator, freeze, generator_spec, save_generator
 from ..models.generator import OfficialGenerator
 from ..types import MOTION_FEATURE_DIM
@@ -393,7 +393,7 @@ class GANTask(Task):
         betas = tuple(cfg.optim.betas)
         ctx.add_optimizer("g", torch.optim.Adam(ctx.models["g"].parameters(), lr=cfg.optim.lr_g, betas=betas))
         ctx.add_optimizer("d", torch.optim.Adam(ctx.models["d"].parameters(), lr=cfg.optim.lr_d, betas=betas))
-        self.mel = LogMelL1(sample_rate=self.vqvae.sample_rate).to(ctx.device)
+        self.mel = LogMelDistance(sample_rate=self.vqvae.sample_rate).to(ctx.device)
         # Codes decoded per clip for the audio losses (decoding with gradients is the costliest part of a step).
         window = int(cfg.audio_window * self.vqvae.sample_rate) // cfg.hop_length
         self.window_codes = min(self.num_codes, max(1, window)) if cfg.audio_window > 0 else self.num_codes

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from ..data.music import MusicCrops, MusicDataConfig, eval_segments, resolve_sources
 from ..errors import ConfigError, D2MError
 from ..losses.adversarial import feature_matching_loss, hinge_discriminator_loss, hinge_generator_loss, weighted_total
-from ..losses.mel import LogMelL1
+from ..losses.spectral import LogMelDistance
 from ..models.d2m import build_discriminator
 from .config import TrainerConfig
 from .gan_task import load_frozen_vqvae, no_param_grads
@@ -83,7 +83,7 @@ class SynthTask(Task):
         betas = tuple(cfg.betas)
         ctx.add_optimizer("decoder", torch.optim.Adam(decoder.parameters(), lr=cfg.lr_g, betas=betas))
         ctx.add_optimizer("d", torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=betas))
-        self.mel = LogMelL1(sample_rate=self.vqvae.sample_rate).to(ctx.device)
+        self.mel = LogMelDistance(sample_rate=self.vqvae.sample_rate).to(ctx.device)
         if ctx.is_main:
             n_g = sum(p.numel() for p in decoder.parameters())
             n_d = sum(p.numel() for p in disc.parameters())
