@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     made_by = Path(args.data) / "synth.json"  # the synthetic set says how it was made
     if made_by.is_file():
         info["dataset"] = json.loads(made_by.read_text())
-    path = G.save_genre_model(res.model, args.out, res.config, info)
+    path = G.save_genre_model(res.model, args.out, info)
     print(f"val window acc {res.val_accuracy:.3f}, val clip acc {val_clip_acc:.3f}, test clip acc {test_acc:.3f}")
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) sha256 {sha256_file(path)}")
     return 0

@@ -101,7 +101,7 @@ def tiny_genre_model(tmp_path_factory):
     kwargs = {"n_mels": 16, "channels": [4, 8], "embed_dim": 8}
     model = G.GenreCNN(**kwargs)
     path = tmp_path_factory.mktemp("genre") / "tiny_genre.safetensors"
-    G.save_genre_model(model, path, kwargs, {"note": "random weights for tests"})
+    G.save_genre_model(model, path, {"note": "random weights for tests"})
     return path
 
 
@@ -184,8 +184,7 @@ def test_genre_checkpoint_round_trip_and_registry(tiny_genre_model, tmp_path, mo
     p1 = G.classify(model, y)
     assert p1.probs.shape == (10,) and p1.probs.sum() == pytest.approx(1.0, abs=1e-5)
     assert p1.embeddings.shape == (2, 8)  # 3 s -> one 2-s window + the last 2 s (the tail is over half a window)
-    again = G.load_genre_model(G.save_genre_model(model, tmp_path / "again", {"n_mels": 16, "channels": [4, 8],
-                                                                               "embed_dim": 8}))  # fmt: skip
+    again = G.load_genre_model(G.save_genre_model(model, tmp_path / "again"))
     np.testing.assert_allclose(G.classify(again, y).probs, p1.probs, atol=1e-6)
     # registry: a local path is accepted as is; a name is looked up in the cache folder and checksummed
     assert registry.resolve(tiny_genre_model) == tiny_genre_model
@@ -222,7 +221,7 @@ def test_genre_classifier_learns_and_retrieval():
     test = [track(g, k) for g in (0, 1) for k in range(4, 6)]
     res = G.train_genre_classifier(
         train, test, model_kwargs={"n_mels": 16, "channels": (4, 8), "embed_dim": 8, "num_genres": 2},
-        epochs=15, batch_size=8, lr=1e-2, log=None,
+        epochs=15, batch_size=8, lr=1e-2, crops_per_window=2, log=None,
     )  # fmt: skip
     assert res.val_accuracy == 1.0 and G.clip_accuracy(res.model, test) == 1.0
     bank = np.concatenate([G.embed_windows(res.model, t.audio) for t in train])

@@ -92,6 +92,10 @@ class GenreCNN(nn.Module):
         dropout: float = 0.3,
     ):
         super().__init__()
+        # every constructor argument, so that a checkpoint rebuilds exactly this network
+        self.config = {"sr": sr, "n_fft": n_fft, "hop_length": hop_length, "n_mels": n_mels, "fmin": fmin,
+                       "fmax": fmax, "channels": [int(c) for c in channels], "embed_dim": embed_dim,
+                       "num_genres": num_genres, "dropout": dropout}  # fmt: skip
         self.sr, self.hop_length = sr, hop_length
         self.frontend = LogMel(sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax)
         self.input_norm = nn.BatchNorm1d(n_mels)  # per-mel-bin standardisation, learned from the data
@@ -128,11 +132,11 @@ class GenreCNN(nn.Module):
 # Checkpoints
 
 
-def save_genre_model(model: GenreCNN, path: str | os.PathLike, config: dict, info: dict | None = None) -> Path:
+def save_genre_model(model: GenreCNN, path: str | os.PathLike, info: dict | None = None) -> Path:
     """Write ``path`` (safetensors, float16 to stay small) and ``path.with_suffix('.json')`` (config + info).
 
-    ``config`` are the keyword arguments that built ``model``; ``info`` is free provenance (training data,
-    accuracy, command). Returns the weights path.
+    The JSON holds ``model.config`` (every constructor argument) and ``info``, free provenance (training
+    data, accuracy, command). Returns the weights path.
     """
     from safetensors.torch import save_file
 
@@ -144,7 +148,7 @@ def save_genre_model(model: GenreCNN, path: str | os.PathLike, config: dict, inf
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
     with atomic_output(path) as tmp:
         save_file(state, str(tmp), metadata={"kind": "genre_cnn", "version": str(FORMAT_VERSION)})
-    meta = {"kind": "genre_cnn", "version": FORMAT_VERSION, "config": config, "info": info or {}}
+    meta = {"kind": "genre_cnn", "version": FORMAT_VERSION, "config": model.config, "info": info or {}}
     with atomic_output(path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
@@ -302,7 +306,6 @@ class TrainResult:
     """What `train_genre_classifier` returns: the best model (by validation window accuracy) and its curve."""
 
     model: GenreCNN
-    config: dict
     val_accuracy: float
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -400,8 +403,7 @@ def train_genre_classifier(
     model.load_state_dict(best_state)
     model.eval()
     val_acc = float(best_acc) if val else float("nan")
-    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}
-    return TrainResult(model, config, val_acc, history, time.time() - t0)
+    return TrainResult(model, val_acc, history, time.time() - t0)
 
 
 def clip_accuracy(model: GenreCNN, tracks: Sequence[GenreTrack], window_s: float = WINDOW_S) -> float:
