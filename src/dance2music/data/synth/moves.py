@@ -80,7 +80,8 @@ def pose_to_local(p: dict[str, float]) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- moves
 # A move returns the poses of its next few keyframes as changes to NEUTRAL (dicts of parameter -> value).
-# `a` is the energy of this dancer, `s` the side (+1 left first, -1 right first), `rng` the clip's generator.
+# `a` scales the move's range (make_dance passes 1 and varies each keyframe's amplitude itself), `s` is the
+# side (+1 left first, -1 right first), `rng` the clip's generator.
 Move = Callable[[np.random.Generator, float, int], list[dict[str, float]]]
 
 
@@ -446,7 +447,7 @@ def make_dance(
 
     scale = float(rng.uniform(0.92, 1.08))
     joints, glob = sk.forward_kinematics(local, sk.REST_OFFSETS * scale)
-    face = {k: v * 1.0 for k, v in sk.head_points(joints, glob).items()}
+    skull = sk.head_points(joints, glob)["skull"]
     coco = sk.coco17(joints, glob)
     # Keep the feet on the floor: the pelvis sits as high as the lowest foot point allows (plus any jump).
     soles = np.minimum(joints[:, sk.J["l_ankle"], 1] - 0.07 * scale, joints[:, sk.J["r_ankle"], 1] - 0.07 * scale)
@@ -454,7 +455,7 @@ def make_dance(
     trans = np.stack([lerp["dx"], -soles + lerp["lift"], lerp["dz"]], axis=1)
     joints = joints + trans[:, None]
     coco = coco + trans[:, None]
-    skull = face["skull"] + trans
+    skull = skull + trans
     return DanceMotion(local, joints, glob, coco, skull, trans, times, timing, fps, scale)
 
 

@@ -215,7 +215,7 @@ def make_song(genre: str, seconds: float, rng: np.random.Generator, *, sr: int =
     minor = rng.random() < st.minor_odds
     scale = MINOR if minor else MAJOR
     tonic = int(rng.integers(0, 12))
-    prog = list((PROG_MINOR if minor else PROG_MAJOR)[rng.integers(0 if minor else 0, 7)])
+    prog = list((PROG_MINOR if minor else PROG_MAJOR)[rng.integers(0, 7)])
     sevenths = rng.random() < st.sevenths
     swing = float(rng.uniform(*st.swing))
     # The clip is a window into a longer song: it may start on any beat of a bar, a little after it.
