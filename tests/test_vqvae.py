@@ -309,3 +309,19 @@ def test_shipped_weights_load_offline_and_reconstruct():
         for L in range(m.levels):
             y = m.decode(m.encode(x, L), L)[..., : x.shape[-1]]
             assert float(mr(y, x).total) < float(mr(noise, x).total)
+
+
+def test_aist_split_source_keeps_held_out_music_out(tmp_path):
+    import soundfile as sf
+
+    from dance2music.data.music import resolve_sources
+
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "music").mkdir()
+    train = "gBR_sBM_cAll_d01_mBR10_ch01\ngPO_sBM_cAll_d02_mPO11_ch02\n"
+    (tmp_path / "splits" / "crossmodal_train.txt").write_text(train)
+    (tmp_path / "splits" / "crossmodal_test.txt").write_text("gBR_sBM_cAll_d03_mBR12_ch03\n")
+    for music_id in ("mBR10", "mPO11", "mBR12"):
+        sf.write(tmp_path / "music" / f"{music_id}.wav", np.zeros(100, np.float32), 22050)
+    assert [p.stem for p in resolve_sources([f"aist:{tmp_path}:train"])] == ["mBR10", "mPO11"]
+    assert [p.stem for p in resolve_sources([f"aist:{tmp_path}:test"])] == ["mBR12"]

@@ -73,8 +73,28 @@ def immich_tracks(split: str = "all") -> list[Path]:
     raise ConfigError(f"unknown immich split {split!r} (all, train, eval)")
 
 
+def aist_split_music(root: str | os.PathLike, split: str) -> list[Path]:
+    """Music files of the sequences in ``ROOT/splits/crossmodal_<split>.txt`` of an AIST++-layout dataset
+    (the music id is the fifth ``_`` token of a sequence name; files in ``music/`` or ``all_musics/``)."""
+    root = Path(root)
+    lst = root / "splits" / f"crossmodal_{split}.txt"
+    if not lst.is_file():
+        raise ConfigError(f"no split list {lst}")
+    ids = sorted({line.split("_")[4] for line in lst.read_text().split() if line.count("_") >= 5})
+    out = []
+    for music_id in ids:
+        for folder in ("music", "all_musics"):
+            hits = [p for p in (root / folder).glob(f"{music_id}.*") if p.suffix.lower() in AUDIO_EXTENSIONS]
+            if hits:
+                out.append(hits[0])
+                break
+    return out
+
+
 def resolve_sources(sources: list[str]) -> list[Path]:
-    """Expand sources (folder, file, glob, ``immich:<split>``) to a sorted, de-duplicated list of files.
+    """Expand sources to a sorted, de-duplicated list of files. A source is a folder, a file, a glob,
+    ``immich:<all|train|eval>``, or ``aist:<ROOT>:<train|val|test>`` (the music of one split of an
+    AIST++-layout dataset such as the synthetic set, so that held-out music stays held out).
 
     A folder that does not exist (yet) contributes nothing; a source that matches nothing at all is fine as
     long as some other source does.
@@ -83,6 +103,11 @@ def resolve_sources(sources: list[str]) -> list[Path]:
     for src in sources:
         if src.startswith("immich:"):
             files += immich_tracks(src.split(":", 1)[1])
+            continue
+        if src.startswith("aist:"):
+            root, _, split = src[len("aist:") :].rpartition(":")
+            if Path(root).is_dir():  # a dataset not generated (yet) contributes nothing
+                files += aist_split_music(root, split)
             continue
         p = Path(src).expanduser()
         if p.is_dir():
@@ -101,7 +126,7 @@ def resolve_sources(sources: list[str]) -> list[Path]:
 class MusicDataConfig:
     """Where the music comes from and how it is cut."""
 
-    sources: list[str] = field(default_factory=lambda: ["immich:train", "data/synth/music"])
+    sources: list[str] = field(default_factory=lambda: ["immich:train", "aist:data/synth:train"])
     eval_sources: list[str] = field(default_factory=lambda: ["immich:eval"])
     segment_seconds: float = 1.0  # length of a training crop
     gain_min: float = 0.3  # random gain U(gain_min, gain_max) per crop (D2M-GAN uses 0.3 .. 1.0)
