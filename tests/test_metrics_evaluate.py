@@ -15,7 +15,7 @@ import soundfile as sf
 from dance2music.cli import main
 from dance2music.errors import InputError, ModelError
 from dance2music.metrics import genre as G
-from dance2music.metrics.evaluate import evaluate, parse_clip_name, parse_generated
+from dance2music.metrics.evaluate import evaluate, mismatch_partners, parse_clip_name, parse_generated
 from dance2music.pretrained import registry
 
 SR = 22050
@@ -176,6 +176,17 @@ def test_clip_names():
     assert parse_clip_name("gBR_sFM_cAll_d01_mBR0_ch01_seg3", seqs) == ("gBR_sFM_cAll_d01_mBR0_ch01", 3)
     assert parse_clip_name("gBR_sFM_cAll_d01_mBR0_ch01", seqs) == ("gBR_sFM_cAll_d01_mBR0_ch01", None)
     assert parse_clip_name("gBR_sFM_cAll_d01_mBR0_ch02_seg0", seqs) is None
+
+
+def test_mismatch_partners_are_a_derangement_of_the_music():
+    seqs = [f"s{i}" for i in range(9)]
+    music = ["a", "a", "a", "b", "b", "c", "d", "e", "f"]  # songs shared as in AIST++
+    p = mismatch_partners(seqs, music, seed=3)
+    assert set(p) == set(seqs) and sorted(p.values()) == seqs  # every music used exactly once
+    assert all(p[s] != s and music[seqs.index(p[s])] != music[seqs.index(s)] for s in seqs)
+    assert p == mismatch_partners(seqs, music, seed=3) and p != mismatch_partners(seqs, music, seed=4)
+    assert mismatch_partners(["x"], ["a"], 0) == {"x": None}
+    assert set(mismatch_partners(["x", "y"], ["a", "a"], 0).values()) == {None}  # only one song: no partner
 
 
 def test_genre_checkpoint_round_trip_and_registry(tiny_genre_model, tmp_path, monkeypatch):
