@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ class ToyExperiment:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     loss_weights: dict[str, float] = field(default_factory=lambda: {"g/fit": 1.0, "d/fit": 1.0})
     nan_at: list[int] = field(default_factory=list)  # steps (1-based) whose loss is NaN
+    signal_at: int = 0  # step (1-based) during which the process sends itself SIGTERM
 
 
 class ToyTask(Task):
@@ -63,6 +65,8 @@ class ToyTask(Task):
         if ctx.step + 1 in self.config.nan_at:
             g_loss = g_loss * float("nan")
         ctx.optimize("g", ctx.weighted({"g/fit": g_loss}, {"g/fit": self.config.loss_weights["g/fit"]}))
+        if ctx.step + 1 == self.config.signal_at:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler preempting the job would
         d_loss = self.d(batch).pow(2).mean()
         ctx.optimize("d", d_loss * self.config.loss_weights["d/fit"])
         return {"g/fit": g_loss, "d/fit": d_loss}
@@ -109,6 +113,20 @@ def test_exact_resume_across_epochs(tmp_path):
     one = toy(1)
     fit(one, tmp_path / "one")
     assert any(not torch.equal(weights(one)[k], a[k]) for k in a)
+
+
+def test_signal_stops_after_the_step_with_a_checkpoint_then_resumes_exactly(tmp_path):
+    full = toy(6)
+    fit(full, tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        fit(toy(6, signal_at=4), tmp_path / "cut")
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["step"] == 4
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    resumed = toy(6)
+    fit(resumed, tmp_path / "cut", resume=True)
+    a, b = weights(full), weights(resumed)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
 
 
 def test_refuses_to_overwrite_a_run(tmp_path):

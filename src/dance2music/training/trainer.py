@@ -350,19 +350,21 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
     saved_at = step if resume and ckpt_path.exists() else -1
     for m in ctx.models.values():
         m.train()
-    # Ctrl-C finishes the current step, checkpoints and stops (a second one stops at once): a step cut in
-    # half (G updated, D not) would not be a consistent state to resume from.
+    # Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption) finishes the current step, checkpoints and stops;
+    # a second signal stops at once. A step cut in half (G updated, D not) is no state to resume from.
     stop = {"requested": False}
-    old_handler = None
+    old_handlers: dict[int, Any] = {}
 
     def request_stop(signum: int, frame: Any) -> None:
         stop["requested"] = True
-        signal.signal(signal.SIGINT, old_handler or signal.default_int_handler)
+        for sig, old in old_handlers.items():
+            signal.signal(sig, old if callable(old) else signal.default_int_handler)
         if info.is_main:
-            print("\ninterrupt: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+            print(f"\n{signal.Signals(signum).name}: stopping after this step (again to abort)", file=sys.stderr)
 
-    with contextlib.suppress(ValueError):  # not in the main thread: keep the default behaviour
-        old_handler = signal.signal(signal.SIGINT, request_stop)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not in the main thread: keep the default behaviour
+            old_handlers[sig] = signal.signal(sig, request_stop)
     try:
         while ctx.step < cfg.max_steps and not stop["requested"]:
             sampler.set_epoch(epoch, skip=batch_in_epoch * cfg.batch_size)
@@ -434,8 +436,8 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
             raise KeyboardInterrupt
         last_eval = run_eval() or last_eval
     finally:
-        if old_handler is not None and signal.getsignal(signal.SIGINT) is request_stop:
-            signal.signal(signal.SIGINT, old_handler)
+        for sig, old in old_handlers.items():
+            signal.signal(sig, old)
         bar.close()
         if ctx.writer is not None:
             ctx.writer.flush()
