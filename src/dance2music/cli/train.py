@@ -7,6 +7,7 @@ One subparser per registered task (`dance2music.training.registry.TASKS`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     result = train(
         args.task, args.config, args.overrides, out_dir=args.out or f"runs/{args.task}", resume=args.resume
     )
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one report is enough
+        return 0
     summary = ", ".join(f"{k}={v:.4g}" for k, v in {**result.logs, **result.eval}.items() if "/" in k)
     print(f"done: step {result.step}; checkpoint {result.checkpoint}", file=sys.stderr)
     if summary:
