@@ -169,6 +169,8 @@ def test_cli(dataset, tmp_path, capsys):
     assert main(["evaluate", "--data", str(tmp_path / "nope"), "--out", str(out)]) == 2
     assert "error: no such dataset folder" in capsys.readouterr().err
     assert main(["evaluate", "--data", str(root), "--out", str(out), "--generated", str(tmp_path / "nope")]) == 2
+    assert main(["evaluate", "--data", str(root), "--out", str(out), "--force", "--genre-model", "nope"]) == 4
+    assert "error: unknown model 'nope'" in capsys.readouterr().err
 
 
 def test_clip_names():

@@ -81,5 +81,6 @@ def run(args: argparse.Namespace) -> int:
     print(markdown_table(report))
     for note in report.notes:
         print(f"note: {note}")
-    print(f"wrote {args.out}/report.md, report.json and {len(report.files) - 2} plot(s)")
+    n_plots = sum(f.startswith("plots/") for f in report.files)
+    print(f"wrote {args.out}/report.md, report.json, summary.png and {n_plots} clip plot(s)")
     return 0

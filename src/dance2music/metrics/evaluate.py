@@ -331,14 +331,9 @@ class EvaluationReport:
 def _load_genre_context(genre_model: str | None, data_dir: Path, bank_split: str | None, notes: list[str]):
     if not genre_model:
         return None
-    from ..errors import ModelError
     from .genre import embed_windows, load_genre_model, load_genre_tracks
 
-    try:
-        model = load_genre_model(genre_model)
-    except ModelError as e:
-        notes.append(f"genre accuracy and FAD skipped: {e}")
-        return None
+    model = load_genre_model(genre_model)  # a named model that cannot be loaded is the user's error
     ctx = GenreContext(model, str(genre_model))
     if bank_split:
         try:
@@ -394,7 +389,8 @@ def evaluate(
     data_dir: dataset root (AIST++ or the synthetic set). generated: {row name: folder of wavs}; with none,
     only the baselines are scored, on whole sequences (or on ``seconds`` segments with ``segments``).
     seconds, hop: the clip cutting that ``<seq>_seg<k>`` names refer to (`data.clips.cut_clips`).
-    genre_model: registered name or weights path of the genre classifier (None: skip genre and FAD).
+    genre_model: registered name or weights path of the genre classifier (None: skip genre and FAD); one that
+    cannot be loaded raises `ModelError`.
     bank_split: split whose music is the reference for retrieval and FAD (None: skip those).
     max_clips: score at most this many clips (sorted by name). max_plots: per-clip plots to draw (None: all).
     out_dir: where report.md, report.json and plots/ go (None: nothing is written).
