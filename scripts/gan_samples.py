@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="test")
     ap.add_argument("--out", required=True, help="folder for <seq>.wav")
     ap.add_argument("--random-codes", action="store_true", help="write the random-code baseline instead")
+    ap.add_argument("--reconstruct", action="store_true", help="write the VQ-VAE reconstruction of the real music")
     ap.add_argument("--no-genre", action="store_true", help="do not give the model the labelled genre")
     ap.add_argument("--no-tempo", action="store_true", help="do not give the model the labelled tempo")
     ap.add_argument("--seed", type=int, default=0)
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         model = D2M.from_pretrained(path) if args.vqvae is None else D2M.load(path, vqvae=args.vqvae)
         files = write_samples(
             model, args.cache, args.out, split=args.split, seed=args.seed,
-            mode="random-codes" if args.random_codes else "generate",
+            mode="random-codes" if args.random_codes else "reconstruct" if args.reconstruct else "generate",
             use_genre=not args.no_genre, use_tempo=not args.no_tempo, max_sequences=args.max,
         )  # fmt: skip
     except D2MError as e:

@@ -393,6 +393,7 @@ def test_shipped_configs_load(name):
 def test_write_samples_for_evaluate(gan_data, tmp_path):
     import soundfile as sf
 
+    from dance2music.data.cache import FeatureCache
     from dance2music.training.samples import write_samples
 
     cache, vq_path = gan_data
@@ -405,6 +406,10 @@ def test_write_samples_for_evaluate(gan_data, tmp_path):
         assert sr == 22050 and len(audio) == 3 * 22050  # the whole 3-s sequence
     again = write_samples(model, cache, tmp_path / "gen2", split="val", progress=False)
     assert np.array_equal(sf.read(again[0])[0], sf.read(files[0])[0])  # seeded: reruns give the same files
+    recon = write_samples(model, cache, tmp_path / "rec", split="val", mode="reconstruct", progress=False)
+    real = FeatureCache(cache, "val").read_audio("seq4")
+    rec = sf.read(recon[0], dtype="float32")[0]
+    assert rec.shape == real.shape and not np.array_equal(rec, sf.read(rand[0], dtype="float32")[0])
 
 
 def test_load_warns_about_a_different_vqvae(gan_data, tmp_path):

@@ -39,11 +39,14 @@ def write_samples(
 ) -> list[Path]:
     """Write one wav per sequence (or per 2-s segment for the official-shape generator); returns the paths.
 
+    mode: ``generate`` (the model's music), ``random-codes`` (random codes of the level, decoded) or
+    ``reconstruct`` (the real music encoded and decoded at the model's level: the tokenizer's ceiling).
+
     use_genre / use_tempo: give the model the sequence's labelled genre / tempo (else it runs without them).
     seed: seeds the generator's noise (and the random codes), per sequence, so reruns give the same files.
     """
-    if mode not in ("generate", "random-codes"):
-        raise ConfigError(f"mode must be generate or random-codes, got {mode!r}")
+    if mode not in ("generate", "random-codes", "reconstruct"):
+        raise ConfigError(f"mode must be generate, random-codes or reconstruct, got {mode!r}")
     from tqdm.auto import tqdm
 
     cache = FeatureCache(cache_dir, split)
@@ -75,6 +78,10 @@ def write_samples(
             continue
         if mode == "random-codes":
             codes = torch.randint(0, model.codebook.shape[0], (1, -(-n_samples // hop)), device=device)
+            audio = model.vqvae.decode_chunked(codes, model.level)[..., :n_samples].clamp(-1, 1)
+        elif mode == "reconstruct":  # the ceiling of this level: the real music through the tokenizer
+            real = torch.from_numpy(cache.read_audio(name, 0, n_samples))[None, None].to(device)
+            codes = model.vqvae.encode(real, model.level)
             audio = model.vqvae.decode_chunked(codes, model.level)[..., :n_samples].clamp(-1, 1)
         else:
             audio = model.generate(m, v, genre=genre, tempo=tempo, num_samples=n_samples).audio

@@ -1,0 +1,103 @@
+"""End-to-end `d2m generate` speed on 720p video and peak memory on a long video (2 CPU cores).
+
+    python benchmarks/bench_generate.py                         # 20-s 720p speed + 10-min memory
+    python benchmarks/bench_generate.py --minutes 2 --json out.json
+
+Test videos are made from the bundled demo dance (a synthetic dancer with its music), looped and scaled:
+- speed: a 1280x720 30-fps clip of ``--seconds`` seconds; `d2m generate` runs in a fresh process at
+  analysis fps 30 (every frame) and 15; the figure is seconds of compute per second of video (< 0.5 means at
+  least 2x real time) and its inverse, the real-time factor;
+- memory: a 640x360 30-fps video of ``--minutes`` minutes; the peak resident memory (ru_maxrss) of a fresh
+  `d2m generate` process, next to the same for a 1-minute video (flat in length = streaming works).
+Each run also records the process CPU time, which moves less than wall time on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def looped_video(path: Path, seconds: float, size: tuple[int, int]) -> Path:
+    """Write the demo dance looped to ``seconds`` at ``size`` (W, H), 30 fps, with no audio track."""
+    import cv2
+
+    from dance2music.cli.demo import demo_video
+    from dance2music.io.video import iter_frames, write_video
+
+    w, h = size
+    frames = [cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) for _, rgb in iter_frames(demo_video())]
+    n = int(round(seconds * 30))
+
+    def gen():
+        for i in range(n):
+            k = i % (2 * len(frames) - 2)  # ping-pong, so the loop has no jump
+            yield frames[k if k < len(frames) else 2 * len(frames) - 2 - k]
+
+    return write_video(gen(), 30.0, path, crf=28)
+
+
+RUNNER = r"""
+import json, resource, sys, time
+t0 = time.perf_counter(); c0 = time.process_time()
+from dance2music.cli import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_generate(video: Path, out: Path, *extra: str) -> dict:
+    cmd = [sys.executable, "-c", RUNNER, "generate", str(video), "-o", str(out), "--force", "--no-progress", *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"generate failed: {proc.stderr.strip()[-500:]}")
+    return json.loads(lines[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of the 720p speed clip")
+    ap.add_argument("--minutes", type=float, default=10.0, help="length of the long video for the memory figure")
+    ap.add_argument("--model", default="d2m-top")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="d2m-bench-") as tmp:
+        tmp = Path(tmp)
+        clip = looped_video(tmp / "clip720.mp4", args.seconds, (1280, 720))
+        for fps in ("30", "15"):
+            r = run_generate(clip, tmp / "out720.mp4", "--model", args.model, "--analysis-fps", fps)
+            rows.append({"video": f"{args.seconds:g} s 1280x720", "analysis_fps": float(fps), **r,
+                         "s_per_s": r["wall"] / args.seconds, "cpu_s_per_s": r["cpu"] / args.seconds})
+        for minutes in sorted({1.0, args.minutes}):
+            t0 = time.perf_counter()
+            long = looped_video(tmp / f"long{minutes:g}.mp4", minutes * 60, (640, 360))
+            made = time.perf_counter() - t0
+            r = run_generate(long, tmp / "out_long.mp4", "--model", args.model, "--analysis-fps", "15")
+            rows.append({"video": f"{minutes:g} min 640x360", "analysis_fps": 15.0, **r, "make_video_s": made,
+                         "s_per_s": r["wall"] / (minutes * 60), "cpu_s_per_s": r["cpu"] / (minutes * 60)})
+            (tmp / f"long{minutes:g}.mp4").unlink()
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch threads default; model {args.model}")
+    print("| video | analysis fps | wall s per s of video | real-time factor | CPU s per s | peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['video']} | {r['analysis_fps']:g} | {r['s_per_s']:.2f} | {1 / r['s_per_s']:.2f}x | "
+              f"{r['cpu_s_per_s']:.2f} | {r['peak_rss_mb']:.0f} MB |")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
