@@ -240,6 +240,9 @@ def test_save_load_roundtrip(tmp_path):
         torch.testing.assert_close(m3.decode(m.encode(x, 1), 1), m.decode(m.encode(x, 1), 1), rtol=0, atol=2e-3)
     with pytest.raises(ModelError):
         VQVAE.load(tmp_path / "missing.safetensors")
+    # the same weights always give the same file (the registry checks files by sha256)
+    again = m.save(tmp_path / "again.safetensors", meta={"step": 3})
+    assert again.read_bytes() == path.read_bytes()
 
 
 def test_presets_and_levels():

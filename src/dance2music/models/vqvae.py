@@ -287,15 +287,18 @@ class VQVAE(nn.Module):
         return int(math.ceil(ctx)) + 1
 
     @torch.no_grad()
-    def decode_chunked(self, codes: torch.Tensor, level: int, chunk: int = 1024) -> torch.Tensor:
+    def decode_chunked(self, codes: torch.Tensor, level: int, chunk: int | None = None) -> torch.Tensor:
         """`decode` in bounded memory: windows of ``chunk`` codes, each padded with the decoder's receptive
         field of real neighbouring codes, so every output sample sees exactly the context it has in a full
         decode and the joins are seamless. Peak memory depends on ``chunk``, not on the length.
+        The default chunk is about 32768 output samples: small enough for the activations to stay in the CPU
+        caches (measured 1.3x faster than 131072 at hop 128), large enough that the padding costs little.
 
         codes: LongTensor[B x T_L] -> Tensor[B x 1 x T_L * hop_level].
         """
         level = self._check_level(level)
         hop, ctx = self.hops[level], self.decoder_context(level)
+        chunk = max(1, 32768 // hop) if chunk is None else max(1, int(chunk))
         b, t = codes.shape
         out = torch.empty(b, 1, t * hop, device=codes.device, dtype=self.bottleneck[level].k.dtype)
         for start in range(0, t, chunk):
@@ -338,11 +341,12 @@ class VQVAE(nn.Module):
             if half and v.is_floating_point() and not k.startswith("bottleneck."):
                 v = v.half()
             sd[k] = v
+        # One metadata key: safetensors writes several in a random order, which would make the file's sha256
+        # (the registry's checksum) change from one save of the same weights to the next.
         header = {
-            "format": _FORMAT,
-            "version": str(_FORMAT_VERSION),
-            "config": json.dumps(self.config),
-            "meta": json.dumps(meta or {}),
+            _FORMAT: json.dumps(
+                {"version": _FORMAT_VERSION, "config": self.config, "meta": meta or {}}, sort_keys=True
+            )
         }
         path = Path(path)
         with atomic_output(path) as tmp:
@@ -364,9 +368,13 @@ class VQVAE(nn.Module):
             sd = load_file(str(path), device=str(map_location))
         except Exception as e:  # safetensors raises several types for a bad file
             raise ModelError(f"cannot read {path} as a safetensors model ({e})") from e
-        if header.get("format") != _FORMAT:
+        if _FORMAT in header:
+            config = json.loads(header[_FORMAT])["config"]
+        elif header.get("format") == _FORMAT:  # the first files written had one metadata key per field
+            config = json.loads(header["config"])
+        else:
             raise ModelError(f"{path} is not a dance2music VQ-VAE file")
-        model = cls(**json.loads(header["config"]))
+        model = cls(**config)
         model.load_state_dict({k: v.float() for k, v in sd.items() if v.is_floating_point()}, strict=False)
         missing = set(model.state_dict()) - set(sd)
         if missing:

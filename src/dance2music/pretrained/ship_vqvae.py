@@ -28,7 +28,10 @@ def ship(run: Path, name: str = "vqvae-small", bench: Path | None = None) -> Pat
     from safetensors import safe_open
 
     with safe_open(str(src), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("meta", "{}"))
+        header = f.metadata() or {}
+    meta = json.loads(header["dance2music.vqvae"])["meta"] if "dance2music.vqvae" in header else {}
+    if not meta:
+        meta = json.loads(header.get("meta", "{}"))
     train_cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else None
     info = {
         "name": name,
