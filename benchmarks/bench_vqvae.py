@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-seconds", type=float, nargs="*", default=[60.0, 600.0])
     ap.add_argument("--whole-seconds", type=float, default=120.0, help="length of the whole-sequence decode")
     ap.add_argument("--skip-quality", action="store_true", help="only speed and memory")
+    ap.add_argument("--quality-only", action="store_true", help="skip speed and memory")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--png", type=Path, help="write input vs reconstruction spectrograms here")
     args = ap.parse_args(argv)
@@ -187,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     tracks = [load_audio(f, sr)[: int(args.max_seconds * sr)] for f in files]
 
     # first: the peak RSS must not include the other measurements
-    mem = memory(model, args.memory_seconds, args.whole_seconds, sr)
+    mem = [] if args.quality_only else memory(model, args.memory_seconds, args.whole_seconds, sr)
     q = [] if args.skip_quality else quality(model, tracks, sr)
-    sp = speed(model, args.speed_seconds, args.repeats, sr)
+    sp = [] if args.quality_only else speed(model, args.speed_seconds, args.repeats, sr)
     if args.png:
         start = max(0, len(tracks[0]) // 2 - 3 * sr)
         spectrogram_png(model, tracks[0][start : start + 6 * sr], sr, args.png,
@@ -209,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| level | hop | MR-STFT | mel L1 | onset F1 (+-50 ms) | worst track F1 | perplexity | % of codebook "
           "| codes used | decode x real time (wall) | per CPU second |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for a, b in zip(q or [{"level": r["level"], "hop": model.hops[r["level"]]} for r in sp], sp):
+    nan = {"x_realtime_wall": float("nan"), "x_realtime_per_cpu_second": float("nan")}
+    levels = q or [{"level": r["level"], "hop": model.hops[r["level"]]} for r in sp]
+    for a, b in zip(levels, sp or [nan] * len(levels)):
         if "mr_stft" not in a:
             print(f"| {a['level']} | {a['hop']} | - | - | - | - | - | - | - | {b['x_realtime_wall']:.1f}x | "
                   f"{b['x_realtime_per_cpu_second']:.1f}x |")  # fmt: skip

@@ -48,7 +48,7 @@ REGISTRY: dict[str, Entry] = {
         name="vqvae-small",
         file="vqvae_small.safetensors",
         # set by `python -m dance2music.pretrained.ship_vqvae RUN` when the tokenizer is retrained
-        sha256="75442782fb3ff20b3e17f4fe51a61b4d343fa815dc1381a3b6c5f2546c9149db",
+        sha256="78e44b6af6e696ec80a9d4972b79b6b46b2db94308c133b842806517f5b3f52d",
         kind="vqvae",
         description="audio tokenizer: 2-level VQ-VAE in JukeBox's layout, hops 32/128 at 22.05 kHz, 512x64 codes",
     ),
