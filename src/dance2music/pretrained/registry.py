@@ -52,6 +52,13 @@ REGISTRY: dict[str, Entry] = {
         kind="vqvae",
         description="audio tokenizer: 2-level VQ-VAE in JukeBox's layout, hops 32/128 at 22.05 kHz, 512x64 codes",
     ),
+    "d2m-top": Entry(
+        name="d2m-top",
+        file="d2m_top.safetensors",
+        sha256="25e1ef9e4b74bd4cedbd8d35be9ea1bda2f2a1f4eb2fecd91a2552166f1e6a46",
+        kind="d2m",
+        description="D2M-GAN top-level generator (hop 128) on vqvae-small, trained on the synthetic set",
+    ),
     "genre-cnn": Entry(
         name="genre-cnn",
         file="genre_cnn.safetensors",
