@@ -12,6 +12,10 @@ import importlib
 import os
 import sys
 
+# OpenMP threads that spin while they wait steal the other core from MediaPipe, the video decoder and the
+# other thread (up to 15x slower decoding measured on a busy 2-core machine); set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .. import __version__
 from ..errors import D2MError
 
