@@ -133,6 +133,16 @@ class MusicDataConfig:
     gain_max: float = 1.0
     sample_rate: int = SAMPLE_RATE
 
+    def train_crops(self, seed: int) -> MusicCrops:
+        """The training set these settings describe: `MusicCrops` of ``sources`` (crops depend on ``seed``)."""
+        return MusicCrops(
+            resolve_sources(self.sources),
+            segment=int(round(self.segment_seconds * self.sample_rate)),
+            seed=seed,
+            gain=(self.gain_min, self.gain_max),
+            sample_rate=self.sample_rate,
+        )
+
 
 class MusicCrops(Dataset):
     """Random crops of a set of music files, held in memory as mono float32 at ``sample_rate``.

@@ -38,6 +38,15 @@ GAN_LOSS_WEIGHTS: dict[str, float] = {
 }
 
 
+def check_loss_weights(weights: Mapping[str, float], known: Mapping[str, float]) -> None:
+    """Refuse a configured loss weight whose name is not one of ``known`` (a typo would silently weigh nothing)."""
+    from ..errors import ConfigError
+
+    unknown = set(weights) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown loss weight {sorted(unknown)[0]!r} (known: {', '.join(known)})")
+
+
 def hinge_discriminator_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
     """``sum_s mean(relu(1 - real_s)) + mean(relu(1 + fake_s))`` over per-scale patch logits."""
     if len(real) != len(fake) or not real:

@@ -41,6 +41,7 @@ from ..data.dataset import CachedClipDataset
 from ..errors import ConfigError, D2MError, InputError
 from ..losses.adversarial import (
     GAN_LOSS_WEIGHTS,
+    check_loss_weights,
     feature_matching_loss,
     hinge_discriminator_loss,
     hinge_generator_loss,
@@ -312,9 +313,7 @@ class GANTask(Task):
 
     def __init__(self, config: GANExperiment) -> None:
         super().__init__(config)
-        unknown = set(config.loss_weights) - set(GAN_LOSS_WEIGHTS)
-        if unknown:
-            raise ConfigError(f"unknown loss weight {sorted(unknown)[0]!r} (known: {', '.join(GAN_LOSS_WEIGHTS)})")
+        check_loss_weights(config.loss_weights, GAN_LOSS_WEIGHTS)
         if not config.data.cache:
             raise ConfigError("data.cache is required: a folder made by `d2m data prepare`")
         if not 0 <= config.genre_dropout <= 1 or not 0 <= config.tempo_dropout <= 1:

@@ -22,7 +22,13 @@ from torch.nn import functional as F
 
 from ..data.music import MusicCrops, MusicDataConfig, eval_segments, resolve_sources
 from ..errors import ConfigError, D2MError
-from ..losses.adversarial import feature_matching_loss, hinge_discriminator_loss, hinge_generator_loss, weighted_total
+from ..losses.adversarial import (
+    check_loss_weights,
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    weighted_total,
+)
 from ..losses.spectral import LogMelDistance
 from ..models.d2m import build_discriminator
 from .config import TrainerConfig
@@ -58,9 +64,7 @@ class SynthTask(Task):
 
     def __init__(self, config: SynthExperiment) -> None:
         super().__init__(config)
-        unknown = set(config.loss_weights) - set(SYNTH_LOSS_WEIGHTS)
-        if unknown:
-            raise ConfigError(f"unknown loss weight {sorted(unknown)[0]!r} (known: {', '.join(SYNTH_LOSS_WEIGHTS)})")
+        check_loss_weights(config.loss_weights, SYNTH_LOSS_WEIGHTS)
         self._eval_audio: torch.Tensor | None = None
 
     def build(self, ctx: TrainContext) -> None:
@@ -94,14 +98,7 @@ class SynthTask(Task):
             )
 
     def train_dataset(self) -> MusicCrops:
-        d = self.config.data
-        return MusicCrops(
-            resolve_sources(d.sources),
-            segment=int(round(d.segment_seconds * d.sample_rate)),
-            seed=self.config.trainer.seed,
-            gain=(d.gain_min, d.gain_max),
-            sample_rate=d.sample_rate,
-        )
+        return self.config.data.train_crops(self.config.trainer.seed)
 
     def _codes(self, audio: torch.Tensor) -> torch.Tensor:
         """Real music ``[B, 1, N]`` -> its looked-up code vectors (frozen encoder and codebook, no grad)."""

@@ -98,14 +98,7 @@ class VQVAETask(Task):
         self.mel: LogMelDistance | None = None  # built on first evaluation (librosa is slow to import)
 
     def train_dataset(self) -> MusicCrops:
-        d = self.config.data
-        return MusicCrops(
-            resolve_sources(d.sources),
-            segment=int(round(d.segment_seconds * d.sample_rate)),
-            seed=self.config.trainer.seed,
-            gain=(d.gain_min, d.gain_max),
-            sample_rate=d.sample_rate,
-        )
+        return self.config.data.train_crops(self.config.trainer.seed)
 
     def losses(self, x: torch.Tensor, out: Any) -> dict[str, torch.Tensor]:
         """The weighted terms and per-level diagnostics for input x[B x 1 x T] and a `VQVAEOutput`."""
