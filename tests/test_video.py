@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -164,3 +168,141 @@ def test_avi_with_b_frames_gets_display_order_times(tmp_path: Path) -> None:
     times = np.array([t for t, _ in decoded])
     assert len(decoded) == 25 and np.allclose(np.diff(times), 0.04)
     assert np.all(np.diff([rgb[24:, 32:].mean() for _, rgb in decoded]) > 0)  # display order
+
+
+# ---------------------------------------------------------------------------------------------- skipping and prefetch
+
+
+def _decoder_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("decode ")]
+
+
+def _open_count(path: Path) -> int:
+    """How many of this process's file descriptors point at ``path`` (Linux /proc; -1 elsewhere)."""
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        return -1
+    n = 0
+    for fd in fd_dir.iterdir():
+        try:
+            n += os.readlink(fd) == str(path.resolve())
+        except OSError:
+            pass  # closed between listing and reading
+    return n
+
+
+def test_keep_skips_frames_with_their_true_times(tmp_path: Path) -> None:
+    """Refused frames are decoded but not yielded; the kept ones carry their own times and pixels."""
+    path = write_video(ramp_frames(30), 30, tmp_path / "a.mp4")
+    seen: list[float] = []
+
+    def every_third(t: float) -> bool:
+        seen.append(t)
+        return round(t * 30) % 3 == 0
+
+    for prefetch in (0, 3):
+        seen.clear()
+        kept = list(iter_frames(path, keep=every_third, prefetch=prefetch))
+        assert np.allclose(seen, np.arange(30) / 30)  # asked once per frame, in order
+        assert np.allclose([t for t, _ in kept], np.arange(0, 30, 3) / 30)
+        full = {round(t * 30): rgb for t, rgb in iter_frames(path)}
+        for t, rgb in kept:
+            assert np.array_equal(rgb, full[round(t * 30)])  # the frame of that time, not a neighbour
+
+
+def test_analysis_grid_on_60fps_and_vfr(tmp_path: Path) -> None:
+    from dance2music.features.extract import AnalysisGrid
+
+    path = write_video(ramp_frames(40, 32, 24), 60, tmp_path / "sixty.mp4")
+    times = [t for t, _ in iter_frames(path, keep=AnalysisGrid(30, 60), prefetch=2)]
+    assert np.allclose(times, np.arange(0, 40, 2) / 60)  # every other frame at its own time
+    times = [t for t, _ in iter_frames(path, keep=AnalysisGrid(None, 60))]
+    assert len(times) == 40
+    # irregular frames (50 fps, then 20 fps) analysed at 25 fps: every other frame, then every frame
+    grid = AnalysisGrid(25, 30)
+    pts = np.concatenate([np.arange(20) * 0.02, 0.4 + np.arange(20) * 0.05])
+    kept = [t for t in pts if grid(float(t))]
+    assert np.allclose(kept, np.concatenate([pts[:20:2], pts[20:]]))
+
+
+def test_prefetch_gives_the_same_frames(tmp_path: Path) -> None:
+    path = write_video(ramp_frames(20, 70, 40), 25, tmp_path / "a.mp4")
+    plain = list(iter_frames(path, max_side=35))
+    ahead = list(iter_frames(path, max_side=35, prefetch=2))
+    assert [t for t, _ in plain] == [t for t, _ in ahead]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(plain, ahead))
+    assert not _decoder_threads()
+
+
+def test_prefetch_errors_are_the_same_one_line_errors(tmp_path: Path) -> None:
+    good = write_video(ramp_frames(30), 30, tmp_path / "good.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n")
+    for bad in (cut, text):
+        with pytest.raises(VideoError) as plain:
+            list(iter_frames(bad))
+        with pytest.raises(VideoError) as ahead:
+            list(iter_frames(bad, prefetch=2))
+        assert str(ahead.value) == str(plain.value) and "\n" not in str(ahead.value)
+    with pytest.raises(InputError, match="no such file"):
+        next(iter_frames(tmp_path / "missing.mp4", prefetch=2))
+
+    def broken(t: float) -> bool:  # a failure inside the decoding thread (here: the caller's predicate)
+        if t > 0.2:
+            raise ValueError("predicate failed")
+        return True
+
+    with pytest.raises(ValueError, match="predicate failed"):
+        list(iter_frames(good, keep=broken, prefetch=2))
+    assert not _decoder_threads() and _open_count(good) <= 0
+
+
+def test_prefetch_stays_bounded_and_stops_on_early_close(tmp_path: Path) -> None:
+    path = write_video(ramp_frames(40, 32, 24), 30, tmp_path / "a.mp4")
+    asked = []
+
+    def count(t: float) -> bool:
+        asked.append(t)
+        return True
+
+    frames = iter_frames(path, keep=count, prefetch=2)
+    next(frames)
+    time.sleep(0.3)  # the thread fills the queue, then waits
+    assert len(asked) <= 1 + 2 + 1  # taken, queued, one in hand: memory does not grow with the video
+    assert len(_decoder_threads()) == 1 and _open_count(path) in (-1, 1)
+    frames.close()
+    assert not _decoder_threads() and _open_count(path) <= 0  # joined, file closed
+
+    # an exception in the consumer: closing the abandoned iterator (as `extract_features` does) joins too
+    frames = iter_frames(path, prefetch=2)
+    with pytest.raises(RuntimeError):
+        for i, _ in enumerate(frames):
+            if i == 3:
+                raise RuntimeError("consumer failed")
+    frames.close()
+    assert not _decoder_threads() and _open_count(path) <= 0
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals go to the main thread")
+def test_prefetch_stops_on_keyboard_interrupt(tmp_path: Path) -> None:
+    """Ctrl-C while the consumer waits for a slow decoder: the interrupt surfaces, the thread is joined."""
+    path = write_video(ramp_frames(40, 32, 24), 30, tmp_path / "a.mp4")
+
+    def slow(t: float) -> bool:
+        time.sleep(0.05)
+        return True
+
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT))
+    frames = iter_frames(path, keep=slow, prefetch=2)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in frames:
+                pass
+    finally:
+        timer.cancel()
+        frames.close()
+    assert not _decoder_threads() and _open_count(path) <= 0

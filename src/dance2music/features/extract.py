@@ -1,11 +1,13 @@
 """The whole feature pipeline for one video: decode once -> pose -> Motion, and visual features -> Visual.
 
-Each frame is decoded once (scaled down to `pose.POSE_MAX_SIDE`) and handed to every extractor in turn,
-so a long video is never held in memory and never decoded twice.
+Each frame is decoded once; the frames picked for analysis (`AnalysisGrid`) are scaled down to
+`pose.POSE_MAX_SIDE` and handed to every extractor in turn, so a long video is never held in memory and
+never decoded twice. Decoding runs in a background thread a few frames ahead of the extractors.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,42 @@ class VideoFeatures:
     duration: float  # seconds of video
     fps: float  # the video's own (average) frame rate
     meta: dict[str, Any] = field(default_factory=dict)  # size, rotation, person-tracking notes, ...
+
+
+#: Frames the decoding thread may run ahead of pose (each a 640-px RGB frame, under 1 MB).
+PREFETCH_FRAMES = 4
+
+
+class AnalysisGrid:
+    """Chooses which decoded frames are analysed: at most ``analysis_fps`` per second, by timestamp.
+
+    Instants lie on a grid of ``1 / analysis_fps`` from the first frame; a frame within half a video frame
+    of the next instant takes it, so a 30 fps video at ``analysis_fps=30`` keeps every frame, a 60 fps one
+    every other, and a variable-frame-rate one the frame nearest each instant. Called once per decoded
+    frame, in order (it is the ``keep`` predicate of `io.video.iter_frames`); None keeps every frame.
+    """
+
+    def __init__(self, analysis_fps: float | None, video_fps: float | None) -> None:
+        self.step = 1.0 / float(analysis_fps) if analysis_fps else 0.0
+        self.tol = 0.5 / video_fps if video_fps and video_fps > 0 else 0.0
+        self.next_t = -math.inf
+
+    def __call__(self, t: float) -> bool:
+        if t < self.next_t - self.tol:
+            return False  # between analysis instants
+        if math.isfinite(self.next_t):
+            # the next instant on the grid, or one step past this frame when a gap skipped some instants
+            self.next_t = max(self.next_t + self.step, t + self.step - self.tol)
+        else:
+            self.next_t = t + self.step
+        return True
+
+    def expected(self, duration: float, num_frames: int | None) -> int | None:
+        """About how many frames of a ``duration``-second video with ``num_frames`` frames are kept."""
+        if not self.step:
+            return num_frames
+        n = math.ceil(duration / self.step)
+        return min(n, num_frames) if num_frames else n
 
 
 def extract_features(
@@ -63,25 +101,22 @@ def extract_features(
 
         i3d = I3DFeatures(load_i3d(i3d_weights))
 
-    decoded = iter_frames(path, max_side=POSE_MAX_SIDE)
+    grid = AnalysisGrid(analysis_fps, info.fps)
+    # Decoding and scaling run in a background thread a few frames ahead, so that on two cores they
+    # overlap with pose (PyAV and MediaPipe both release the GIL); frames between analysis instants are
+    # decoded but never converted to RGB.
+    decoded = iter_frames(path, max_side=POSE_MAX_SIDE, keep=grid, prefetch=PREFETCH_FRAMES)
     frames = decoded
     tracker = PoseTracker(max_side=None)  # frames arrive already scaled for pose
     flowgrid = FlowGridExtractor() if (i3d is None and visual) else None
-    # Analysis instants on a grid of 1/analysis_fps; a frame within half a video frame of the next instant
-    # takes it, so a 30 fps video at analysis_fps=30 keeps every frame and a 60 fps one every other.
-    step = 0.0 if not analysis_fps else 1.0 / float(analysis_fps)
-    tol = 0.5 / info.fps if info.fps and info.fps > 0 else 0.0
-    next_t = -np.inf
     scale = None
     try:
         if progress:
             from tqdm.auto import tqdm
 
-            frames = tqdm(frames, total=info.num_frames, desc=f"features {path.name}", unit="frame", leave=False)
+            total = grid.expected(info.duration, info.num_frames)
+            frames = tqdm(frames, total=total, desc=f"features {path.name}", unit="frame", leave=False)
         for t, rgb in frames:
-            if t < next_t - tol:
-                continue  # between analysis instants: decoded (the codec needs it) but not analysed
-            next_t = max(next_t + step, t + step - tol) if np.isfinite(next_t) else t + step
             if scale is None:  # keypoints are reported in pixels of the full-size (displayed) frame
                 scale = max(info.width, info.height) / max(rgb.shape[:2])
             tracker.update(t, rgb, scale)
@@ -93,7 +128,7 @@ def extract_features(
         tracker.close()
         if frames is not decoded:
             frames.close()  # the progress bar
-        decoded.close()  # releases the file even when an extractor failed mid-stream
+        decoded.close()  # stops the decoding thread and releases the file even when an extractor failed
 
     meta: dict[str, Any] = {
         "source": str(path),

@@ -1,0 +1,120 @@
+"""What analysing fewer frames per second costs in kinematic-beat accuracy, on the synthetic set's videos.
+
+    python benchmarks/bench_analysis_fps.py data/synth                 # test split (20 clips), 30 vs 15 fps
+    python benchmarks/bench_analysis_fps.py data/synth --rates 30 15 10 --json out.json
+
+For each clip of the split, `extract_features` (pose only, as `d2m generate` runs it for the shipped model)
+runs on the video at every rate; kinematic beats (`metrics.motion_beats`) of each motion are scored with
+beat F1 (+-100 ms, one-to-one) against
+- the labelled music beats (what the model is asked to follow), and
+- the synthetic dancer's own keyframe times (``dance_beats`` in the labels: where its movement really hits);
+and against the beats found at the first (highest) rate, with the median time shift of the matched pairs.
+Counts are pooled over the clips (F1 = 2 * matches / (n_ref + n_est)). CPU seconds per clip are reported too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def video_for(root: Path, seq: str) -> Path | None:
+    """The video of sequence ``seq`` (its camera id replaces ``cAll``)."""
+    found = sorted((root / "videos").glob(seq.replace("cAll", "c*") + ".*"))
+    return found[0] if found else None
+
+
+def matched_shifts(reference: np.ndarray, estimate: np.ndarray, tolerance: float) -> np.ndarray:
+    """|time differences| of the one-to-one matched pairs (the same matching as `match_beats`)."""
+    from scipy.optimize import linear_sum_assignment
+
+    if reference.size == 0 or estimate.size == 0:
+        return np.zeros(0)
+    d = np.abs(reference[:, None] - estimate[None, :])
+    within = d <= tolerance + 1e-9
+    rows, cols = linear_sum_assignment(np.where(within, -1.0 + d / (10.0 * tolerance * (d.shape[0] + 1)), 0.0))
+    keep = within[rows, cols]
+    return d[rows[keep], cols[keep]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", type=Path, help="dataset in the AIST++ layout with labels/ (d2m data synth)")
+    ap.add_argument("--split", default="test", help="crossmodal split to use (default test)")
+    ap.add_argument("--limit", type=int, default=20, help="at most this many clips (default 20)")
+    ap.add_argument("--rates", type=float, nargs="+", default=[30.0, 15.0], help="analysis fps, highest first")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+
+    from dance2music.features.extract import extract_features
+    from dance2music.metrics.motion_beats import BEAT_F1_TOLERANCE_S, kinematic_beats, match_beats
+
+    seqs = (args.root / "splits" / f"crossmodal_{args.split}.txt").read_text().split()[: args.limit]
+    rates = list(args.rates)
+    keys = ("music", "dance", "top")
+    counts = {r: {k: [0, 0, 0] for k in keys} for r in rates}  # matches, n_ref, n_est
+    shifts: dict[float, list[np.ndarray]] = {r: [] for r in rates}
+    cpu = {r: 0.0 for r in rates}
+    clips = 0
+    for seq in seqs:
+        video = video_for(args.root, seq)
+        if video is None:
+            continue
+        label = json.loads((args.root / "labels" / f"{seq}.json").read_text())
+        refs = {"music": np.asarray(label["beats"], float), "dance": np.asarray(label.get("dance_beats", []), float)}
+        top = None
+        for r in rates:
+            c0 = time.process_time()
+            feats = extract_features(video, visual=False, analysis_fps=r)
+            cpu[r] += time.process_time() - c0
+            beats = kinematic_beats(feats.motion).times
+            refs_r = {**refs, "top": top if top is not None else beats}
+            for k in keys:
+                c = counts[r][k]
+                c[0] += match_beats(refs_r[k], beats)
+                c[1] += refs_r[k].size
+                c[2] += beats.size
+            if top is None:
+                top = beats
+            else:
+                shifts[r].append(matched_shifts(top, beats, BEAT_F1_TOLERANCE_S))
+        clips += 1
+        print(f"{clips:3d} {seq}", file=sys.stderr, flush=True)
+
+    def f1(c: list[int]) -> float:
+        return 2.0 * c[0] / max(1, c[1] + c[2])
+
+    rows = []
+    for r in rates:
+        s = np.concatenate(shifts[r]) if shifts[r] else np.zeros(0)
+        rows.append(
+            {
+                "analysis_fps": r,
+                "f1_music_beats": f1(counts[r]["music"]),
+                "f1_dance_keyframes": f1(counts[r]["dance"]),
+                "f1_vs_top_rate": f1(counts[r]["top"]),
+                "median_shift_ms_vs_top_rate": float(np.median(s) * 1000) if s.size else 0.0,
+                "kinematic_beats": counts[r]["music"][2],
+                "cpu_s_per_clip": cpu[r] / max(1, clips),
+            }
+        )
+    print(f"{clips} clips of {args.root} ({args.split} split); beat F1 at +-100 ms, pooled")
+    print("| analysis fps | F1 vs music beats | F1 vs dancer keyframes | F1 vs 1st rate | median shift | CPU s/clip |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row['analysis_fps']:g} | {row['f1_music_beats']:.3f} | {row['f1_dance_keyframes']:.3f} | "
+            f"{row['f1_vs_top_rate']:.3f} | {row['median_shift_ms_vs_top_rate']:.0f} ms | {row['cpu_s_per_clip']:.1f} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"clips": clips, "split": args.split, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
