@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ..constants import MOTION_FPS, VISUAL_FPS
 from ..errors import NoPersonError
 from ..io.video import iter_frames, probe
 from ..types import Motion, Visual
-from .pose import POSE_MAX_SIDE, PoseTracker
+from .pose import POSE_MAX_SIDE, PoseTracker, track_to_motion
 from .visual import FlowGridExtractor
 
 
@@ -70,6 +71,61 @@ class AnalysisGrid:
         return min(n, num_frames) if num_frames else n
 
 
+class PoseLanes:
+    """Pose over a frame stream with one or two MediaPipe trackers ("lanes") that take turns.
+
+    With ``lanes=2`` frame ``k`` goes to tracker ``k % 2``; the second tracker runs in a worker thread
+    (MediaPipe releases the GIL), so two cores estimate pose at once. Each tracker follows its own frames
+    (video mode: it crops around its previous result, two analysed frames back), and `finish` merges the
+    two tracks by time before smoothing and resampling. ``lanes=1`` is the plain `PoseTracker`.
+    """
+
+    def __init__(self, lanes: int = 1) -> None:
+        if lanes not in (1, 2):
+            raise ValueError(f"lanes must be 1 or 2, got {lanes}")
+        self.trackers = [PoseTracker(max_side=None) for _ in range(lanes)]  # frames arrive scaled for pose
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose") if lanes == 2 else None
+        self._pending: Future | None = None
+        self._count = 0
+
+    def update(self, t: float, rgb: np.ndarray, scale: float) -> None:
+        """Add frame ``rgb`` (uint8[H, W, 3]) at ``t`` seconds; keypoint pixels are multiplied by ``scale``."""
+        lane = self._count % len(self.trackers)
+        self._count += 1
+        if lane == 0:
+            self.trackers[0].update(t, rgb, scale)
+            return
+        self._wait()  # this lane's previous frame first: a tracker sees its frames in order, one at a time
+        self._pending = self._pool.submit(self.trackers[1].update, t, rgb, scale)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # raises the worker's error here
+
+    def close(self) -> None:
+        """Wait for the worker and release every tracker (safe to call twice)."""
+        try:
+            self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            for tr in self.trackers:
+                tr.close()
+
+    def finish(self, *, duration: float, fps: float, meta: dict[str, Any]) -> Motion:
+        """The normalized `Motion` of all frames (`pose.track_to_motion`); closes the trackers."""
+        self.close()
+        if len(self.trackers) == 1:
+            return self.trackers[0].finish(duration=duration, fps=fps, meta=meta)
+        times = np.concatenate([np.asarray(tr.times, np.float64) for tr in self.trackers])
+        kp = [k for tr in self.trackers for k in tr.keypoints]
+        detected = np.concatenate([np.asarray(tr.detected, bool) for tr in self.trackers])
+        order = np.argsort(times, kind="stable")
+        keypoints = np.stack(kp)[order] if kp else np.zeros((0, 17, 3), np.float32)
+        return track_to_motion(times[order], keypoints, detected[order], duration=duration, fps=fps, meta=meta)
+
+
 def extract_features(
     video: str | Path,
     *,
@@ -77,6 +133,7 @@ def extract_features(
     i3d_weights: str | os.PathLike | None = None,
     visual: bool = True,
     analysis_fps: float | None = MOTION_FPS,
+    pose_lanes: int = 1,
 ) -> VideoFeatures:
     """Decode ``video`` as a stream and return its `VideoFeatures`.
 
@@ -107,7 +164,7 @@ def extract_features(
     # decoded but never converted to RGB.
     decoded = iter_frames(path, max_side=POSE_MAX_SIDE, keep=grid, prefetch=PREFETCH_FRAMES)
     frames = decoded
-    tracker = PoseTracker(max_side=None)  # frames arrive already scaled for pose
+    tracker = PoseLanes(pose_lanes)
     flowgrid = FlowGridExtractor() if (i3d is None and visual) else None
     scale = None
     try:
