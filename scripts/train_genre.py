@@ -26,11 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--crops-per-window", type=float, default=1.0, help="random crops per 2 s of music per epoch")
+    p.add_argument("--augment", action="store_true", help="train on degraded copies too (noise, low-pass, tilt)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--max-tracks", type=int, default=None, help="use at most this many training tracks")
     args = p.parse_args(argv)
 
+    import numpy as np
     import torch
 
     from dance2music.errors import D2MError
@@ -51,10 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tracks: train {len(train)}, val {len(val)}, test {len(test)} (loaded in {time.time() - t0:.1f} s)")
     res = G.train_genre_classifier(
         train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        crops_per_window=args.crops_per_window,
+        crops_per_window=args.crops_per_window, augment=args.augment,
     )  # fmt: skip
     test_acc = G.clip_accuracy(res.model, test) if test else float("nan")
     val_clip_acc = G.clip_accuracy(res.model, val) if val else float("nan")
+    rng = np.random.default_rng(args.seed + 2)
+    degraded = [G.GenreTrack(t.name, G.degrade(t.audio[None], t.sr, rng, p=1.0)[0], t.sr, t.genre) for t in test]
+    test_deg_acc = G.clip_accuracy(res.model, degraded) if test else float("nan")
     info = {
         "data": args.data,
         "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]),
@@ -62,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         "val_window_accuracy": res.val_accuracy,
         "val_clip_accuracy": val_clip_acc,
         "test_clip_accuracy": test_acc,
+        "test_clip_accuracy_degraded": test_deg_acc,
         "epochs": args.epochs,
         "crops_per_window": args.crops_per_window,
+        "augment": args.augment,
         "seed": args.seed,
         "train_seconds": round(res.seconds, 1),
         **G.model_summary(res.model),
@@ -73,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         info["dataset"] = json.loads(made_by.read_text())
     path = G.save_genre_model(res.model, args.out, info)
     print(f"val window acc {res.val_accuracy:.3f}, val clip acc {val_clip_acc:.3f}, test clip acc {test_acc:.3f}")
+    print(f"test clip acc on degraded music {test_deg_acc:.3f}")
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) sha256 {sha256_file(path)}")
     return 0
 

@@ -240,3 +240,20 @@ def test_genre_classifier_learns_and_retrieval():
     bank = np.concatenate([G.embed_windows(res.model, t.audio) for t in train])
     genres = np.array([t.genre for t in train])
     assert [G.retrieve_genre(G.embed_windows(res.model, t.audio), bank, genres) for t in test] == [0, 0, 1, 1]
+
+
+def test_degrade_keeps_shape_and_loudness_and_changes_spectrum():
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    clean = (0.3 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
+    batch = np.stack([clean] * 16)
+    out = G.degrade(batch, SR, rng, p=1.0)
+    assert out.shape == batch.shape and out.dtype == np.float32 and np.isfinite(out).all()
+    assert np.array_equal(batch[0], clean)  # the input is not modified in place
+    rms = np.sqrt((out**2).mean(1)) / np.sqrt((clean**2).mean())
+    assert np.all((rms > 0.3) & (rms < 3.0))  # damage, not silence or clipping-level blow-ups
+    assert all(not np.allclose(o, clean, atol=1e-3) for o in out)  # p=1: every window is changed
+    assert np.array_equal(G.degrade(batch, SR, rng, p=0.0), batch)  # p=0: untouched
+    # the silent half of the gated tone gets energy (noise or reverb tail) in most windows
+    silent = (np.sin(2 * np.pi * 2 * t) <= 0) & (t > 0.3)
+    assert np.mean([np.abs(o[silent]).mean() > 1e-3 for o in out]) > 0.5

@@ -327,6 +327,49 @@ def window_accuracy(model: GenreCNN, windows: np.ndarray, labels: np.ndarray) ->
     return float((pred == labels).mean()) if len(labels) else float("nan")
 
 
+def degrade(batch: np.ndarray, sr: int, rng: np.random.Generator, p: float = 0.75) -> np.ndarray:
+    """Degrade a batch of windows ``[B, N]`` the way imperfect synthesis does, each window with probability p.
+
+    A classifier trained only on clean renderings keys on details that any generated audio lacks: additive
+    white noise at 20 dB SNR halved its accuracy, and a VQ-VAE reconstruction took it to chance. So training
+    windows get, independently: a low-pass at 2-10 kHz, a random spectral tilt of +-6 dB per octave around
+    1 kHz, a synthetic room reverb (RT60 0.1-0.8 s) and white or pink noise at 0-35 dB SNR. Generic damage,
+    not the artefacts of any one model.
+    """
+    out = batch.astype(np.float32, copy=True)
+    n = out.shape[-1]
+    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    octaves = np.log2(np.maximum(freqs, 20.0) / 1000.0)
+    for r in range(len(out)):
+        if rng.random() >= p:
+            continue
+        x = out[r]
+        power = float(np.mean(x**2)) + 1e-12
+        spec = np.fft.rfft(x)
+        gain = np.ones_like(freqs)
+        if rng.random() < 0.5:
+            gain *= freqs <= rng.uniform(2000.0, 10000.0)
+        if rng.random() < 0.5:
+            gain *= 10 ** (rng.uniform(-6.0, 6.0) * octaves / 20.0)
+        x = np.fft.irfft(spec * gain, n)
+        if rng.random() < 0.5:  # room reverb: noise under an exponential decay smears every transient
+            rt60 = rng.uniform(0.1, 0.8)
+            m = int(rt60 * sr)
+            ir = rng.standard_normal(m) * np.exp(-6.9 * np.arange(m) / m)
+            ir[0] = np.sqrt(np.sum(ir[1:] ** 2) * 10 ** (rng.uniform(-5.0, 15.0) / 10))  # direct-to-reverb ratio
+            x = np.fft.irfft(np.fft.rfft(x, n + m) * np.fft.rfft(ir, n + m), n + m)[:n]
+            x *= np.sqrt(power / (np.mean(x**2) + 1e-12))
+        if rng.random() < 0.7:
+            noise_spec = np.fft.rfft(rng.standard_normal(n))
+            if rng.random() < 0.5:  # pink: power falls as 1/f
+                noise_spec /= np.sqrt(np.maximum(freqs, 20.0))
+            noise = np.fft.irfft(noise_spec, n)
+            snr_db = rng.uniform(0.0, 35.0)
+            x = x + noise * np.sqrt(power / (np.mean(noise**2) + 1e-12) / 10 ** (snr_db / 10))
+        out[r] = x.astype(np.float32)
+    return out
+
+
 def train_genre_classifier(
     train: Sequence[GenreTrack],
     val: Sequence[GenreTrack] = (),
@@ -338,14 +381,17 @@ def train_genre_classifier(
     weight_decay: float = 1e-4,
     window_s: float = WINDOW_S,
     crops_per_window: float = 1.0,
+    augment: bool = False,
     seed: int = 0,
     log: Callable[[str], None] | None = print,
 ) -> TrainResult:
     """Train a `GenreCNN` on random ``window_s`` crops of the training tracks.
 
     Each epoch draws ``crops_per_window`` random crops per ``window_s`` of each track's length, with a random
-    gain of +-6 dB (loudness must not decide the genre). The model with the best validation window accuracy
-    is kept (the last one when there is no validation set). Deterministic for a seed on one thread.
+    gain of +-6 dB (loudness must not decide the genre); with ``augment`` also `degrade`. The model with the
+    best validation window accuracy is kept (the last one when there is no validation set); with ``augment``
+    that accuracy is the mean over the clean validation windows and a degraded copy of them (fixed seed).
+    Deterministic for a seed on one thread.
     """
     if not train:
         raise InputError("no training music found")
@@ -365,6 +411,7 @@ def train_genre_classifier(
             [GenreTrack(t.name, _to_model_rate(t.audio, t.sr, model), sr, t.genre) for t in val],
             sr, window_s, model.min_samples,
         )  # fmt: skip
+        val_noisy = degrade(val_x, sr, np.random.default_rng(seed + 1), p=1.0) if augment else None
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
     best_acc, best_state, history = -1.0, None, []
@@ -380,6 +427,8 @@ def train_genre_classifier(
             for r, k in enumerate(idx):
                 s = rng.integers(0, audios[k].size - win + 1)
                 batch[r] = audios[k][s : s + win] * 10 ** (rng.uniform(-6, 6) / 20)
+            if augment:
+                batch = degrade(batch, sr, rng)
             y = torch.from_numpy(labels[idx])
             out = model(torch.from_numpy(batch))
             loss = nn.functional.cross_entropy(out.logits, y)
@@ -393,6 +442,10 @@ def train_genre_classifier(
         row = {"epoch": epoch + 1, "loss": loss_sum / total, "train_acc": correct / total}
         if val:
             row["val_acc"] = window_accuracy(model, val_x, val_y)
+            if val_noisy is not None:
+                row["val_acc_clean"] = row["val_acc"]
+                row["val_acc_degraded"] = window_accuracy(model, val_noisy, val_y)
+                row["val_acc"] = 0.5 * (row["val_acc_clean"] + row["val_acc_degraded"])
         history.append(row)
         score = row.get("val_acc", row["train_acc"]) if val else epoch
         if score >= best_acc:
@@ -435,5 +488,6 @@ __all__ = [
     "retrieve_genre",
     "save_genre_model",
     "train_genre_classifier",
+    "degrade",
     "window_accuracy",
 ]
