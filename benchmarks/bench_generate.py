@@ -9,7 +9,10 @@ Test videos are made from the bundled demo dance (a synthetic dancer with its mu
   least 2x real time) and its inverse, the real-time factor;
 - memory: a 640x360 30-fps video of ``--minutes`` minutes; the peak resident memory (ru_maxrss) of a fresh
   `d2m generate` process, next to the same for a 1-minute video (flat in length = streaming works).
-Each run also records the process CPU time, which moves less than wall time on a shared machine.
+Each run also records the process CPU time, which moves less than wall time on a shared machine, and the
+machine's load average before and after it (a busy core shows as load >= 1 before the run starts). The two
+long videos also give the steady-state cost per extra second of video (their difference), free of the fixed
+start-up cost (imports, model and MediaPipe loading) that weighs on short clips.
 """
 
 from __future__ import annotations
@@ -56,11 +59,12 @@ print(json.dumps({"rc": rc, "wall": time.perf_counter() - t0, "cpu": time.proces
 
 def run_generate(video: Path, out: Path, *extra: str) -> dict:
     cmd = [sys.executable, "-c", RUNNER, "generate", str(video), "-o", str(out), "--force", "--no-progress", *extra]
+    load_before = os.getloadavg()[0]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise SystemExit(f"generate failed: {proc.stderr.strip()[-500:]}")
-    return json.loads(lines[-1])
+    return {**json.loads(lines[-1]), "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,31 +75,66 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
-    rows = []
+    rows, long_runs = [], {}
     with tempfile.TemporaryDirectory(prefix="d2m-bench-") as tmp:
         tmp = Path(tmp)
         clip = looped_video(tmp / "clip720.mp4", args.seconds, (1280, 720))
         for fps in ("30", "15"):
             r = run_generate(clip, tmp / "out720.mp4", "--model", args.model, "--analysis-fps", fps)
-            rows.append({"video": f"{args.seconds:g} s 1280x720", "analysis_fps": float(fps), **r,
-                         "s_per_s": r["wall"] / args.seconds, "cpu_s_per_s": r["cpu"] / args.seconds})
+            rows.append(
+                {
+                    "video": f"{args.seconds:g} s 1280x720",
+                    "analysis_fps": float(fps),
+                    **r,
+                    "s_per_s": r["wall"] / args.seconds,
+                    "cpu_s_per_s": r["cpu"] / args.seconds,
+                }
+            )
         for minutes in sorted({1.0, args.minutes}):
             t0 = time.perf_counter()
             long = looped_video(tmp / f"long{minutes:g}.mp4", minutes * 60, (640, 360))
             made = time.perf_counter() - t0
             r = run_generate(long, tmp / "out_long.mp4", "--model", args.model, "--analysis-fps", "15")
-            rows.append({"video": f"{minutes:g} min 640x360", "analysis_fps": 15.0, **r, "make_video_s": made,
-                         "s_per_s": r["wall"] / (minutes * 60), "cpu_s_per_s": r["cpu"] / (minutes * 60)})
+            rows.append(
+                {
+                    "video": f"{minutes:g} min 640x360",
+                    "analysis_fps": 15.0,
+                    **r,
+                    "make_video_s": made,
+                    "s_per_s": r["wall"] / (minutes * 60),
+                    "cpu_s_per_s": r["cpu"] / (minutes * 60),
+                }
+            )
+            long_runs[minutes] = r
             (tmp / f"long{minutes:g}.mp4").unlink()
+    steady = None
+    if len(long_runs) == 2:
+        (m1, a), (m2, b) = sorted(long_runs.items())
+        extra_s = (m2 - m1) * 60
+        steady = {
+            "video": "640x360, per extra second",
+            "analysis_fps": 15.0,
+            "s_per_s": (b["wall"] - a["wall"]) / extra_s,
+            "cpu_s_per_s": (b["cpu"] - a["cpu"]) / extra_s,
+        }
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch threads default; model {args.model}")
-    print("| video | analysis fps | wall s per s of video | real-time factor | CPU s per s | peak RSS |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS {threads}; model {args.model}")
+    print("| video | analysis fps | wall s per s of video | real-time factor | CPU s per s | peak RSS | load before |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['video']} | {r['analysis_fps']:g} | {r['s_per_s']:.2f} | {1 / r['s_per_s']:.2f}x | "
-              f"{r['cpu_s_per_s']:.2f} | {r['peak_rss_mb']:.0f} MB |")
+        print(
+            f"| {r['video']} | {r['analysis_fps']:g} | {r['s_per_s']:.2f} | {1 / r['s_per_s']:.2f}x | "
+            f"{r['cpu_s_per_s']:.2f} | {r['peak_rss_mb']:.0f} MB | {r['load_before']:.1f} |"
+        )
+    if steady is not None:
+        print(
+            f"| {steady['video']} | 15 | {steady['s_per_s']:.2f} | {1 / steady['s_per_s']:.2f}x | "
+            f"{steady['cpu_s_per_s']:.2f} | | |"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+        info = {"cpus": os.cpu_count(), "machine": platform.machine(), "omp_num_threads": threads, "model": args.model}
+        args.json.write_text(json.dumps({"machine": info, "rows": rows, "steady_state": steady}, indent=2) + "\n")
     return 0
 
 

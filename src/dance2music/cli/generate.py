@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ..constants import GENRES
+from ..constants import GENERATE_ANALYSIS_FPS, GENRES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tempo", type=float, help="tempo hint in BPM (default: the model decides from the dance)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0: the same video gives the same music)")
     p.add_argument(
-        "--analysis-fps", type=float, default=30.0,
-        help="frames per second the pose tracker analyses (default 30; 15 is about twice as fast)",
+        "--analysis-fps", type=float, default=GENERATE_ANALYSIS_FPS,
+        help=f"frames per second the pose tracker analyses (default {GENERATE_ANALYSIS_FPS:g}; 30 analyses every "
+        "frame of a 30 fps video at twice the cost, for about 0.01 more beat F1)",
     )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite outputs that exist")

@@ -145,8 +145,11 @@ def extract_features(
     visual: False skips the visual features (``Visual`` with zero columns) for models that do not use them.
     analysis_fps: pose and visual features run on at most this many frames per second (frames are taken by
         their timestamps; a 60 fps video is analysed at 30 fps by default); the keypoints are then spline-
-        resampled to `MOTION_FPS`. None analyses every frame. 15 halves the cost with beats still located
-        to a few tens of milliseconds (see benchmarks/bench_generate.py).
+        resampled to `MOTION_FPS`. None analyses every frame. 15 (what `d2m generate` uses) halves the cost
+        for about 0.01 less kinematic-beat F1 (docs/evaluation.md, "Analysis rate").
+    pose_lanes: 2 runs two MediaPipe trackers on alternate analysed frames, one in a worker thread, so
+        that two free cores share the pose work (`PoseLanes`; about 0.01 less beat F1 again). 1 (default)
+        is one tracker on every analysed frame. Either way the result does not depend on thread timing.
 
     Raises `InputError`/`VideoError` for unreadable input and `NoPersonError` when no person is found.
     """
