@@ -14,8 +14,10 @@ Pipeline (choices measured on real dance clips, see the project's beat-alignment
    the same normalization every dataset reader uses. Frames with no person are filled (interpolated inside,
    held at the ends) and flagged ``valid=False`` with confidence 0.
 
-MediaPipe follows one person. `PoseTracker` takes frames one at a time, so a caller can decode a video once
-and feed the same frames to several extractors (`features.extract` does).
+MediaPipe follows one person (whoever its detector ranked first); with several people in the video,
+`features.people` chooses the most prominent and crops every frame around them before it reaches
+`PoseTracker.update` (its ``origin`` maps the keypoints back). `PoseTracker` takes frames one at a time,
+so a caller can decode a video once and feed the same frames to several extractors (`features.extract` does).
 """
 
 from __future__ import annotations
@@ -255,9 +257,16 @@ class PoseTracker:
         self.keypoints: list[np.ndarray] = []
         self.detected: list[bool] = []
 
-    def update(self, t: float, rgb: np.ndarray, scale: float = 1.0) -> np.ndarray | None:
-        """Add one frame at time ``t`` (s); ``scale`` maps its pixels to the reported pixel units."""
+    def update(
+        self, t: float, rgb: np.ndarray, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)
+    ) -> np.ndarray | None:
+        """Add one frame at time ``t`` (s); ``scale`` maps its pixels to the reported pixel units.
+
+        origin: (x, y) of ``rgb``'s top-left corner in a larger frame it was cropped from (pixels of that
+        frame before ``scale``), so keypoints are reported in the larger frame (`features.people` crops).
+        """
         h, w = rgb.shape[:2]
+        shift = np.array(origin, np.float32) * scale
         if self.max_side and max(h, w) > self.max_side:
             import cv2
 
@@ -273,6 +282,7 @@ class PoseTracker:
             self.detected.append(False)
         else:
             kp[:, :2] *= scale
+            kp[:, :2] += shift
             self.keypoints.append(kp)
             self.detected.append(True)
         return kp
