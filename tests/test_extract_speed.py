@@ -40,11 +40,11 @@ def test_a_failing_lane_raises_and_stops_everything(dance_clip: Path, monkeypatc
     calls = {"n": 0}
     real_update = extract.PoseTracker.update
 
-    def update(self, t, rgb, scale=1.0):  # PoseTracker.update, failing on the 4th frame (lane 2)
+    def update(self, t, rgb, scale=1.0, *origin):  # PoseTracker.update, failing on the 4th frame (lane 2)
         calls["n"] += 1
         if calls["n"] == 4:
             raise RuntimeError("pose failed")
-        return real_update(self, t, rgb, scale)
+        return real_update(self, t, rgb, scale, *origin)
 
     monkeypatch.setattr(extract.PoseTracker, "update", update)
     with pytest.raises(RuntimeError, match="pose failed"):

@@ -20,6 +20,7 @@ from ..constants import MOTION_FPS, VISUAL_FPS
 from ..errors import NoPersonError
 from ..io.video import iter_frames, probe
 from ..types import Motion, Visual
+from .people import scan_people
 from .pose import POSE_MAX_SIDE, PoseTracker, track_to_motion
 from .visual import FlowGridExtractor
 
@@ -88,15 +89,17 @@ class PoseLanes:
         self._pending: Future | None = None
         self._count = 0
 
-    def update(self, t: float, rgb: np.ndarray, scale: float) -> None:
-        """Add frame ``rgb`` (uint8[H, W, 3]) at ``t`` seconds; keypoint pixels are multiplied by ``scale``."""
+    def update(self, t: float, rgb: np.ndarray, scale: float, origin: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Add frame ``rgb`` (uint8[H, W, 3]) at ``t`` seconds; keypoint pixels are multiplied by ``scale``.
+
+        origin: where ``rgb`` was cropped from a larger frame (`PoseTracker.update`; `people.FollowedPose`)."""
         lane = self._count % len(self.trackers)
         self._count += 1
         if lane == 0:
-            self.trackers[0].update(t, rgb, scale)
+            self.trackers[0].update(t, rgb, scale, origin)
             return
         self._wait()  # this lane's previous frame first: a tracker sees its frames in order, one at a time
-        self._pending = self._pool.submit(self.trackers[1].update, t, rgb, scale)
+        self._pending = self._pool.submit(self.trackers[1].update, t, rgb, scale, origin)
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -167,7 +170,9 @@ def extract_features(
     # decoded but never converted to RGB.
     decoded = iter_frames(path, max_side=POSE_MAX_SIDE, keep=grid, prefetch=PREFETCH_FRAMES)
     frames = decoded
-    tracker = PoseLanes(pose_lanes)
+    # Several people: pose follows the most prominent one (a detector on a few sampled frames; features.people).
+    people = scan_people(path, info)
+    tracker = people.follow(PoseLanes(pose_lanes))
     flowgrid = FlowGridExtractor() if (i3d is None and visual) else None
     scale = None
     try:
@@ -201,6 +206,7 @@ def extract_features(
         "codec": info.codec,
         "num_frames": info.num_frames,
         "video_start": info.start,
+        **people.meta(),  # people, followed, people_note (in Motion.meta too)
     }
     try:
         motion = tracker.finish(duration=info.duration, fps=MOTION_FPS, meta=dict(meta))
