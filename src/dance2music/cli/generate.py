@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         rate = feats.meta.get("detection_rate")
         if rate is not None:
             notes.append(f"dancer found in {100 * rate:.0f}% of frames")
-        if feats.meta.get("people_note"):
-            notes.append(str(feats.meta["people_note"]))
+        if feats.meta.get("people_note"):  # several people: say whom the music follows, on its own line
+            print(f"note: {feats.meta['people_note']}", file=sys.stderr)
     print(
         f"{args.output}: {result.duration:.2f} s of music ({result.meta['level']} level, model {result.meta['model']}, "
         f"seed {result.meta['seed']}) in {took:.1f} s" + (f"; {'; '.join(notes)}" if notes else "")
