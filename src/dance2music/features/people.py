@@ -4,7 +4,8 @@ MediaPipe's pose solution (`features.pose`) tracks one person: whoever its detec
 (re)started. In a group video that may be anyone, and it may jump from one dancer to another. This module
 
 1. detects every person on a few sampled frames (`scan_people`: about one per second, at most
-   `SCAN_MAX_FRAMES`, each decoded by seeking so a long video is not decoded twice);
+   `SCAN_MAX_FRAMES`; keyframes near those instants where there are, so the scan decodes a handful of frames,
+   not the video);
 2. links the detections into tracks by box overlap and chooses the most prominent track: tall (large
    on screen) and persistent (its mean height over all sampled frames, counting 0 where it is absent),
    the most central one when two are within `TIE_RATIO` of each other (`choose_person`);
@@ -37,7 +38,7 @@ misses dancers who face away from the camera, which dancers often do.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -391,31 +392,61 @@ def scan_times(duration: float, *, interval: float = SCAN_INTERVAL_S, max_frames
 _SEEK_AHEAD_S = 2.0
 
 
-def sample_frames(
-    path: Any, times: Sequence[float], *, max_side: int | None = POSE_MAX_SIDE
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Decode the frame at (or just after) each of ``times`` (seconds, increasing), seeking between them.
+def _rgb(frame: Any, stream: Any, max_side: int | None) -> np.ndarray:
+    """A decoded frame as upright RGB scaled like `io.video.iter_frames` (uint8[H, W, 3])."""
+    from ..io.video import _apply_rotation, _frame_rotation, _scaled_size
 
-    Yields ``(frame_time, rgb uint8[H, W, 3])`` upright and scaled like `io.video.iter_frames` with the same
-    ``max_side``. A file that cannot seek is decoded from the start instead (same frames).
-    """
+    w, h = _scaled_size(frame.width, frame.height, max_side)
+    if (w, h) == (frame.width, frame.height):  # the same conversion iter_frames makes, so the same pixels
+        rgb = frame.to_ndarray(format="rgb24", threads=1)
+    else:
+        rgb = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA", threads=1)
+    return _apply_rotation(rgb, _frame_rotation(frame, stream))
+
+
+def _keyframes_near(
+    path: Any, times: Sequence[float], tolerance: float, max_side: int | None
+) -> tuple[list[tuple[float, np.ndarray]], list[float]]:
+    """For each instant, the keyframe at or before it when one lies within ``tolerance`` s and was not taken
+    already; those frames (time, rgb), and the instants left without one."""
     import av
 
-    from ..io.video import (
-        _apply_rotation,
-        _container_start,
-        _frame_rotation,
-        _open,
-        _scaled_size,
-        _video_stream,
-        iter_frames,
-    )
+    from ..io.video import _container_start, _open, _video_stream
+
+    container = _open(path)
+    try:
+        vs = _video_stream(container)
+        vs.codec_context.skip_frame = "NONKEY"  # the decoder drops every other frame unread
+        origin = _container_start(container)
+        taken: dict[float, tuple[float, np.ndarray]] = {}
+        missing = []
+        for target in times:
+            container.seek(max(0, int((target + origin) / vs.time_base)), stream=vs, backward=True)
+            frame = next(iter(container.decode(vs)), None)
+            t = float(frame.time) - origin if frame is not None and frame.time is not None else math.inf
+            if abs(t - target) > tolerance or round(t, 6) in taken:
+                missing.append(target)
+            else:
+                taken[round(t, 6)] = (t, _rgb(frame, vs, max_side))
+        return sorted(taken.values(), key=lambda x: x[0]), missing
+    except av.FFmpegError:
+        return [], list(times)  # a file that cannot seek: every instant is decoded the long way
+    finally:
+        container.close()
+
+
+def _decoded_near(path: Any, times: Sequence[float], max_side: int | None) -> list[tuple[float, np.ndarray]]:
+    """For each instant (increasing), the first frame not taken yet within half a frame before it or after
+    it: seeking to the keyframe before it and decoding forward (on from the last one when it is close)."""
+    import av
+
+    from ..io.video import _container_start, _open, _video_stream, iter_frames
 
     todo = sorted(float(t) for t in times)
+    out: list[tuple[float, np.ndarray]] = []
     if not todo:
-        return
+        return out
     container = _open(path)
-    done = 0
     try:
         vs = _video_stream(container)
         vs.thread_type = "AUTO"
@@ -424,6 +455,7 @@ def sample_frames(
         half = 0.5 / float(rate) if rate else 1.0 / 60.0
         decoder = None
         last_t = -math.inf
+        done = 0
         while done < len(todo):
             target = todo[done]
             if decoder is None or target - last_t > _SEEK_AHEAD_S:
@@ -431,34 +463,57 @@ def sample_frames(
                 decoder = container.decode(vs)
             frame = None
             for frame in decoder:
-                t = float(frame.time) - origin if frame.time is not None else last_t + 2 * half
-                last_t = t
-                if t >= target - half:
+                last_t = float(frame.time) - origin if frame.time is not None else last_t + 2 * half
+                if last_t >= target - half:
                     break
             else:
-                break  # the stream ended before this instant: the last frames were taken already
-            w, h = _scaled_size(frame.width, frame.height, max_side)
-            rgb = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA", threads=1)
-            yield last_t, _apply_rotation(rgb, _frame_rotation(frame, vs))
+                break  # the stream ended before this instant
+            out.append((last_t, _rgb(frame, vs, max_side)))
             done += 1
             while done < len(todo) and todo[done] <= last_t:
                 done += 1  # several instants fell on this one frame (a very short video)
+        return out
     except av.FFmpegError:
-        if done:
+        if out:
             raise
-        container.close()
-        pending = list(todo)
-
-        def keep(t: float) -> bool:
-            if pending and t >= pending[0] - 1e-3:
-                while pending and pending[0] <= t + 1e-3:
-                    pending.pop(0)
-                return True
-            return False
-
-        yield from iter_frames(path, max_side=max_side, keep=keep)
     finally:
         container.close()
+    pending = list(todo)  # a file that cannot seek: decode from the start, converting only these frames
+
+    def keep(t: float) -> bool:
+        if pending and t >= pending[0] - 1e-3:
+            while pending and pending[0] <= t + 1e-3:
+                pending.pop(0)
+            return True
+        return False
+
+    return list(iter_frames(path, max_side=max_side, keep=keep))
+
+
+def sample_frames(
+    path: Any,
+    times: Sequence[float],
+    *,
+    max_side: int | None = POSE_MAX_SIDE,
+    keyframe_tolerance: float = SCAN_INTERVAL_S,
+) -> list[tuple[float, np.ndarray]]:
+    """A frame near each of ``times`` (seconds): ``[(frame_time, rgb uint8[H, W, 3])]`` in time order.
+
+    Frames are upright and scaled like `io.video.iter_frames` with the same ``max_side``. Keyframes are
+    taken where one lies within ``keyframe_tolerance`` seconds before the instant: only they are decoded,
+    which costs a few milliseconds each instead of decoding the video (phone and camera videos carry one
+    every second or two). Instants without one are decoded exactly (seek, then decode forward). Two
+    instants never share a frame.
+    """
+    times = sorted(float(t) for t in times)
+    if not times:
+        return []
+    found, missing = (
+        _keyframes_near(path, times, keyframe_tolerance, max_side) if keyframe_tolerance > 0 else ([], times)
+    )
+    taken = {round(t, 6) for t, _ in found}
+    exact = [(t, rgb) for t, rgb in _decoded_near(path, missing, max_side) if round(t, 6) not in taken]
+    return sorted(found + exact, key=lambda x: x[0])
 
 
 def scan_people(

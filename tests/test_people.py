@@ -1,0 +1,250 @@
+"""Several people: detect them, choose the most prominent, make pose follow that one, and say so.
+
+The two-person video is split-screen from the synthetic renderer: a tall dancer on the right (x ~ 430) and
+one at 0.75x scale on the left panel (x ~ 120), both moving, 2 s at 10 fps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dance2music.constants import COCO17_INDEX as J
+from dance2music.features.people import (
+    FollowedPose,
+    PersonBox,
+    PersonDetector,
+    PersonTrack,
+    choose_person,
+    link_tracks,
+    sample_frames,
+    scan_people,
+    scan_times,
+)
+
+cv2 = pytest.importorskip("cv2")
+
+FPS = 10.0
+TALL = (1.2, 430.0)  # (zoom, hip x) of the right dancer
+SMALL = (0.75, 120.0)  # the left dancer
+SPLIT = 230  # the left panel's width
+
+
+def _render(seed: int, genre: str) -> tuple[list[np.ndarray], np.ndarray]:
+    from dance2music.data.synth import moves as mv
+    from dance2music.data.synth.render import Scene, project_keypoints, render_video_frames
+
+    rng = np.random.default_rng(seed)
+    dance = mv.make_dance(genre, np.arange(0.3, 2.0, 0.5), 2.0, rng, timing="normal")
+    scene = Scene.random(rng, 640, 360)
+    frames = list(render_video_frames(dance, scene, FPS))
+    step = int(round(dance.fps / FPS))
+    return frames, project_keypoints(dance, scene)[::step][: len(frames)]
+
+
+def _placement(zoom: float, x: float) -> np.ndarray:
+    """2x3 affine that scales a rendered frame by ``zoom`` and puts its dancer (x ~ 325) at ``x``."""
+    return np.float32([[zoom, 0, x - 325 * zoom], [0, zoom, 340 - 290 * zoom]])
+
+
+def _place(img: np.ndarray, zoom: float, x: float) -> np.ndarray:
+    interp = cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(img, _placement(zoom, x), (640, 360), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from dance2music.io.video import write_video
+
+    tall, _ = _render(5, "gLO")
+    small, small_kp = _render(7, "gHO")
+    two = []
+    for a, b in zip(tall, small):
+        frame = _place(a, *TALL)
+        frame[:, :SPLIT] = _place(b, *SMALL)[:, :SPLIT]
+        two.append(frame)
+    root = tmp_path_factory.mktemp("people")
+    m = _placement(*SMALL)
+    return {
+        "two": write_video(two, FPS, root / "two.mp4"),
+        "one": write_video([_place(a, *TALL) for a in tall], FPS, root / "one.mp4"),
+        "two_frames": two,
+        "small_kp": small_kp * m[0, 0] + m[:, 2],  # the left dancer's true joints in the composite, [T, 17, 2]
+    }
+
+
+# ---------------------------------------------------------------------------------------------- no network
+
+
+def test_link_and_choose_prefer_persistent_then_tall_then_central() -> None:
+    times = [0.5, 1.5, 2.5, 3.5]
+    walker = PersonBox(100, 200, 300)  # the tallest, but seen once
+    dancer = [PersonBox(400 + 10 * k, 200, 240) for k in range(4)]  # seen throughout
+    dets = [[walker, dancer[0]], [dancer[1]], [dancer[2]], [dancer[3]]]
+    tracks = link_tracks(times, dets)
+    assert [len(t.boxes) for t in tracks] == [1, 4]  # the moving dancer stays one track
+    k, how = choose_person(tracks, 4, 640, 360)
+    assert k == 1 and how == "seen most often, centre-right"
+    # two equally tall people seen throughout: the one nearer the centre wins the tie
+    left = PersonTrack([0.5, 1.5], [PersonBox(60, 180, 200)] * 2)
+    mid = PersonTrack([0.5, 1.5], [PersonBox(300, 180, 195)] * 2)
+    k, how = choose_person([left, mid], 2, 640, 360)
+    assert k == 1 and how.startswith("most central")
+    # clearly taller wins wherever it stands
+    big = PersonTrack([0.5, 1.5], [PersonBox(600, 180, 300)] * 2)
+    assert choose_person([mid, big], 2, 640, 360) == (1, "tallest, right")
+
+
+def test_track_interpolates_and_holds() -> None:
+    tr = PersonTrack()
+    tr.add(2.0, PersonBox(200, 100, 50))
+    tr.add(1.0, PersonBox(100, 100, 30))  # inserted in time order
+    assert tr.times == [1.0, 2.0]
+    assert tr.at(1.5).cx == pytest.approx(150) and tr.at(1.5).height == pytest.approx(40)
+    assert tr.at(0.0).cx == 100 and tr.at(9.0).cx == 200
+    assert tr.last_before(1.9) == 1.0 and tr.last_before(0.5) is None
+
+
+class _Recorder:
+    """Stands in for PoseLanes: records what FollowedPose hands it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, tuple[int, ...], tuple[float, float]]] = []
+
+    def update(self, t, rgb, scale, origin=(0.0, 0.0)) -> None:
+        self.calls.append((t, rgb.shape, origin))
+
+    def close(self) -> None:
+        pass
+
+    def finish(self, *, duration, fps, meta):
+        return None
+
+
+def test_followed_pose_crops_around_the_track_in_analysed_pixels() -> None:
+    # track in full-size pixels (1280 wide); analysed frames are 640 wide: everything halves
+    track = PersonTrack([0.0, 1.0], [PersonBox(400, 300, 200), PersonBox(600, 300, 200)])
+    rec = _Recorder()
+    follow = FollowedPose(rec, track, 1280, live_interval=None, crop_heights=1.5)
+    frame = np.zeros((360, 640, 3), np.uint8)
+    follow.update(0.0, frame, 2.0)
+    follow.update(0.5, frame, 2.0)
+    follow.update(1.0, frame, 2.0)
+    # centre (200, 150) -> (250, 150) -> (300, 150) in analysed pixels, side 1.5 * 100 = 150
+    assert rec.calls[0] == (0.0, (150, 150, 3), (125.0, 75.0))
+    assert rec.calls[1][2] == (175.0, 75.0)
+    assert rec.calls[2][2] == (225.0, 75.0)
+    # near the edge the crop is clipped to the frame; a box far outside gives the whole frame
+    assert follow.crop_box(0.0, 640, 360)[0] == 125
+    edge = FollowedPose(rec, PersonTrack([0.0], [PersonBox(20, 340, 200)]), 640, live_interval=None)
+    assert edge.crop_box(0.0, 640, 360) == (0, 165, 195, 360)
+    gone = FollowedPose(rec, PersonTrack([0.0], [PersonBox(-900, 100, 100)]), 640, live_interval=None)
+    assert gone.crop_box(0.0, 640, 360) == (0, 0, 640, 360)
+
+
+def test_scan_times() -> None:
+    assert scan_times(2.9) == pytest.approx([2.9 / 6, 2.9 / 2, 2.9 * 5 / 6])  # about one a second
+    assert len(scan_times(600.0)) == 12 and scan_times(0.2) == pytest.approx([0.1])
+
+
+# ---------------------------------------------------------------------------------------------- MediaPipe
+
+
+def test_detector_finds_both_dancers(clips: dict) -> None:
+    with PersonDetector() as det:
+        found = det(clips["two_frames"][0])
+        once = det.detect_once(clips["two_frames"][0])
+    assert len(found) == 2
+    tall, small = found  # tallest first
+    assert abs(tall.cx - TALL[1]) < 25 and abs(small.cx - SMALL[1]) < 25
+    assert tall.height > 1.1 * small.height
+    assert len(once) <= len(found)  # a single pass tends to miss the smaller one
+
+
+def test_sample_frames_match_the_stream(clips: dict) -> None:
+    from dance2music.io.video import iter_frames
+
+    stream = list(iter_frames(clips["two"], max_side=640))
+    # the clip's only keyframe is at 0: it serves 0.32; the others are decoded (the frame not taken yet
+    # nearest each instant)
+    got = sample_frames(clips["two"], [0.32, 1.0, 1.04, 1.92])
+    assert [round(t, 2) for t, _ in got] == [0.0, 1.0, 1.1, 1.9]
+    exact = sample_frames(clips["two"], [0.32, 1.0], keyframe_tolerance=0)
+    assert [round(t, 2) for t, _ in exact] == [0.3, 1.0]
+    for t, rgb in got + exact:
+        ref = next(f for s, f in stream if abs(s - t) < 1e-6)
+        assert rgb.shape == ref.shape and np.array_equal(rgb, ref)
+
+
+def test_scan_and_extract_follow_the_tall_dancer(clips: dict) -> None:
+    from dance2music.features.extract import extract_features
+
+    scan = scan_people(clips["two"])
+    assert scan.people == 2 and scan.chosen is not None
+    chosen = scan.tracks[scan.chosen].mean_box()
+    assert abs(chosen.cx - TALL[1]) < 25
+    assert scan.note == "2 people in the video; following the most prominent (tallest, centre-right)"
+
+    feats = extract_features(clips["two"], visual=False)
+    for meta in (feats.meta, feats.motion.meta):
+        assert meta["people"] == 2
+        assert meta["followed"]["how"] == "tallest, centre-right"
+        assert meta["people_note"].startswith("2 people in the video")
+    x0, y0, x1, y1 = feats.meta["followed"]["box"]
+    hip_x, hip_y = feats.motion.meta["root_px0"]  # the followed dancer's hip in full-frame pixels
+    assert x0 < hip_x < x1 and y0 < hip_y < y1 and hip_x > SPLIT
+    assert feats.meta["detection_rate"] > 0.9
+
+
+def test_the_crop_makes_pose_follow_whoever_is_chosen(clips: dict) -> None:
+    """Following the smaller dancer instead: every keypoint lands on them, in full-frame pixels."""
+    from dance2music.features.pose import PoseTracker
+
+    scan = scan_people(clips["two"])
+    other = next(tr for k, tr in enumerate(scan.tracks) if k != scan.chosen)
+    follow = FollowedPose(PoseTracker(max_side=None), other, 640, live_interval=None)
+    for i, frame in enumerate(clips["two_frames"]):
+        follow.update(i / FPS, frame, 1.0)
+    follow.close()
+    tracker = follow.lanes
+    assert sum(tracker.detected) >= 18
+    truth = clips["small_kp"]
+    hips = [J["left_hip"], J["right_hip"]]
+    for i, (kp, ok) in enumerate(zip(tracker.keypoints, tracker.detected)):
+        if ok:
+            assert kp[hips, 0].max() < SPLIT  # on the left dancer, never the tall one
+            assert np.linalg.norm(kp[hips, :2].mean(0) - truth[i, hips].mean(0)) < 20
+
+
+def test_one_person_is_not_cropped(clips: dict) -> None:
+    """One dancer: no crop and exactly the keypoints of the plain pose path."""
+    from dance2music.features.extract import AnalysisGrid, PoseLanes, extract_features
+    from dance2music.io.video import iter_frames, probe
+
+    scan = scan_people(clips["one"])
+    assert scan.people == 1 and scan.chosen is None and scan.note is None
+    lanes = PoseLanes(1)
+    assert scan.follow(lanes) is lanes
+    lanes.close()
+
+    feats = extract_features(clips["one"], visual=False)
+    assert feats.meta["people"] == 1 and feats.meta["followed"] is None and feats.meta["people_note"] is None
+    info = probe(clips["one"])
+    plain = PoseLanes(1)
+    for t, rgb in iter_frames(clips["one"], max_side=640, keep=AnalysisGrid(30.0, info.fps)):
+        plain.update(t, rgb, 1.0)
+    ref = plain.finish(duration=info.duration, fps=30.0, meta={})
+    assert np.array_equal(ref.keypoints, feats.motion.keypoints)
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dance"
+
+
+def test_real_single_dancer_is_one_person() -> None:
+    clip = REAL / "hiphop_studio_2.9s.mp4"
+    if not clip.exists():
+        pytest.skip("shared real-dance clip not available")
+    scan = scan_people(clip)
+    assert scan.counts == [1, 1, 1] and scan.chosen is None
