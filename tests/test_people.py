@@ -248,3 +248,21 @@ def test_real_single_dancer_is_one_person() -> None:
         pytest.skip("shared real-dance clip not available")
     scan = scan_people(clip)
     assert scan.counts == [1, 1, 1] and scan.chosen is None
+
+
+def test_generate_says_whom_it_follows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """`d2m generate` prints the people note as its own `note:` line on stderr, the summary stays on stdout."""
+    from dance2music.api import Dance2Music
+    from dance2music.cli import main
+    from dance2music.io.video import write_video
+    from test_api import dance, tiny_model
+
+    video = write_video([np.zeros((64, 96, 3), np.uint8)] * 30, 30.0, tmp_path / "group.mp4")
+    feats = dance(1.0)
+    feats.meta.update(people=3, people_note="3 people in the video; following the most prominent (tallest, left)")
+    monkeypatch.setattr("dance2music.features.extract.extract_features", lambda *a, **k: feats)
+    monkeypatch.setattr(Dance2Music, "from_pretrained", classmethod(lambda cls, *a, **k: tiny_model()))
+    assert main(["generate", str(video), "-o", str(tmp_path / "out.mp4"), "--seed", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "note: 3 people in the video; following the most prominent (tallest, left)\n" in err
+    assert "people" not in out and "out.mp4" in out
