@@ -69,7 +69,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict:
     m = _placement(*SMALL)
     return {
         "two": write_video(two, FPS, root / "two.mp4"),
-        "one": write_video([_place(a, *TALL) for a in tall], FPS, root / "one.mp4"),
+        "one": write_video([_place(a, *TALL) for a in tall[:10]], FPS, root / "one.mp4"),
         "two_frames": two,
         "small_kp": small_kp * m[0, 0] + m[:, 2],  # the left dancer's true joints in the composite, [T, 17, 2]
     }
@@ -216,6 +216,19 @@ def test_the_crop_makes_pose_follow_whoever_is_chosen(clips: dict) -> None:
         if ok:
             assert kp[hips, 0].max() < SPLIT  # on the left dancer, never the tall one
             assert np.linalg.norm(kp[hips, :2].mean(0) - truth[i, hips].mean(0)) < 20
+
+
+def test_live_detections_refresh_the_followed_box(clips: dict) -> None:
+    """Known only at 0 s, the followed box is refreshed once a second from the analysed frames themselves."""
+    with PersonDetector() as det:
+        start = det(clips["two_frames"][0])[0]  # the tall dancer
+        rec = _Recorder()
+        follow = FollowedPose(rec, PersonTrack([0.0], [start]), 640, detector=det)
+        for i, frame in enumerate(clips["two_frames"]):
+            follow.update(i / FPS, frame, 1.0)
+    assert follow.live_updates == 1 and follow.track.times == pytest.approx([0.0, 1.0])
+    assert follow.track.boxes[1] != start and abs(follow.track.boxes[1].cx - TALL[1]) < 25
+    assert len(rec.calls) == len(clips["two_frames"])
 
 
 def test_one_person_is_not_cropped(clips: dict) -> None:

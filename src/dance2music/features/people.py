@@ -599,7 +599,8 @@ class FollowedPose:
         """A live detection when the latest known box is `LIVE_INTERVAL_S` old (causal: only past frames)."""
         if self._detector is None or self.live_interval is None:
             return
-        last = max(self.track.last_before(t) or -math.inf, self._checked_at)
+        known = self.track.last_before(t)
+        last = max(-math.inf if known is None else known, self._checked_at)
         if t - last < self.live_interval:
             return
         self._checked_at = t  # nobody may be there now: then the next check waits its turn too
