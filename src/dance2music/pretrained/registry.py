@@ -59,6 +59,13 @@ REGISTRY: dict[str, Entry] = {
         kind="d2m",
         description="D2M-GAN top-level generator (hop 128) on vqvae-small, trained on the synthetic set",
     ),
+    "d2m-lower": Entry(
+        name="d2m-lower",
+        file="d2m_lower.safetensors",
+        sha256="da1ce9adae754ec71481d8cc7eab1841b23a53877c0a90a9990f8bdf0053c75f",  # scripts/ship_gan.py prints it
+        kind="d2m",
+        description="D2M-GAN lower-level generator (hop 32) on vqvae-small, trained on the synthetic set",
+    ),
     "genre-cnn": Entry(
         name="genre-cnn",
         file="genre_cnn.safetensors",
