@@ -185,6 +185,11 @@ def test_chunked_decode_equals_full_decode():
         full = m.decode(codes, L)
         for chunk in (5, 16, 61, 100):
             torch.testing.assert_close(m.decode_chunked(codes, L, chunk=chunk), full, rtol=0, atol=1e-5)
+        # windows decoded by parallel threads land in the same places, and the thread setting comes back
+        threads = torch.get_num_threads()
+        one = m.decode_chunked(codes, L, chunk=7, workers=1)
+        assert torch.equal(m.decode_chunked(codes, L, chunk=7, workers=3), one)
+        assert torch.get_num_threads() == threads
 
 
 def test_decoder_context_is_needed_and_enough():

@@ -190,7 +190,7 @@ class Dance2Music:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
 
         codes = self._generate_codes(m, v, genre_idx, tempo, seed, num_samples, window_seconds, progress)
-        audio = self.model.vqvae.decode_chunked(codes.to(self.device), self.model.level, chunk=2048)
+        audio = self.model.vqvae.decode_chunked(codes.to(self.device), self.model.level)
         audio = audio[0, 0, :num_samples].clamp(-1, 1).float().cpu().numpy()
         if audio.shape[0] < num_samples:
             audio = np.pad(audio, (0, num_samples - audio.shape[0]))

@@ -287,12 +287,19 @@ class VQVAE(nn.Module):
         return int(math.ceil(ctx)) + 1
 
     @torch.no_grad()
-    def decode_chunked(self, codes: torch.Tensor, level: int, chunk: int | None = None) -> torch.Tensor:
+    def decode_chunked(
+        self, codes: torch.Tensor, level: int, chunk: int | None = None, workers: int | None = None
+    ) -> torch.Tensor:
         """`decode` in bounded memory: windows of ``chunk`` codes, each padded with the decoder's receptive
         field of real neighbouring codes, so every output sample sees exactly the context it has in a full
-        decode and the joins are seamless. Peak memory depends on ``chunk``, not on the length.
+        decode and the joins are seamless. Peak memory depends on ``chunk`` (and ``workers``), not on the length.
         The default chunk is about 32768 output samples: small enough for the activations to stay in the CPU
         caches (measured 1.3x faster than 131072 at hop 128), large enough that the padding costs little.
+
+        workers: windows decoded at once, each by its own thread running single-threaded kernels (default:
+            torch's intra-op thread count). The convolutions here are too thin for intra-op threads to help
+            (2 threads: 47.8x real time against 46.1x for 1 at the top level), while independent windows
+            scale with the cores. On CPU only; the output is identical for any value.
 
         codes: LongTensor[B x T_L] -> Tensor[B x 1 x T_L * hop_level].
         """
@@ -301,11 +308,31 @@ class VQVAE(nn.Module):
         chunk = max(1, 32768 // hop) if chunk is None else max(1, int(chunk))
         b, t = codes.shape
         out = torch.empty(b, 1, t * hop, device=codes.device, dtype=self.bottleneck[level].k.dtype)
-        for start in range(0, t, chunk):
+
+        def window(start: int) -> None:
             stop = min(t, start + chunk)
             lo, hi = max(0, start - ctx), min(t, stop + ctx)
-            y = self.decode(codes[:, lo:hi], level)
+            with torch.no_grad():  # grad mode is per thread
+                y = self.decode(codes[:, lo:hi], level)
             out[:, :, start * hop : stop * hop] = y[:, :, (start - lo) * hop : (stop - lo) * hop]
+
+        starts = range(0, t, chunk)
+        n_threads = torch.get_num_threads()
+        workers = n_threads if workers is None else int(workers)
+        workers = min(workers, len(starts))
+        if workers <= 1 or codes.device.type != "cpu":
+            for start in starts:
+                window(start)
+            return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        torch.set_num_threads(1)  # one core per window: intra-op threads on top would oversubscribe
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
+                for f in [pool.submit(window, s) for s in starts]:
+                    f.result()
+        finally:
+            torch.set_num_threads(n_threads)
         return out
 
     # -- training -------------------------------------------------------------------------------------------
