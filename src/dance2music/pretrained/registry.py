@@ -52,6 +52,14 @@ REGISTRY: dict[str, Entry] = {
         kind="vqvae",
         description="audio tokenizer: 2-level VQ-VAE in JukeBox's layout, hops 32/128 at 22.05 kHz, 512x64 codes",
     ),
+    "vqvae-base": Entry(
+        name="vqvae-base",
+        file="vqvae_base.safetensors",
+        # set by `python -m dance2music.pretrained.ship_vqvae RUN --name vqvae-base`
+        sha256="09ed47da7e1def052f277408f4cf159b0c0195e80c15e716731803d9c32e0533",
+        kind="vqvae",
+        description="audio tokenizer, width 32 (configs/vqvae_base.yaml): sharper onsets, half the decode speed",
+    ),
     "d2m-top": Entry(
         name="d2m-top",
         file="d2m_top.safetensors",

@@ -39,7 +39,7 @@ def ship(run: Path, name: str = "vqvae-small", bench: Path | None = None) -> Pat
         "model": model.config,
         "hops": model.hops,
         "step": meta.get("step"),
-        "command": f"d2m train vqvae --config configs/vqvae_small.yaml --out {run}",
+        "command": f"d2m train vqvae --config configs/{name.replace('-', '_')}.yaml --out {run}",
         "training_config": train_cfg,
     }
     if bench is not None:
