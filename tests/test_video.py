@@ -296,6 +296,8 @@ def test_prefetch_stops_on_keyboard_interrupt(tmp_path: Path) -> None:
 
     main = threading.main_thread().ident
     timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT))
+    # Python's own Ctrl-C behaviour, whatever handler an earlier test or library left installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     frames = iter_frames(path, keep=slow, prefetch=2)
     timer.start()
     try:
@@ -305,4 +307,5 @@ def test_prefetch_stops_on_keyboard_interrupt(tmp_path: Path) -> None:
     finally:
         timer.cancel()
         frames.close()
+        signal.signal(signal.SIGINT, previous)
     assert not _decoder_threads() and _open_count(path) <= 0
