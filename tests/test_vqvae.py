@@ -229,6 +229,33 @@ def test_fused_decoder_tail_matches_separate_layers_and_gradients():
             torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
 
 
+def test_time_major_decoder_equals_the_module_and_follows_weight_changes():
+    from dance2music.nn.timemajor import TimeMajorDecoder
+
+    for kw in ({"depth": 3}, {"depth": 2, "width": 24}):
+        m = tiny(**kw).eval()
+        for L in range(m.levels):
+            dec = m.decoders[L]
+            assert TimeMajorDecoder.supports(dec)
+            for t in (1, 4, 9, 33):  # below and above the fused tail's exact-edge length
+                feats = m.codes_to_features(torch.randint(0, m.l_bins, (2, t)), L)
+                with torch.no_grad():
+                    fast = m.decode_features(feats, L)  # the plan (no grad, CPU, float32)
+                    ref = dec(feats)
+                assert fast.shape == ref.shape == (2, 1, t * m.hops[L])
+                torch.testing.assert_close(fast, ref, rtol=0, atol=1e-5)
+    # an optimizer step (an in-place parameter update) rebuilds the plan; with grad the module runs
+    m = tiny(depth=3).eval()
+    feats = m.codes_to_features(torch.randint(0, m.l_bins, (1, 12)), 1)
+    with torch.no_grad():
+        before = m.decode_features(feats, 1)
+        m.decoders[1].out.bias.add_(0.5)
+        after = m.decode_features(feats, 1)
+    torch.testing.assert_close(after, before + 0.5, rtol=0, atol=1e-5)
+    y = m.decode_features(feats.requires_grad_(), 1)
+    assert y.requires_grad
+
+
 # -- persistence ----------------------------------------------------------------------------------------------
 def test_save_load_roundtrip(tmp_path):
     m = tiny().train()

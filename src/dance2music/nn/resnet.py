@@ -227,25 +227,22 @@ def _tail_exact(up: PolyphaseConvTranspose1d, out: nn.Conv1d, h: torch.Tensor) -
     return out(up(h))
 
 
-def fused_upsample_out(up: PolyphaseConvTranspose1d, out: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
-    """``out(up(h))`` -- a decoder's last transposed conv then its output conv -- as one polyphase conv.
+def fused_tail_weight(
+    up: PolyphaseConvTranspose1d, out: nn.Conv1d
+) -> tuple[torch.Tensor, torch.Tensor, int, int, int] | None:
+    """``out(up(.))`` -- a decoder's last transposed conv then its output conv -- as one polyphase conv.
 
     There is no non-linearity between the two, so their composition is one linear, shift-periodic map from
-    ``C_in`` channels at the low rate straight to the few output channels. The separate path materializes
-    ``emb_width`` channels at the full sample rate only to sum them down to one; this skips that tensor and
-    is several times cheaper, which is most of a small decoder's time. Exact except that each edge sample,
-    where the output conv reads the zero padding of ``up(h)`` rather than its bias, is patched from the
-    separate path on a few frames.
+    ``C_in`` channels at the low rate straight to the few output channels.
 
-    h: Tensor[B x C_in x T] -> Tensor[B x C_out x stride*T].
+    Returns ``(weight [stride*C_out x C_in x K] phase-major, bias [stride*C_out], left, right, edge)``: conv the
+    input zero-padded by ``(left, right)`` with it and interleave the phases; the ``edge`` frames at each end,
+    where the output conv reads the zero padding of ``up(h)`` rather than its bias, must be patched from the
+    separate path. None when the layers are not of the fusable kind.
     """
     (s,), (ko,), (po,) = up.stride, out.kernel_size, out.padding
     if not (up._fast_ok() and out.stride == (1,) and out.dilation == (1,) and out.groups == 1 and ko == 2 * po + 1):
-        return _tail_exact(up, out, h)
-    edge = 4  # frames recomputed exactly at each end (>= the combined kernel's reach)
-    t = h.shape[-1]
-    if t < 2 * edge + 1:
-        return _tail_exact(up, out, h)
+        return None
     pw, left, _ = up._phase_weight()  # [s*C_mid x C_in x K], phase-major
     c_mid, c_in, c_out = up.out_channels, up.in_channels, out.out_channels
     pw = pw.view(s, c_mid, c_in, -1)
@@ -254,7 +251,7 @@ def fused_upsample_out(up: PolyphaseConvTranspose1d, out: nn.Conv1d, h: torch.Te
     # Output sample s*t + r reads up(h) at s*t + r + j - po = s*(t + q) + rr for tap j of the out conv.
     qs = [(r + j - po) // s for r in range(s) for j in range(ko)]
     o_min, o_max = min(qs) + m_min, max(qs) + m_min + k - 1
-    fused = h.new_zeros(s, c_out, c_in, o_max - o_min + 1)
+    fused = pw.new_zeros(s, c_out, c_in, o_max - o_min + 1)
     wo = out.weight  # [C_out x C_mid x ko]
     for r in range(s):
         for j in range(ko):
@@ -263,10 +260,27 @@ def fused_upsample_out(up: PolyphaseConvTranspose1d, out: nn.Conv1d, h: torch.Te
             contrib = torch.einsum("om,mik->oik", wo[:, :, j], pw[rr])
             a = q + m_min - o_min
             fused[r, :, :, a : a + k] = fused[r, :, :, a : a + k] + contrib
-    bias = out.bias if out.bias is not None else h.new_zeros(c_out)
+    bias = out.bias if out.bias is not None else pw.new_zeros(c_out)
     if up.bias is not None:
         bias = bias + torch.einsum("omj,m->o", wo, up.bias)
-    y = F.conv1d(F.pad(h, (-o_min, o_max)), fused.reshape(s * c_out, c_in, -1), bias.repeat(s))
+    edge = 4  # frames recomputed exactly at each end (>= the combined kernel's reach)
+    return fused.reshape(s * c_out, c_in, -1), bias.repeat(s), -o_min, o_max, edge
+
+
+def fused_upsample_out(up: PolyphaseConvTranspose1d, out: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
+    """``out(up(h))`` computed with `fused_tail_weight`: the separate path materializes ``emb_width`` channels
+    at the full sample rate only to sum them down to one; this skips that tensor and is several times cheaper,
+    which is most of a small decoder's time. Exact (edge samples are patched from the separate path).
+
+    h: Tensor[B x C_in x T] -> Tensor[B x C_out x stride*T].
+    """
+    fused = fused_tail_weight(up, out)
+    t = h.shape[-1]
+    if fused is None or t < 2 * fused[4] + 1:
+        return _tail_exact(up, out, h)
+    weight, bias, left, right, edge = fused
+    (s,), (po,), c_out = up.stride, out.padding, out.out_channels
+    y = F.conv1d(F.pad(h, (left, right)), weight, bias)
     b = y.shape[0]
     y = y.view(b, s, c_out, t).permute(0, 2, 3, 1).reshape(b, c_out, t * s)
     head = _tail_exact(up, out, h[..., :edge])[..., :po]
