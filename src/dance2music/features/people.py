@@ -42,6 +42,7 @@ finds and looks again, until a pass finds nobody new: one extra pass per frame f
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -392,9 +393,9 @@ def scan_times(duration: float, *, interval: float = SCAN_INTERVAL_S, max_frames
     return [(k + 0.5) * duration / n for k in range(n)]
 
 
-#: When the next sampled instant lies less than this far ahead, decoding goes on instead of seeking
-#: (a seek restarts at the previous keyframe, often about this far back).
-_SEEK_AHEAD_S = 2.0
+#: While decoding towards a sampled instant, non-reference frames (which no other frame needs) are skipped
+#: until this many seconds before it: they can never be the frame taken, and skipping them saves their decode.
+_SKIP_UNTIL_S = 0.15
 
 
 def _rgb(frame: Any, stream: Any, max_side: int | None) -> np.ndarray:
@@ -440,9 +441,22 @@ def _keyframes_near(
         container.close()
 
 
+def _keyframe_times(container: Any, vs: Any, origin: float) -> list[float]:
+    """Presentation times (s from the container start) of the stream's keyframes, from its packets alone."""
+    tb = float(vs.time_base)
+    keys = sorted(
+        float(pkt.pts) * tb - origin
+        for pkt in container.demux(vs)
+        if pkt.size and pkt.is_keyframe and pkt.pts is not None
+    )
+    container.seek(0, stream=vs, backward=True)  # rewinding is cheap; every read below seeks first anyway
+    return keys
+
+
 def _decoded_near(path: Any, times: Sequence[float], max_side: int | None) -> list[tuple[float, np.ndarray]]:
     """For each instant (increasing), the first frame not taken yet within half a frame before it or after
-    it: seeking to the keyframe before it and decoding forward (on from the last one when it is close)."""
+    it: decoded from the keyframe before it, or on from the previous instant when no keyframe lies between
+    (then nothing is decoded twice); non-reference frames well before an instant are not decoded at all."""
     import av
 
     from ..io.video import _container_start, _open, _video_stream, iter_frames
@@ -455,17 +469,33 @@ def _decoded_near(path: Any, times: Sequence[float], max_side: int | None) -> li
     try:
         vs = _video_stream(container)
         vs.thread_type = "AUTO"
+        cc = vs.codec_context
         origin = _container_start(container)
+        tb = float(vs.time_base)
         rate = vs.average_rate or vs.guessed_rate
         half = 0.5 / float(rate) if rate else 1.0 / 60.0
+        keys = _keyframe_times(container, vs, origin)
+        goal = [todo[0]]  # the instant being decoded towards (read by `decoded` as packets go in)
+
+        def decoded() -> Any:
+            """Frames from the current position on, skipping non-reference frames far before ``goal``."""
+            for pkt in container.demux(vs):
+                # A frame is never taken before goal - half: one that no other frame refers to can be
+                # dropped unread there. The setting goes with each packet (decoder threads copy it on submit).
+                early = pkt.size and pkt.pts is not None and float(pkt.pts) * tb - origin < goal[0] - _SKIP_UNTIL_S
+                cc.skip_frame = "NONREF" if early else "DEFAULT"
+                yield from vs.decode(pkt)
+
         decoder = None
         last_t = -math.inf
         done = 0
         while done < len(todo):
-            target = todo[done]
-            if decoder is None or target - last_t > _SEEK_AHEAD_S:
-                container.seek(max(0, int((target + origin) / vs.time_base)), stream=vs, backward=True)
-                decoder = container.decode(vs)
+            target = goal[0] = todo[done]
+            k = bisect.bisect_right(keys, target - half) - 1
+            key = keys[k] if k >= 0 else -math.inf
+            if decoder is None or key > last_t + half:  # a keyframe lies ahead: seeking skips everything before it
+                container.seek(max(0, int((max(key, 0.0) + origin) / tb)), stream=vs, backward=True)
+                decoder = decoded()
             frame = None
             for frame in decoder:
                 last_t = float(frame.time) - origin if frame.time is not None else last_t + 2 * half
