@@ -15,19 +15,24 @@ code grid, so the windowed result equals a whole-length run (no seam, no click) 
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import struct
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .constants import GENERATE_ANALYSIS_FPS, GENRE_NAMES, GENRES, MOTION_FPS
 from .errors import ConfigError, InputError
 from .features.extract import VideoFeatures
 from .types import Motion, Visual
+
+if TYPE_CHECKING:  # torch is imported where it is used: `from_pretrained(background=True)` loads it in a thread
+    import torch
 
 #: Window starts are multiples of this many 30-fps frames: 128 frames = 4.27 s is a whole number of codes at
 #: hop 128 (735) and hop 32 (2940) for 22.05 kHz, so windows share the whole-length run's code grid exactly.
@@ -80,6 +85,8 @@ def parse_genre(genre: str | int | None) -> int | None:
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None``/``"auto"`` -> CUDA when available, else CPU; refuses CUDA when there is none."""
+    import torch
+
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
@@ -95,19 +102,60 @@ class Dance2Music:
     """
 
     def __init__(self, model: torch.nn.Module, *, name: str = "", device: str | torch.device | None = "cpu"):
-        self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self._device = resolve_device(device)
+        self._model = model.to(self._device).eval()
+        self._loading: Future | None = None
+        self._spec: dict[str, Any] = {}
         self.name = name
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = "d2m-top", *, device: str | torch.device | None = "cpu"):
-        """Load shipped weights by name (``d2m-top``, ``d2m-lower``; see `pretrained.registry`) or a file path."""
-        from .models.d2m import D2M
+    def from_pretrained(
+        cls, name_or_path: str = "d2m-top", *, device: str | torch.device | None = "cpu", background: bool = False
+    ):
+        """Load shipped weights by name (``d2m-top``, ``d2m-lower``; see `pretrained.registry`) or a file path.
+
+        background: on the CPU, return at once and import torch and build the model in a worker thread; the
+            first use of `model` waits for it (and raises its error). `generate` on a video extracts the
+            features meanwhile (pose runs in native code, so the import overlaps with it on another core).
+            A bad name or path still fails here, before any work.
+        """
         from .pretrained.registry import resolve
 
-        dev = resolve_device(device)
-        model = D2M.load(resolve(name_or_path, kind="d2m"), map_location="cpu")
-        return cls(model, name=str(name_or_path), device=dev)
+        path = resolve(name_or_path, kind="d2m")
+        if not background or str(device) != "cpu":
+            from .models.d2m import D2M
+
+            return cls(D2M.load(path, map_location="cpu"), name=str(name_or_path), device=resolve_device(device))
+        self = cls.__new__(cls)
+        self.name = str(name_or_path)
+        self._device = self._model = None
+        self._spec = _generator_spec(path)  # what generate needs before the model (its visual input size)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="d2m-load")
+        self._loading = pool.submit(_load_model, path)
+        pool.shutdown(wait=False)  # the thread ends when the model is built
+        return self
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The `models.d2m.D2M` (waits for a background load to finish)."""
+        if self._loading is not None:
+            loading = self._loading
+            model = loading.result()  # the loader's error, if any, is raised here (and again on the next use)
+            self._device = resolve_device("cpu")
+            self._model = model.to(self._device).eval()
+            self._loading = None
+        return self._model
+
+    @property
+    def device(self) -> torch.device:
+        self.model  # noqa: B018 -- the device is known once the model is
+        return self._device
+
+    def _visual_dim(self) -> int:
+        """Size of the visual features the generator takes (0: none), known before a background load ends."""
+        if self._loading is not None and "visual_dim" in self._spec:
+            return int(self._spec["visual_dim"] or 0)
+        return int(getattr(self.model.generator, "visual_dim", 0) or 0)
 
     # ---- properties -----------------------------------------------------------------------------------
     @property
@@ -151,7 +199,7 @@ class Dance2Music:
             takes 2 when this process may use at least two CPUs.
         """
         feats: VideoFeatures | None = None
-        vdim = int(getattr(self.model.generator, "visual_dim", 0) or 0)
+        vdim = self._visual_dim()
         if isinstance(source, (str, os.PathLike)):
             from .features.extract import extract_features
 
@@ -171,6 +219,7 @@ class Dance2Music:
             raise InputError(f"cannot make music from a {type(source).__name__}; pass a video path or features")
         if motion.num_frames == 0 or duration <= 0:
             raise InputError("the dance is empty (no frames)")
+        import torch
 
         motion = motion.resample(MOTION_FPS)
         m = torch.from_numpy(motion.features().T.copy())[None]  # [1, 53, T]
@@ -204,7 +253,6 @@ class Dance2Music:
         }
         return GenerationResult(audio.astype(np.float32), self.sample_rate, codes[0].cpu().numpy(), feats, meta)
 
-    @torch.no_grad()
     def _generate_codes(
         self,
         motion: torch.Tensor,
@@ -217,6 +265,24 @@ class Dance2Music:
         progress: bool,
     ) -> torch.Tensor:
         """LongTensor[1 x T_code]: the generator run window by window on the shared code grid."""
+        import torch
+
+        with torch.no_grad():
+            return self._generate_windows(motion, visual, genre, tempo, seed, num_samples, window_seconds, progress)
+
+    def _generate_windows(
+        self,
+        motion: torch.Tensor,
+        visual: torch.Tensor | None,
+        genre: int | None,
+        tempo: float | None,
+        seed: int,
+        num_samples: int,
+        window_seconds: float,
+        progress: bool,
+    ) -> torch.Tensor:
+        import torch
+
         g = self.model.generator
         dev = self.device
         kwargs = {
@@ -289,6 +355,24 @@ class Dance2Music:
         if wav is not None:
             result.save_wav(wav)
         return result
+
+
+def _load_model(path: Path) -> torch.nn.Module:
+    from .models.d2m import D2M
+
+    return D2M.load(path, map_location="cpu")
+
+
+def _generator_spec(path: Path) -> dict[str, Any]:
+    """The generator spec in a generator file's safetensors header, read without torch ({} if unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(min(size, 1 << 24)))
+        spec = json.loads(header["__metadata__"]["generator"])
+        return spec if isinstance(spec, dict) else {}
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return {}
 
 
 def _usable_cpus() -> int:

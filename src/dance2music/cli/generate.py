@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() if args.progress is None else args.progress
 
     t0 = time.perf_counter()
-    model = Dance2Music.from_pretrained(args.model or default_model(args.level), device=args.device)
+    # On the CPU, torch is imported and the model built in a thread while the video's features are extracted.
+    model = Dance2Music.from_pretrained(args.model or default_model(args.level), device=args.device, background=True)
     result = model.generate_video(
         args.video,
         args.output,
