@@ -10,7 +10,13 @@ import pytest
 
 from dance2music.constants import COCO17_INDEX as J
 from dance2music.errors import NoPersonError
-from dance2music.features.pose import SMOOTH_SIGMA_S, PoseTracker, keypoints_from_image, track_to_motion
+from dance2music.features.pose import (
+    SMOOTH_SIGMA_S,
+    PoseTracker,
+    cubic_spline,
+    keypoints_from_image,
+    track_to_motion,
+)
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -66,6 +72,21 @@ def test_track_to_motion_resamples_fills_and_flags() -> None:
     assert motion.meta["scale_px"] == pytest.approx(100.0)
     assert np.allclose(motion.root[:, 0], (np.clip(grid, 0, times[-1]) - 0.0) * 0.5, atol=1e-3)
     assert motion.meta["detected_frames"] == detected.sum()
+
+
+def test_cubic_spline_equals_scipy() -> None:
+    """The numpy spline `track_to_motion` resamples with is SciPy's not-a-knot CubicSpline, to float rounding."""
+    from scipy.interpolate import CubicSpline
+
+    rng = np.random.default_rng(0)
+    for n in (4, 5, 9, 300):
+        for x in (np.arange(n) / 15.0, np.cumsum(rng.uniform(0.02, 0.2, n))):  # regular, and a variable rate
+            y = rng.normal(size=(n, 34)) * 300
+            xq = np.clip(np.arange(-2, int(x[-1] * 30) + 3) / 30.0, x[0], x[-1])
+            ref = CubicSpline(x, y, axis=0)(xq)
+            np.testing.assert_allclose(cubic_spline(x, y, xq), ref, rtol=0, atol=1e-9 * np.abs(ref).max())
+    with pytest.raises(ValueError):
+        cubic_spline(np.arange(3.0), np.zeros((3, 1)), np.zeros(1))
 
 
 def test_smoothing_is_zero_phase() -> None:

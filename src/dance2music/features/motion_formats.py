@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from ..constants import COCO17, COCO17_INDEX
 from ..errors import InputError, NoPersonError
@@ -332,6 +331,8 @@ def smpl_to_219(poses: np.ndarray, trans: np.ndarray, scaling: float | np.ndarra
     if poses.shape != (n, 72) or trans.shape != (n, 3):
         raise ValueError(f"poses must be [N, 72] and trans [N, 3], got {poses.shape} and {trans.shape}")
     s = float(np.asarray(scaling, dtype=np.float64).reshape(-1)[0])
+    from scipy.spatial.transform import Rotation  # here: scipy.spatial costs 0.5 s to import, pose never needs it
+
     rotmats = Rotation.from_rotvec(poses.reshape(n * 24, 3)).as_matrix().reshape(n, 216)
     return np.concatenate([trans / s, rotmats], axis=1).astype(np.float32)
 
