@@ -2,6 +2,7 @@
 
     python benchmarks/bench_generate.py                         # 20-s 720p speed + 10-min memory
     python benchmarks/bench_generate.py --minutes 2 --json out.json
+    python benchmarks/bench_generate.py --seconds 30 --rates 15 --minutes 0     # speed at 15 fps only
 
 Test videos are made from the bundled demo dance (a synthetic dancer with its music), looped and scaled:
 - speed: a 1280x720 30-fps clip of ``--seconds`` seconds; `d2m generate` runs in a fresh process at
@@ -9,6 +10,8 @@ Test videos are made from the bundled demo dance (a synthetic dancer with its mu
   least 2x real time) and its inverse, the real-time factor;
 - memory: a 640x360 30-fps video of ``--minutes`` minutes; the peak resident memory (ru_maxrss) of a fresh
   `d2m generate` process, next to the same for a 1-minute video (flat in length = streaming works).
+``--rates`` picks the analysis rates of the speed runs, ``--minutes 0`` skips the memory runs, ``--clip`` keeps
+the 720p clip in a file (made once, reused when it exists) so that runs compared back to back share it.
 Each run also records the process CPU time, which moves less than wall time on a shared machine, and the
 machine's load average before and after it (a busy core shows as load >= 1 before the run starts). The two
 long videos also give the steady-state cost per extra second of video (their difference), free of the fixed
@@ -78,7 +81,11 @@ def run_generate(video: Path, out: Path, *extra: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="length of the 720p speed clip")
-    ap.add_argument("--minutes", type=float, default=10.0, help="length of the long video for the memory figure")
+    ap.add_argument(
+        "--minutes", type=float, default=10.0, help="length of the long video for the memory figure (0: no memory runs)"
+    )
+    ap.add_argument("--rates", nargs="+", default=["30", "15"], help="analysis fps of the 720p speed runs")
+    ap.add_argument("--clip", type=Path, help="keep the 720p clip here (made when missing, reused when present)")
     ap.add_argument("--model", default="d2m-top")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
@@ -86,19 +93,25 @@ def main(argv: list[str] | None = None) -> int:
     rows, long_runs = [], {}
     with tempfile.TemporaryDirectory(prefix="d2m-bench-") as tmp:
         tmp = Path(tmp)
-        clip = looped_video(tmp / "clip720.mp4", args.seconds, (1280, 720))
-        for fps in ("30", "15"):
+        if args.clip is not None and args.clip.is_file():
+            clip = args.clip
+        else:
+            clip = looped_video(args.clip or tmp / "clip720.mp4", args.seconds, (1280, 720))
+        from dance2music.io.video import probe
+
+        seconds = probe(clip).duration  # a kept clip has its own length
+        for fps in args.rates:
             r = run_generate(clip, tmp / "out720.mp4", "--model", args.model, "--analysis-fps", fps)
             rows.append(
                 {
-                    "video": f"{args.seconds:g} s 1280x720",
+                    "video": f"{seconds:g} s 1280x720",
                     "analysis_fps": float(fps),
                     **r,
-                    "s_per_s": r["wall"] / args.seconds,
-                    "cpu_s_per_s": r["cpu"] / args.seconds,
+                    "s_per_s": r["wall"] / seconds,
+                    "cpu_s_per_s": r["cpu"] / seconds,
                 }
             )
-        for minutes in sorted({1.0, args.minutes}):
+        for minutes in sorted({1.0, args.minutes}) if args.minutes > 0 else []:
             t0 = time.perf_counter()
             long = looped_video(tmp / f"long{minutes:g}.mp4", minutes * 60, (640, 360))
             made = time.perf_counter() - t0
