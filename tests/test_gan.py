@@ -136,6 +136,23 @@ def test_discriminator_outputs():
     assert all(len(f) == 4 for f in feats)  # layer 0, 2 strided layers, the k5 layer
 
 
+def test_genre_projection_starts_unconditional_and_then_depends_on_the_genre():
+    torch.manual_seed(0)
+    plain = build_discriminator("tiny")
+    cond = build_discriminator({"preset": "tiny", "num_genres": 10})
+    cond.load_state_dict(plain.state_dict(), strict=False)  # everything but the zero-initialised embeddings
+    x, genre = torch.randn(2, 64, 80), torch.tensor([3, -1])
+    for a, b in zip(plain(x)[0], cond(x, genre)[0]):
+        assert torch.equal(a, b)
+    with torch.no_grad():
+        for d in cond.discriminators:
+            d.genre_embedding.weight.normal_()
+    one, other, unknown = cond(x, torch.tensor([3, 3]))[0], cond(x, torch.tensor([4, 4]))[0], cond(x)[0]
+    assert not torch.allclose(one[0], other[0]) and not torch.allclose(one[0], unknown[0])
+    assert torch.equal(cond(x, torch.tensor([-1, 12]))[0][0], unknown[0])  # negative / out of range = unknown
+    assert [t.shape for t in one] == [t.shape for t in plain(x)[0]]
+
+
 def test_flatten_is_channel_major():
     torch.manual_seed(0)
     kw = dict(channels=4, max_channels=8, n_layers=2, num_scales=2)
@@ -264,6 +281,28 @@ def test_gan_task_trains_exports_and_evaluates(gan_data, tmp_path, targets):
     assert float(model.generator.sigma) == pytest.approx(float(model.codebook.abs().max()))
 
 
+def test_init_from_an_earlier_run(gan_data, tmp_path):
+    """A run started from an earlier run's checkpoint (adding a genre projection to D) or exported generator
+    begins with its weights; another architecture is refused."""
+    from dance2music.training.trainer import fit
+
+    fit(gan_task(gan_data, 2), tmp_path / "first")
+    first = torch.load(tmp_path / "first" / "checkpoint.pt", map_location="cpu", weights_only=False)["models"]
+    ckpt = str(tmp_path / "first" / "checkpoint.pt")
+    task = gan_task(gan_data, 0, init_from=ckpt, **{"discriminator.num_genres": 10})
+    fit(task, tmp_path / "second")
+    for k, v in first["g"].items():
+        assert torch.equal(task.g.state_dict()[k], v), k
+    d_state = task.d.state_dict()
+    assert all(torch.equal(d_state[k], v) for k, v in first["d"].items())
+    assert any(".genre_embedding." in k for k in d_state)
+    task = gan_task(gan_data, 0, init_from=str(tmp_path / "first" / "generator.safetensors"))
+    fit(task, tmp_path / "third")
+    assert torch.equal(task.g.state_dict()["motion_std"], first["g"]["motion_std"])
+    with pytest.raises(ConfigError, match="init_from"):
+        fit(gan_task(gan_data, 0, init_from=ckpt, **{"generator.channels": 24}), tmp_path / "bad")
+
+
 def test_cached_targets_are_the_music_of_the_clip(gan_data):
     """A clip's precomputed targets equal the encoding of its own music (away from the clip's edges), and its
     motion starts at the clip's first instant."""
@@ -371,7 +410,9 @@ def test_cli_train_gan(gan_data, tmp_path, capsys):
     assert "widht" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["gan_top", "gan_lower", "gan_official", "gan_tiny", "gan_synth"])
+@pytest.mark.parametrize(
+    "name", ["gan_top", "gan_top_base", "gan_top_genre", "gan_lower", "gan_official", "gan_tiny", "gan_synth"]
+)
 def test_shipped_configs_load(name):
     from pathlib import Path
 

@@ -14,6 +14,13 @@ Input modes:
 
 With ``in_channels=1`` and ``flatten=False`` the same class is MelGAN's waveform discriminator, used to
 fine-tune the synthesizer (`training.synth_task`).
+
+Genre conditioning (``num_genres > 0``, not in the paper): each scale adds a projection term (Miyato & Koyama,
+"cGANs with Projection Discriminator", 2018) to every window logit, the inner product of that window's last
+feature vector with a learned embedding of the clip's genre (one extra row for "unknown"), initialised to zero
+so training starts from the unconditional discriminator. Music of the wrong genre for the dance then scores as
+fake, which an unconditional discriminator cannot tell; with the generator's own genre input hidden at random,
+the generator has to read the genre off the dance to pass.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..nn.gan_blocks import LEAKY_SLOPE, constructor_args, wn_conv1d
+from ..nn.gan_blocks import LEAKY_SLOPE, constructor_args, genre_index, wn_conv1d
 
 #: What every discriminator returns: per-scale logits ``Tensor[B x 1 x windows]`` and per-scale feature maps.
 DiscriminatorOutput = tuple[list[torch.Tensor], list[list[torch.Tensor]]]
@@ -47,6 +54,7 @@ class PatchDiscriminator(nn.Module):
         n_layers: int = 4,
         downsample: int = 4,
         groups_divisor: int = 4,
+        num_genres: int = 0,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Sequential(wn_conv1d(in_channels, channels, 15), nn.LeakyReLU(LEAKY_SLOPE))]
@@ -67,13 +75,22 @@ class PatchDiscriminator(nn.Module):
         layers.append(nn.Sequential(wn_conv1d(ch, out, 5), nn.LeakyReLU(LEAKY_SLOPE)))
         layers.append(wn_conv1d(out, 1, 3))
         self.layers = nn.ModuleList(layers)
+        self.num_genres = num_genres
+        self.genre_embedding = nn.Embedding(num_genres + 1, out) if num_genres > 0 else None
+        if self.genre_embedding is not None:
+            nn.init.zeros_(self.genre_embedding.weight)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, genre: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """x: Tensor[B x C x T]; genre: LongTensor[B] (negative = unknown), used with ``num_genres > 0``."""
         feats = []
         for layer in self.layers[:-1]:
             x = layer(x)
             feats.append(x)
-        return self.layers[-1](x), feats
+        logits = self.layers[-1](x)
+        if self.genre_embedding is not None:
+            g = genre_index(genre, x.shape[0], self.num_genres, x.device)
+            logits = logits + (self.genre_embedding(g)[:, :, None] * x).sum(1, keepdim=True)
+        return logits, feats
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -94,6 +111,7 @@ class MultiScaleDiscriminator(nn.Module):
         n_layers: int = 4,
         downsample: int = 4,
         groups_divisor: int = 4,
+        num_genres: int = 0,
     ) -> None:
         config = constructor_args(locals())
         super().__init__()
@@ -109,6 +127,7 @@ class MultiScaleDiscriminator(nn.Module):
                     n_layers=n_layers,
                     downsample=downsample,
                     groups_divisor=groups_divisor,
+                    num_genres=num_genres,
                 )
                 for _ in range(num_scales)
             ]
@@ -116,7 +135,10 @@ class MultiScaleDiscriminator(nn.Module):
         # As the official code / MelGAN: halve the resolution between scales, ignoring padding in the mean.
         self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
 
-    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+    def forward(
+        self, x: torch.Tensor, genre: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        """x: Tensor[B x C x T]; genre: LongTensor[B] for a genre-conditioned discriminator (else ignored)."""
         if self.flatten:
             x = x.reshape(x.shape[0], 1, -1)  # channel-major: [c0 t0..tT, c1 t0..tT, ...]
         elif x.shape[1] != self.in_channels:
@@ -125,7 +147,7 @@ class MultiScaleDiscriminator(nn.Module):
         for i, d in enumerate(self.discriminators):
             if i:
                 x = self.pool(x)
-            out, f = d(x)
+            out, f = d(x, genre)
             logits.append(out)
             feats.append(f)
         return logits, feats

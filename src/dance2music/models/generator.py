@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..nn.gan_blocks import LEAKY_SLOPE, ResidualStack, constructor_args, resample_time, wn_conv1d
+from ..nn.gan_blocks import LEAKY_SLOPE, ResidualStack, constructor_args, genre_index, resample_time, wn_conv1d
 
 #: Tempo (BPM) that maps to 0 in the generator's log-tempo input.
 REFERENCE_BPM = 120.0
@@ -40,14 +40,6 @@ class _SigmaMixin:
         codebook: ``Tensor[K x latent_dim]`` (the VQ-VAE level's code vectors).
         """
         self.sigma.fill_(float(codebook.detach().abs().max()) * margin)
-
-
-def _genre_index(genre: torch.Tensor | None, batch: int, num_genres: int, device: torch.device) -> torch.Tensor:
-    """Genre indices ``Tensor[B]`` with unknown (None or negative) mapped to ``num_genres``."""
-    if genre is None:
-        return torch.full((batch,), num_genres, dtype=torch.long, device=device)
-    genre = genre.to(device=device, dtype=torch.long).reshape(batch)
-    return torch.where((genre < 0) | (genre >= num_genres), torch.full_like(genre, num_genres), genre)
 
 
 def tempo_features(tempo: torch.Tensor | None, batch: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -206,7 +198,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
             v = (visual - self.visual_mean[:, None]) / self.visual_std[:, None]
             parts.append(resample_time(self.visual_module(v), self.input_fps, self.code_rate, n))
         if self.genre_embedding is not None:
-            g = self.genre_embedding(_genre_index(genre, batch, self.num_genres, device))
+            g = self.genre_embedding(genre_index(genre, batch, self.num_genres, device))
             parts.append(g[:, :, None].expand(-1, -1, n))
         if self.use_tempo:
             parts.append(tempo_features(tempo, batch, device, dtype)[:, :, None].expand(-1, -1, n))

@@ -136,3 +136,12 @@ def resample_time(x: torch.Tensor, rate_in: float, rate_out: float, length_out: 
     i1 = (i0 + 1).clamp(max=t_in - 1)
     w = (pos - i0.to(pos.dtype)).to(x.dtype)
     return x.index_select(-1, i0) * (1 - w) + x.index_select(-1, i1) * w
+
+
+def genre_index(genre: torch.Tensor | None, batch: int, num_genres: int, device: torch.device) -> torch.Tensor:
+    """Genre indices ``LongTensor[B]`` with unknown (None, negative or out of range) mapped to ``num_genres``,
+    the extra row of a genre embedding."""
+    if genre is None:
+        return torch.full((batch,), num_genres, dtype=torch.long, device=device)
+    genre = genre.to(device=device, dtype=torch.long).reshape(batch)
+    return torch.where((genre < 0) | (genre >= num_genres), torch.full_like(genre, num_genres), genre)

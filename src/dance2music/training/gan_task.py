@@ -91,6 +91,10 @@ class GANExperiment:
     genre_dropout: float = 0.2  # chance a clip's genre is hidden (the model must work without one)
     tempo_dropout: float = 0.2
     adversarial_start: int = 0  # steps of regression-only warm-up before D is trained and used
+    # Start from the weights of an earlier GAN run on the same VQ-VAE: its RUN/checkpoint.pt (G and D) or an
+    # exported generator .safetensors (G only). The optimizers and the step count start afresh; D layers the
+    # earlier run lacked (e.g. a genre projection) keep their initialisation.
+    init_from: str = ""
     audio_window: float = 0.0  # seconds of each clip decoded for audio/wav and audio/mel (0: the whole clip)
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(GAN_LOSS_WEIGHTS))
 
@@ -387,6 +391,8 @@ class GANTask(Task):
         disc = build_discriminator(cfg.discriminator or "small")
         if not disc.flatten and disc.in_channels != self.vqvae.emb_width:
             raise ConfigError(f"discriminator in_channels {disc.in_channels} != VQ width {self.vqvae.emb_width}")
+        if cfg.init_from:
+            self._init_from(cfg.init_from, generator, disc)
         self.g = ctx.add_model("g", generator)
         self.d = ctx.add_model("d", disc)
         betas = tuple(cfg.optim.betas)
@@ -405,6 +411,40 @@ class GANTask(Task):
                 f"visual features: {visual_dim or 'off'}, targets {cfg.data.targets}",
                 file=sys.stderr,
             )
+
+    def _init_from(self, ref: str, generator: nn.Module, disc: nn.Module) -> None:
+        """Load an earlier run's weights (see `GANExperiment.init_from`) into ``generator`` and ``disc``."""
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"init_from: no such file {ref}")
+        if path.suffix == ".safetensors":
+            from ..models.d2m import load_generator
+
+            try:
+                other, header = load_generator(path, map_location="cpu")
+            except D2MError as e:
+                raise ConfigError(f"init_from {ref}: {e}") from None
+            sha, g_state, d_state = header["meta"].get("vqvae_sha256"), other.state_dict(), None
+        else:
+            from . import checkpoint as ckpt_io
+
+            try:
+                state = ckpt_io.load_checkpoint(path, map_location="cpu")
+                sha = state.get("task", {}).get("vqvae_sha256")
+                g_state, d_state = state["models"]["g"], state["models"]["d"]
+            except Exception as e:  # a foreign or damaged file
+                raise ConfigError(f"init_from {ref} is not a GAN run's checkpoint ({e})") from None
+        if sha and sha != self.vqvae_sha256:
+            raise ConfigError(f"init_from {ref} was trained on another VQ-VAE (sha256 {sha[:12]}...)")
+        try:
+            generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in g_state.items()})
+        except RuntimeError as e:
+            raise ConfigError(f"init_from {ref}: its generator differs from this config's ({e})") from None
+        if d_state is not None:
+            result = disc.load_state_dict(d_state, strict=False)
+            new = [k for k in result.missing_keys if ".genre_embedding." not in k]
+            if new or result.unexpected_keys:
+                raise ConfigError(f"init_from {ref}: its discriminator differs from this config's")
 
     # ---- one step ----------------------------------------------------------------------------------------
     def _inputs(self, batch: dict[str, torch.Tensor], train: bool) -> dict[str, Any]:
@@ -465,7 +505,8 @@ class GANTask(Task):
         if adversarial:
             # D step: real and (detached) fake in one forward, so DDP sees one forward per backward.
             b = real.shape[0]
-            logits, feats = self.d(torch.cat([real, fake.detach().float()]))
+            genre = batch["genre"]  # D always sees the true genre (G's may be hidden); ignored by an unconditional D
+            logits, feats = self.d(torch.cat([real, fake.detach().float()]), torch.cat([genre, genre]))
             loss_d = hinge_discriminator_loss([x[:b] for x in logits], [x[b:] for x in logits])
             ctx.optimize("d", loss_d)
             logs["adv/disc"] = loss_d.detach()
@@ -473,7 +514,7 @@ class GANTask(Task):
             # G step against the updated D: the raw module (no DDP sync of D here), no D weight gradients.
             d_raw = ctx.models["d"]
             with no_param_grads(d_raw):
-                fake_logits, fake_feats = d_raw(fake.float())
+                fake_logits, fake_feats = d_raw(fake.float(), genre)
             losses["adv/gen"] = hinge_generator_loss(fake_logits)
             losses["adv/feat"] = feature_matching_loss(real_feats, fake_feats)
             logs["d/real"] = torch.stack([x[:b].mean() for x in logits]).mean().detach()
