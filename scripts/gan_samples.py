@@ -26,7 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="folder for <seq>.wav")
     ap.add_argument("--random-codes", action="store_true", help="write the random-code baseline instead")
     ap.add_argument("--reconstruct", action="store_true", help="write the VQ-VAE reconstruction of the real music")
-    ap.add_argument("--no-genre", action="store_true", help="do not give the model the labelled genre")
+    genre = ap.add_mutually_exclusive_group()
+    genre.add_argument("--no-genre", action="store_true", help="do not give the model the labelled genre")
+    genre.add_argument(
+        "--dance-genre", action="store_true",
+        help="give the model the genre the dance-genre classifier reads off the motion (as d2m generate does)",
+    )  # fmt: skip
     ap.add_argument("--no-tempo", action="store_true", help="do not give the model the labelled tempo")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max", type=int, default=None, help="at most this many sequences")
@@ -39,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         files = write_samples(
             model, args.cache, args.out, split=args.split, seed=args.seed,
             mode="random-codes" if args.random_codes else "reconstruct" if args.reconstruct else "generate",
-            use_genre=not args.no_genre, use_tempo=not args.no_tempo, max_sequences=args.max,
+            use_genre="dance" if args.dance_genre else not args.no_genre, use_tempo=not args.no_tempo,
+            max_sequences=args.max,
         )  # fmt: skip
     except D2MError as e:
         print(f"error: {e}", file=sys.stderr)

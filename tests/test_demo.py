@@ -11,7 +11,7 @@ from dance2music.io.video import probe, read_audio
 from dance2music.pretrained.registry import REGISTRY, resolve, sha256_file
 
 
-@pytest.mark.parametrize("name", ["d2m-top", "d2m-lower", "vqvae-small", "vqvae-base", "genre-cnn"])
+@pytest.mark.parametrize("name", ["d2m-top", "d2m-lower", "vqvae-small", "vqvae-base", "genre-cnn", "dance-genre"])
 def test_shipped_weights_are_registered_and_intact(name):
     path = resolve(name)
     assert sha256_file(path) == REGISTRY[name].sha256

@@ -66,10 +66,17 @@ class GenerationResult:
         return save_wav(path, self.audio, self.sample_rate)
 
 
+#: `parse_genre`'s answer for "none": the generator's own "unknown genre" input (no genre is chosen at all).
+NO_GENRE = -1
+
+
 def parse_genre(genre: str | int | None) -> int | None:
-    """A genre given as an AIST++ code (``gBR``), a name (``Break``, case-insensitive) or an index -> its index."""
+    """A genre given as an AIST++ code (``gBR``), a name (``Break``, case-insensitive) or an index -> its index;
+    None or "" -> None (let the dance choose); "none" -> `NO_GENRE` (no genre for the generator)."""
     if genre is None or genre == "":
         return None
+    if isinstance(genre, str) and genre.strip().lower() in ("none", "unknown"):
+        return NO_GENRE
     if isinstance(genre, int) or (isinstance(genre, str) and genre.isdigit()):
         i = int(genre)
         if 0 <= i < len(GENRES):
@@ -80,7 +87,20 @@ def parse_genre(genre: str | int | None) -> int | None:
             if key in (code.lower(), code[1:].lower(), GENRE_NAMES[code].lower()):
                 return i
     choices = ", ".join(f"{c} ({GENRE_NAMES[c]})" for c in GENRES)
-    raise ConfigError(f"unknown genre {genre!r}; choose one of: {choices}")
+    raise ConfigError(f"unknown genre {genre!r}; choose one of: {choices}, or none")
+
+
+def infer_genre(motion: Motion) -> tuple[int, float] | None:
+    """(genre index, probability) of the dance by the shipped dance-genre classifier (`models.dance_genre`),
+    or None when the dance is too short to classify or the classifier is not installed."""
+    from .errors import D2MError
+    from .models.dance_genre import DanceGenreClassifier
+
+    try:
+        code, prob = DanceGenreClassifier.from_pretrained().predict(motion)
+    except D2MError:
+        return None
+    return GENRES.index(code), prob
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -188,7 +208,9 @@ class Dance2Music:
 
         source: a video path (features are extracted: pose + visual), `VideoFeatures`, or a `Motion`
             (then ``visual`` is used if the model has a visual module; zeros otherwise).
-        genre: AIST++ code, name or index, or None to let the model choose from the dance.
+        genre: AIST++ code, name or index; None (default) to take the dance's genre as the dance-genre
+            classifier sees it (`models.dance_genre`; ``meta["genre_source"]`` says "dance"); "none" to give the
+            generator no genre at all.
         tempo: BPM hint, or None.
         seed: makes the result reproducible (the generator's noise); None draws a fresh one.
         window_seconds: length of each generation window (memory is bounded by it, not by the video).
@@ -233,7 +255,13 @@ class Dance2Music:
                     raise InputError(f"visual features are {vf.shape[1]}-d, the model needs {vdim}-d")
                 vf = _fit_frames(vf, m.shape[-1])
                 v = torch.from_numpy(vf.T.copy())[None]
-        genre_idx = parse_genre(genre)
+        genre_idx, genre_source, genre_prob = parse_genre(genre), "given", None
+        if genre_idx is None:
+            guess = infer_genre(motion)
+            genre_idx, genre_source = (None, "none") if guess is None else (guess[0], "dance")
+            genre_prob = None if guess is None else round(guess[1], 3)
+        elif genre_idx == NO_GENRE:
+            genre_idx, genre_source = None, "none"
         num_samples = int(round(duration * self.sample_rate))
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
@@ -247,6 +275,8 @@ class Dance2Music:
             "model": self.name,
             "level": self.level,
             "genre": None if genre_idx is None else GENRES[genre_idx],
+            "genre_source": genre_source,  # "given", "dance" (inferred from the motion) or "none"
+            "genre_probability": genre_prob,
             "tempo": tempo,
             "seed": seed,
             "duration": duration,

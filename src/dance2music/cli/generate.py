@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ..constants import GENERATE_ANALYSIS_FPS, GENRES
+from ..constants import GENERATE_ANALYSIS_FPS, GENRE_NAMES, GENRES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--level lower)",
     )
     p.add_argument("--level", choices=("top", "lower", "low"), default="top", help="VQ level (default: top)")
-    p.add_argument("--genre", help=f"music genre: AIST++ code ({', '.join(GENRES)}) or name (e.g. Break, House)")
+    p.add_argument(
+        "--genre",
+        help=f"music genre: AIST++ code ({', '.join(GENRES)}) or name (e.g. Break, House); default: the dance's "
+        "genre as the dance-genre classifier sees it; none: no genre",
+    )
     p.add_argument("--tempo", type=float, help="tempo hint in BPM (default: the model decides from the dance)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0: the same video gives the same music)")
     p.add_argument(
@@ -82,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
     took = time.perf_counter() - t0
     feats = result.features
     notes = []
+    if result.meta.get("genre_source") == "dance":
+        code, prob = result.meta["genre"], result.meta["genre_probability"]
+        notes.append(f"genre {code} ({GENRE_NAMES[code]}) read off the dance, p={prob:.2f}")
     if feats is not None:
         rate = feats.meta.get("detection_rate")
         if rate is not None:

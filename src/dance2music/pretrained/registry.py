@@ -74,6 +74,13 @@ REGISTRY: dict[str, Entry] = {
         kind="d2m",
         description="D2M-GAN lower-level generator (hop 32) on vqvae-small, trained on the synthetic set",
     ),
+    "dance-genre": Entry(
+        name="dance-genre",
+        file="dance_genre.safetensors",
+        sha256="16eaf69c14067fc76b375fecc94c9614128b354a7d7a47ea1affc78a509ad16e",  # scripts/train_dance_genre.py
+        kind="dance_genre",
+        description="dance genre from the motion (10 AIST++ genres), so generate can choose the music's genre",
+    ),
     "genre-cnn": Entry(
         name="genre-cnn",
         file="genre_cnn.safetensors",

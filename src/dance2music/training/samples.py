@@ -32,7 +32,7 @@ def write_samples(
     split: str | None = "test",
     mode: str = "generate",
     seed: int = 0,
-    use_genre: bool = True,
+    use_genre: bool | str = True,
     use_tempo: bool = True,
     max_sequences: int | None = None,
     progress: bool = True,
@@ -42,9 +42,17 @@ def write_samples(
     mode: ``generate`` (the model's music), ``random-codes`` (random codes of the level, decoded) or
     ``reconstruct`` (the real music encoded and decoded at the model's level: the tokenizer's ceiling).
 
-    use_genre / use_tempo: give the model the sequence's labelled genre / tempo (else it runs without them).
+    use_genre / use_tempo: give the model the sequence's labelled genre / tempo (else it runs without them);
+        ``use_genre="dance"`` gives it the genre the dance-genre classifier reads off the motion instead, as
+        `d2m generate` does when no genre is named.
     seed: seeds the generator's noise (and the random codes), per sequence, so reruns give the same files.
     """
+    if use_genre == "dance":
+        from ..models.dance_genre import DanceGenreClassifier
+
+        classifier = DanceGenreClassifier.from_pretrained()
+    elif not isinstance(use_genre, bool):
+        raise ConfigError(f"use_genre must be True, False or 'dance', got {use_genre!r}")
     if mode not in ("generate", "random-codes", "reconstruct"):
         raise ConfigError(f"mode must be generate, random-codes or reconstruct, got {mode!r}")
     from tqdm.auto import tqdm
@@ -68,7 +76,11 @@ def write_samples(
             if visual is None:
                 raise ConfigError(f"the model needs visual features; {name} in {cache.root} has none")
             v = torch.from_numpy(visual.features.T.copy())[None].to(device)
-        genre = torch.tensor([entry["genre"]], device=device) if use_genre and entry.get("genre") is not None else None
+        if use_genre == "dance":
+            genre = torch.tensor([classifier.genres.index(classifier.predict(motion)[0])], device=device)
+        else:
+            labelled = use_genre and entry.get("genre") is not None
+            genre = torch.tensor([entry["genre"]], device=device) if labelled else None
         tempo = torch.tensor([float(entry["tempo"])], device=device) if use_tempo and entry.get("tempo") else None
         n_samples = int(round(motion.duration * sr))
         if isinstance(g, OfficialGenerator):

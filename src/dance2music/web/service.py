@@ -213,7 +213,9 @@ def _summary(result, took: float, beats) -> str:
     from ..constants import GENRE_NAMES
 
     genre = result.meta.get("genre")
-    genre_txt = f"{GENRE_NAMES[genre]} ({genre})" if genre else "chosen by the model"
+    genre_txt = f"{GENRE_NAMES[genre]} ({genre})" if genre else "none"
+    if genre and result.meta.get("genre_source") == "dance":
+        genre_txt += ", read off the dance"
     lines = [
         f"**{result.duration:.1f} s of music** made in {took:.1f} s: {result.meta.get('level')} level, "
         f"genre {genre_txt}, seed {result.meta.get('seed')}.",
