@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         help="give the model the genre the dance-genre classifier reads off the motion (as d2m generate does)",
     )  # fmt: skip
     ap.add_argument("--no-tempo", action="store_true", help="do not give the model the labelled tempo")
+    ap.add_argument("--prior-weight", type=float, default=None, help="override the genre code prior's weight")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max", type=int, default=None, help="at most this many sequences")
     ap.add_argument("--threads", type=int, default=2)
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = args.model
         model = D2M.from_pretrained(path) if args.vqvae is None else D2M.load(path, vqvae=args.vqvae)
+        if args.prior_weight is not None:
+            model.prior_weight = args.prior_weight
         files = write_samples(
             model, args.cache, args.out, split=args.split, seed=args.seed,
             mode="random-codes" if args.random_codes else "reconstruct" if args.reconstruct else "generate",

@@ -2,6 +2,8 @@
 
     python scripts/ship_gan.py runs/gan_top/generator.safetensors --name d2m-top
     python scripts/ship_gan.py runs/gan_lower/generator.safetensors --name d2m-lower
+    python scripts/ship_gan.py RUN/generator.safetensors --name d2m-top --vqvae vqvae-base \
+        --prior-cache data/cache/synth --prior-weight 100       # with a genre code prior (D2M.lookup_codes)
 
 Writes ``src/dance2music/pretrained/weights/<name with _>.safetensors`` (float16 weights, float32 buffers:
 half the size, same music to the ear) and its ``.json`` beside it, checks that the copy rebuilds and generates,
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from dance2music.models.d2m import D2M, load_generator, save_generator
+from dance2music.models.d2m import D2M, code_prior_from_cache, load_generator, save_generator
 from dance2music.pretrained.registry import WEIGHTS_DIR, sha256_file
 
 
@@ -25,11 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("generator", type=Path, help="generator.safetensors exported by d2m train gan")
     ap.add_argument("--name", required=True, help="registry name, e.g. d2m-top")
     ap.add_argument("--vqvae", default="vqvae-small", help="the registered VQ-VAE it was trained against")
+    ap.add_argument("--prior-cache", default=None, help="feature cache whose music gives the genre code prior")
+    ap.add_argument("--prior-split", default="train", help="its split (default train)")
+    ap.add_argument("--prior-weight", type=float, default=0.0, help="weight of the prior in the lookup (0: none)")
     args = ap.parse_args(argv)
     generator, header = load_generator(args.generator)
     out = WEIGHTS_DIR / f"{args.name.replace('-', '_')}.safetensors"
     meta = {**header["meta"], "source": str(args.generator)}
-    save_generator(out, generator, vqvae_ref=args.vqvae, meta=meta, half=True)
+    prior = None
+    if args.prior_cache:
+        prior = code_prior_from_cache(D2M.load(args.generator, vqvae=args.vqvae), args.prior_cache, args.prior_split)
+        meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split}
+    save_generator(out, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
+                   prior_weight=args.prior_weight)  # fmt: skip
     model = D2M.load(out)  # the shipped copy must rebuild with the registered VQ-VAE and make music
     audio = model.generate(torch.zeros(1, model.generator.motion_dim, 30), _visual(model)).audio
     assert audio.shape[-1] == model.sample_rate and torch.isfinite(audio).all()

@@ -245,6 +245,38 @@ def gan_data(tmp_path_factory):
     return make_cache(root), make_vqvae(root)
 
 
+def test_genre_code_prior_in_the_lookup(gan_data, tmp_path):
+    """The prior counts each genre's codes in the cache's music; weight 0 or no genre = the nearest code; a large
+    weight picks the genre's most frequent code; the prior and its weight travel in the generator file."""
+    from dance2music.models.d2m import code_prior_from_cache
+
+    cache_dir, vq_path = gan_data
+    vq = VQVAE.load(vq_path)
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8), vq)
+    model.generator.set_sigma_from_codebook(model.codebook)
+    prior = code_prior_from_cache(model, cache_dir, "train")
+    assert prior.shape == (10, 16) and torch.allclose(prior.exp().sum(1), torch.ones(10))
+    assert not torch.allclose(prior[0], prior[1])  # the genres' music differs (genre i % 10 in the fixture)
+    latents = model.generator(torch.randn(2, 53, 30), num_codes=40)
+    nearest = vq.bottleneck[1].encode(latents)
+    genre = torch.tensor([1, -1])
+    model.code_prior, model.prior_weight = prior, 0.0
+    assert torch.equal(model.lookup_codes(latents, genre), nearest)
+    model.prior_weight = 1e6
+    assert torch.equal(model.lookup_codes(latents, None), nearest)
+    codes = model.lookup_codes(latents, genre)
+    assert torch.all(codes[0] == prior[1].argmax()) and torch.equal(codes[1], nearest[1])  # unknown: untouched
+    model.prior_weight = 0.5
+    path = model.save(tmp_path / "p.safetensors")
+    again = D2M.load(path, vqvae=vq)
+    assert again.prior_weight == 0.5 and torch.equal(again.code_prior, prior)
+    torch.manual_seed(0)
+    a = model.generate(torch.randn(1, 53, 20), genre=torch.tensor([1]), noise=torch.zeros(1, 2, 56)).codes
+    torch.manual_seed(0)
+    b = again.generate(torch.randn(1, 53, 20), genre=torch.tensor([1]), noise=torch.zeros(1, 2, 56)).codes
+    assert torch.equal(a, b)
+
+
 def gan_task(gan_data, steps: int, cls=None, **extra):
     from dance2music.training.config import load_config
     from dance2music.training.gan_task import GANExperiment, GANTask

@@ -319,7 +319,6 @@ class Dance2Music:
             "genre": None if genre is None else torch.tensor([genre], device=dev),
             "tempo": None if tempo is None else torch.tensor([float(tempo)], device=dev),
         }
-        bottleneck = self.model.vqvae.bottleneck[self.model.level]
         if not hasattr(g, "receptive_field_seconds") or not hasattr(g, "code_rate"):
             raise ConfigError("this generator has a fixed length; use an aligned (default) model for videos")
         n_codes = max(1, -(-num_samples // self.hop_length))
@@ -349,7 +348,7 @@ class Dance2Music:
             vw = None if visual is None else visual[..., lo:hi].to(dev)
             nw = None if noise is None else noise[..., k_lo:k_hi].to(dev)
             latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs)
-            codes = bottleneck.encode(latents)
+            codes = self.model.lookup_codes(latents, kwargs["genre"])
             out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
             if bar is not None:
                 bar.update(1)
