@@ -63,9 +63,9 @@ REGISTRY: dict[str, Entry] = {
     "d2m-top": Entry(
         name="d2m-top",
         file="d2m_top.safetensors",
-        sha256="25e1ef9e4b74bd4cedbd8d35be9ea1bda2f2a1f4eb2fecd91a2552166f1e6a46",
+        sha256="31775746bbecc1691bfa4e3948e652de357834dc4a5b88a7a27df3b65c28dd63",  # scripts/ship_gan.py prints it
         kind="d2m",
-        description="D2M-GAN top-level generator (hop 128) on vqvae-small, trained on the synthetic set",
+        description="D2M-GAN top-level generator (hop 128) on vqvae-base with a genre code prior, synthetic set",
     ),
     "d2m-lower": Entry(
         name="d2m-lower",
