@@ -324,12 +324,14 @@ class VQVAE(nn.Module):
         b, t = codes.shape
         out = torch.empty(b, 1, t * hop, device=codes.device, dtype=self.bottleneck[level].k.dtype)
 
+        inference = torch.is_inference_mode_enabled()  # like grad mode, it is per thread: carry it to the workers
+
         def window(start: int) -> None:
             stop = min(t, start + chunk)
             lo, hi = max(0, start - ctx), min(t, stop + ctx)
-            with torch.no_grad():  # grad mode is per thread
+            with torch.inference_mode(inference), torch.no_grad():
                 y = self.decode(codes[:, lo:hi], level)
-            out[:, :, start * hop : stop * hop] = y[:, :, (start - lo) * hop : (stop - lo) * hop]
+                out[:, :, start * hop : stop * hop] = y[:, :, (start - lo) * hop : (stop - lo) * hop]
 
         starts = range(0, t, chunk)
         n_threads = torch.get_num_threads()
