@@ -266,7 +266,8 @@ class Dance2Music:
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
 
-        codes = self._generate_codes(m, v, genre_idx, tempo, seed, num_samples, window_seconds, progress)
+        with torch.no_grad():
+            codes = self._generate_codes(m, v, genre_idx, tempo, seed, num_samples, window_seconds, progress)
         audio = self.model.vqvae.decode_chunked(codes.to(self.device), self.model.level)
         audio = audio[0, 0, :num_samples].clamp(-1, 1).float().cpu().numpy()
         if audio.shape[0] < num_samples:
@@ -294,23 +295,7 @@ class Dance2Music:
         window_seconds: float,
         progress: bool,
     ) -> torch.Tensor:
-        """LongTensor[1 x T_code]: the generator run window by window on the shared code grid."""
-        import torch
-
-        with torch.no_grad():
-            return self._generate_windows(motion, visual, genre, tempo, seed, num_samples, window_seconds, progress)
-
-    def _generate_windows(
-        self,
-        motion: torch.Tensor,
-        visual: torch.Tensor | None,
-        genre: int | None,
-        tempo: float | None,
-        seed: int,
-        num_samples: int,
-        window_seconds: float,
-        progress: bool,
-    ) -> torch.Tensor:
+        """LongTensor[1 x T_code]: the generator run window by window on the shared code grid (call without grad)."""
         import torch
 
         g = self.model.generator
