@@ -111,7 +111,7 @@ def build_app(service: MusicService, *, keep_minutes: float = 30.0, demo_video: 
     quiet_environment()
     import gradio as gr
 
-    genre_choices = [("Let the model choose", "")] + [(f"{GENRE_NAMES[g]} ({g})", g) for g in GENRES]
+    genre_choices = [("From the dance (chosen by the model)", "")] + [(f"{GENRE_NAMES[g]} ({g})", g) for g in GENRES]
     keep_s = max(1, int(keep_minutes * 60))
     limits = service.limits
 
