@@ -200,13 +200,8 @@ class D2M(nn.Module):
             return bottleneck.encode(latents)
         genre = genre.to(latents.device).long().reshape(-1)
         known = (genre >= 0) & (genre < self.code_prior.shape[0])
-        codes = bottleneck.encode(latents)
-        e = bottleneck.k.float()
-        for b in torch.nonzero(known).flatten().tolist():
-            f = latents[b].float().t()  # [T x D]
-            dist = (f * f).sum(1, keepdim=True) - 2 * f @ e.t() + (e * e).sum(1)[None]
-            codes[b] = (dist - self.prior_weight * self.code_prior[genre[b]][None]).argmin(1)
-        return codes
+        prior = self.code_prior[genre.clamp(0, self.code_prior.shape[0] - 1)] * known[:, None]  # unknown: 0
+        return bottleneck.encode(latents, -self.prior_weight * prior)
 
     def decode(self, quantized: torch.Tensor) -> torch.Tensor:
         """``Tensor[B x 64 x T_code]`` code vectors -> waveform ``Tensor[B x 1 x T_code * hop]`` (differentiable)."""

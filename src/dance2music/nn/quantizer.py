@@ -70,10 +70,15 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
     # -- lookup -------------------------------------------------------------------------------------------
-    def nearest(self, x: torch.Tensor) -> torch.Tensor:
-        """x: Tensor[N x C] -> LongTensor[N], index of the nearest code (squared L2), in bounded memory."""
+    def nearest(self, x: torch.Tensor, penalty: torch.Tensor | None = None) -> torch.Tensor:
+        """x: Tensor[N x C] -> LongTensor[N], index of the nearest code (squared L2), in bounded memory.
+
+        penalty: optional Tensor[K] added to every row's squared distances (a prior over the codes).
+        """
         k = self.k.float()
         k_sq = (k * k).sum(1)
+        if penalty is not None:
+            k_sq = k_sq + penalty.float()
         out = []
         for start in range(0, x.shape[0], _LOOKUP_CHUNK):
             xc = x[start : start + _LOOKUP_CHUNK].float()
@@ -82,10 +87,12 @@ class VectorQuantizer(nn.Module):
             out.append(d.argmin(1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=x.device)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """x: Tensor[B x C x T] -> codes LongTensor[B x T]."""
+    def encode(self, x: torch.Tensor, penalty: torch.Tensor | None = None) -> torch.Tensor:
+        """x: Tensor[B x C x T] -> codes LongTensor[B x T]; penalty: optional Tensor[B x K] (see `nearest`)."""
         b, c, t = x.shape
-        return self.nearest(x.permute(0, 2, 1).reshape(b * t, c)).view(b, t)
+        if penalty is None:
+            return self.nearest(x.permute(0, 2, 1).reshape(b * t, c)).view(b, t)
+        return torch.stack([self.nearest(x[i].t(), penalty[i]) for i in range(b)])
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes: LongTensor[B x T] -> Tensor[B x C x T]."""
