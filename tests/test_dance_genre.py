@@ -42,6 +42,8 @@ def test_learns_styles_and_round_trips(tmp_path):
         assert code == GENRES[s] and 1 / 3 < prob <= 1
     never_seen = model.predict_proba(styled_dance(0, 7))[3:]
     assert np.all(never_seen < 1e-6)  # genres absent from the training data are never chosen
+    two = DanceGenreClassifier.fit([m for m, y in train if y < 2], [y for _, y in train if y < 2], c=1.0)
+    assert [two.predict(styled_dance(s, seed=200 + s))[0] for s in range(2)] == list(GENRES[:2])  # binary case
     path = model.save(tmp_path / "dg.safetensors")
     again = DanceGenreClassifier.load(path)
     probe = styled_dance(1, 55)

@@ -256,11 +256,9 @@ class Dance2Music:
                 vf = _fit_frames(vf, m.shape[-1])
                 v = torch.from_numpy(vf.T.copy())[None]
         genre_idx, genre_source, genre_prob = parse_genre(genre), "given", None
-        if genre_idx is None:
-            guess = infer_genre(motion)
-            genre_idx, genre_source = (None, "none") if guess is None else (guess[0], "dance")
-            genre_prob = None if guess is None else round(guess[1], 3)
-        elif genre_idx == NO_GENRE:
+        if genre_idx is None and (guess := infer_genre(motion)) is not None:
+            genre_idx, genre_prob, genre_source = guess[0], round(guess[1], 3), "dance"
+        if genre_idx in (None, NO_GENRE):
             genre_idx, genre_source = None, "none"
         num_samples = int(round(duration * self.sample_rate))
         if seed is None:

@@ -95,8 +95,9 @@ class DanceGenreClassifier:
         lr = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, y)
         coef = np.zeros((len(GENRES), x.shape[1]))
         intercept = np.full(len(GENRES), -1e4)  # a genre never seen in training is never predicted
-        coef[lr.classes_] = lr.coef_ if len(lr.classes_) > 2 else np.vstack([-lr.coef_, lr.coef_])
-        intercept[lr.classes_] = lr.intercept_ if len(lr.classes_) > 2 else np.r_[-lr.intercept_, lr.intercept_]
+        binary = len(lr.classes_) == 2  # one logit for the second class: softmax([0, z]) is its sigmoid
+        coef[lr.classes_] = np.vstack([np.zeros_like(lr.coef_), lr.coef_]) if binary else lr.coef_
+        intercept[lr.classes_] = np.r_[0.0, lr.intercept_] if binary else lr.intercept_
         f32 = np.float32
         return cls(mean.astype(f32), scale.astype(f32), coef.astype(f32), intercept.astype(f32), meta=dict(meta or {}))
 
