@@ -191,6 +191,33 @@ def test_vqvae_task_trains_and_exports(tmp_path):
     assert m.hops == [4, 8] and bool(m.bottleneck[0].initialized)
 
 
+def test_vqvae_decoders_only_keeps_the_codes_and_trains_narrower_decoders(tmp_path):
+    from dance2music.models.vqvae import VQVAE
+    from dance2music.training.registry import train
+
+    music = _music_folder(tmp_path)
+    src = [f"data.sources=[{music}]", "eval_clips_per_file=0"]
+    train("vqvae", None, TINY + src + ["trainer.max_steps=3"], out_dir=tmp_path / "base")
+    base = VQVAE.load(tmp_path / "base" / "vqvae.safetensors")
+    new = TINY + src + [f"init_from={tmp_path / 'base' / 'vqvae.safetensors'}", "decoders_only=true"]
+    train("vqvae", None, new + ["model.decoder_width=4", "trainer.max_steps=3"], out_dir=tmp_path / "dec")
+    m = VQVAE.load(tmp_path / "dec" / "vqvae.safetensors")
+    key = "decoders.0.level_blocks.0.model.0.weight"  # JukeBox's keys; the decoders' stages 4 wide, not 8
+    assert m.config["decoder_width"] == 4 and m.state_dict()[key].shape == (4, 8, 3) != base.state_dict()[key].shape
+    sd, ref = m.state_dict(), base.state_dict()
+    for k, v in ref.items():
+        if not k.startswith("decoders."):
+            torch.testing.assert_close(sd[k], v, rtol=0, atol=0)  # encoders and codebooks (and their EMA) fixed
+    x = torch.randn(1, 1, 800) * 0.3
+    for L in range(2):
+        assert torch.equal(m.encode(x, L), base.encode(x, L))
+        assert m.decode(m.encode(x, L), L).shape == (1, 1, 800)
+    with pytest.raises(ConfigError, match="needs init_from"):
+        train("vqvae", None, TINY + src + ["decoders_only=true"], out_dir=tmp_path / "x")
+    with pytest.raises(ConfigError, match="encoders or codebooks differ"):
+        train("vqvae", None, new + ["model.width=4"], out_dir=tmp_path / "y")
+
+
 def test_cli_train_vqvae(tmp_path, capsys):
     from dance2music.cli import main
 

@@ -234,7 +234,7 @@ def test_fused_decoder_tail_matches_separate_layers_and_gradients():
 def test_time_major_decoder_equals_the_module_and_follows_weight_changes():
     from dance2music.nn.timemajor import TimeMajorDecoder
 
-    for kw in ({"depth": 3}, {"depth": 2, "width": 24}):
+    for kw in ({"depth": 3}, {"depth": 2, "width": 24}, {"depth": 2, "decoder_width": 4}):
         m = tiny(**kw).eval()
         for L in range(m.levels):
             dec = m.decoders[L]

@@ -129,6 +129,8 @@ class VQVAE(nn.Module):
         l_bins: codes per codebook.
         width, depth: channels and residual blocks of each down/up-sampling stage, scaled per level by
             ``multipliers[L]``.
+        decoder_width: channels of the decoders' stages if they differ from the encoders' (None: ``width``).
+            Decoding cost grows with its square; the state-dict keys stay JukeBox's, only the shapes change.
         multipliers: per level scale of width and depth (JukeBox: (2, 1, 1)).
         dilation_growth_rate, dilation_cycle: dilations of the residual stacks (``rate ** i``).
         reverse_decoder_dilation: the decoder runs dilations large-to-small (mirrors the encoder).
@@ -149,6 +151,7 @@ class VQVAE(nn.Module):
         l_bins: int = 2048,
         width: int = 32,
         depth: int = 4,
+        decoder_width: int | None = None,
         multipliers: tuple[int, ...] = (2, 1, 1),
         dilation_growth_rate: int = 3,
         dilation_cycle: int | None = None,
@@ -170,13 +173,15 @@ class VQVAE(nn.Module):
             reverse_decoder_dilation=reverse_decoder_dilation, m_conv=m_conv, commit=commit, mu=mu,
             input_channels=input_channels, sample_rate=sample_rate,
         )  # fmt: skip
+        if decoder_width is not None and decoder_width != width:
+            self._kwargs["decoder_width"] = int(decoder_width)  # absent when equal: older files keep their config
         self.levels, self.emb_width, self.l_bins = levels, emb_width, l_bins
         self.commit, self.sample_rate = commit, sample_rate
         self.downs_t, self.strides_t = downs_t, strides_t
         #: hop (samples per code) of each level.
         self.hops = [math.prod(s**d for s, d in zip(strides_t[: L + 1], downs_t[: L + 1])) for L in range(levels)]
 
-        def block_kwargs(level: int) -> dict[str, Any]:
+        def block_kwargs(level: int, width: int = width) -> dict[str, Any]:
             return dict(
                 width=width * multipliers[level],
                 depth=depth * multipliers[level],
@@ -195,7 +200,8 @@ class VQVAE(nn.Module):
         self.decoders = nn.ModuleList(
             Decoder(
                 out_channels=input_channels, emb_width=emb_width, downs_t=downs_t[: L + 1],
-                strides_t=strides_t[: L + 1], reverse_dilation=reverse_decoder_dilation, **block_kwargs(L),
+                strides_t=strides_t[: L + 1], reverse_dilation=reverse_decoder_dilation,
+                **block_kwargs(L, width if decoder_width is None else decoder_width),
             )
             for L in range(levels)
         )  # fmt: skip
@@ -353,15 +359,23 @@ class VQVAE(nn.Module):
         return out
 
     # -- training -------------------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, levels: list[int] | None = None) -> VQVAEOutput:
+    def forward(
+        self, x: torch.Tensor, levels: list[int] | None = None, *, frozen_codes: bool = False
+    ) -> VQVAEOutput:
         """Encode, quantize (updating the codebooks in training mode) and decode every level.
 
+        frozen_codes: encode and quantize without gradients or codebook updates, so only the decoders learn
+            (a new decoder for an existing tokenizer's codes; the codes any model was trained on stay valid).
         x: Tensor[B x 1 x T] -> `VQVAEOutput` with reconstructions cropped to T.
         """
         levels = list(range(self.levels)) if levels is None else [self._check_level(L) for L in levels]
         recon, codes, commits, ppl, usage = [], [], [], [], []
         for L in levels:
-            q = self.bottleneck[L](self.encode_features(x, L))
+            if frozen_codes:
+                with torch.no_grad():
+                    q = self.bottleneck[L](self.encode_features(x, L), update=False)
+            else:
+                q = self.bottleneck[L](self.encode_features(x, L))
             recon.append(self.decoders[L](q.quantized)[..., : x.shape[-1]])
             codes.append(q.codes)
             commits.append(q.commit_loss)

@@ -33,6 +33,7 @@ class VQVAEArch:
     l_bins: int = _SMALL["l_bins"]
     width: int = _SMALL["width"]
     depth: int = _SMALL["depth"]
+    decoder_width: int | None = None
     multipliers: list[int] = field(default_factory=lambda: list(_SMALL["multipliers"]))
     dilation_growth_rate: int = _SMALL["dilation_growth_rate"]
     dilation_cycle: int | None = None
@@ -65,6 +66,28 @@ class VQVAEExperiment:
     eval_seconds: float = 4.0  # length of each held-out evaluation crop
     eval_clips_per_file: int = 2
     init_from: str | None = None  # start from these weights (a .safetensors from `VQVAE.save`, or a name)
+    # Train the decoders alone on init_from's encoders and codebooks, which stay fixed: the codes are the same
+    # as init_from's, so a GAN trained on those codes works with the new decoders. The decoders start afresh
+    # (their architecture may differ, e.g. a smaller model.decoder_width for faster decoding).
+    decoders_only: bool = False
+
+
+def _arch_of(model: VQVAE, arch: dict[str, Any]) -> dict[str, Any]:
+    """``model``'s values of the keys of ``arch`` (an absent ``decoder_width`` is None: the encoders' width)."""
+    return {k: model.config.get(k) for k in arch}
+
+
+def _with_new_decoders(source: VQVAE, arch: dict[str, Any], name: str) -> VQVAE:
+    """A model of architecture ``arch`` holding ``source``'s encoders and codebooks, fixed, and fresh decoders."""
+    same = {k: v for k, v in arch.items() if k != "decoder_width"}
+    if _arch_of(source, same) != same:
+        raise ConfigError(f"init_from {name}: its encoders or codebooks differ from the config's model")
+    model = VQVAE(**arch, sample_rate=source.sample_rate)
+    kept = {k: v for k, v in source.state_dict().items() if not k.startswith("decoders.")}
+    model.load_state_dict(kept, strict=False)
+    for part in (model.encoders, model.bottleneck):
+        part.requires_grad_(False)
+    return model
 
 
 class VQVAETask(Task):
@@ -79,18 +102,22 @@ class VQVAETask(Task):
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
-        if cfg.init_from:
+        arch = asdict(cfg.model)
+        if cfg.decoders_only:
+            if not cfg.init_from:
+                raise ConfigError("decoders_only needs init_from: the tokenizer whose encoders and codebooks to keep")
+            model = _with_new_decoders(VQVAE.from_pretrained(cfg.init_from), arch, cfg.init_from)
+        elif cfg.init_from:
             model = VQVAE.from_pretrained(cfg.init_from)
-            arch = asdict(cfg.model)
-            if {k: model.config[k] for k in arch} != arch:
+            if _arch_of(model, arch) != arch:
                 raise ConfigError(f"init_from {cfg.init_from}: its architecture differs from the config's model")
         else:
-            model = VQVAE(**asdict(cfg.model), sample_rate=cfg.data.sample_rate)
+            model = VQVAE(**arch, sample_rate=cfg.data.sample_rate)
         self.model = ctx.add_model("vqvae", model)
+        params = model.decoders.parameters() if cfg.decoders_only else ctx.models["vqvae"].parameters()
         opt = torch.optim.Adam(
-            ctx.models["vqvae"].parameters(), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas),
-            weight_decay=cfg.optim.weight_decay,
-        )  # fmt: skip
+            params, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
+        )
         ctx.add_optimizer("vqvae", opt)
         warm = max(1, cfg.optim.warmup_steps)
         self.sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
@@ -117,7 +144,7 @@ class VQVAETask(Task):
         return logs
 
     def train_step(self, batch: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
-        out = self.model(batch)
+        out = self.model(batch, frozen_codes=self.config.decoders_only)
         logs = self.losses(batch, out)
         loss = ctx.weighted(logs, self.config.loss_weights)
         ctx.optimize("vqvae", loss)
