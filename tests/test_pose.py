@@ -149,3 +149,22 @@ def test_mediapipe_matches_openpose_on_real_dance() -> None:
     print(f"median MediaPipe-OpenPose distance: {median:.1f} px over {both.sum()} joints (1280x720)")
     assert median < 15.0  # measured 6.1 px; a torso is ~190 px here
     assert np.percentile(dist, 90) < 40.0
+
+
+def test_mediapipe_is_imported_without_matplotlib_which_still_works_after() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dance2music.features.pose import PoseEstimator\n"
+        "PoseEstimator().close()\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n"
+        "from mediapipe.python.solutions import drawing_utils\n"
+        "import matplotlib\n"
+        "matplotlib.use('Agg')\n"
+        "import matplotlib.pyplot as plt\n"
+        "assert drawing_utils.plt.figure is plt.figure\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]

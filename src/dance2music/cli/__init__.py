@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = os.environ.get("D2M_DEBUG", "") not in ("", "0")
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
     except D2MError as e:
         if debug:
             raise
@@ -58,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         msg = " ".join(str(e).split()) or type(e).__name__
         print(f"error: internal error ({type(e).__name__}): {msg} (set D2M_DEBUG=1 for details)", file=sys.stderr)
         return 70
+    if argv is None and getattr(args, "quick_exit", False):
+        # Run as the `d2m` program, a command that leaves nothing open once it returns (its outputs are
+        # written and closed) skips the interpreter's teardown of torch and MediaPipe: about 1 s of a
+        # `d2m generate` (0.9-2.4 s measured), against 20 s for 30 s of 720p video.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--video", help="use this video instead of the bundled demo clip")
     p.add_argument("--model", default="d2m-top", help="registered model name or path (default d2m-top)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, quick_exit=True)
 
 
 def alignment(motion, audio: np.ndarray, sr: int) -> dict[str, float]:

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress bars")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress bars")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, quick_exit=True)
 
 
 def default_model(level: str) -> str:

@@ -135,6 +135,9 @@ class PersonDetector:
     def __init__(self, *, min_score: float = DETECTION_MIN_SCORE, max_people: int = MAX_PEOPLE) -> None:
         self.max_people = max_people
         with _quiet_native_stderr():
+            from .mediapipe_import import import_mediapipe
+
+            import_mediapipe()
             from mediapipe.framework import calculator_pb2
             from mediapipe.python.solution_base import SolutionBase
 

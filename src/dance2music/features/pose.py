@@ -91,6 +91,9 @@ class PoseEstimator:
         min_tracking_confidence: float = 0.5,
     ) -> None:
         with _quiet_native_stderr():
+            from .mediapipe_import import import_mediapipe
+
+            import_mediapipe()
             from mediapipe.python.solutions import pose as mp_pose
 
             self._pose = mp_pose.Pose(
