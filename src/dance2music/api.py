@@ -214,8 +214,8 @@ class Dance2Music:
         tempo: BPM hint, or None.
         seed: makes the result reproducible (the generator's noise); None draws a fresh one.
         window_seconds: length of each generation window (memory is bounded by it, not by the video).
-        analysis_fps: frames per second that pose (and visual features) analyse (default 15: half the
-            cost of 30 for about 0.01 less beat F1, see docs/evaluation.md); None analyses every frame.
+        analysis_fps: frames per second that pose (and visual features) analyse (default 10: a third of
+            the cost of 30 for about 0.01 less beat F1, see docs/evaluation.md); None analyses every frame.
         pose_lanes: 2 runs two pose trackers on alternate frames on two cores (`features.extract.PoseLanes`:
             30 s of 720p took 17 s instead of 25 s, for about 0.01 less beat F1); 1 is one tracker; None (default)
             takes 2 when this process may use at least two CPUs.

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--analysis-fps", type=float, default=GENERATE_ANALYSIS_FPS,
         help=f"frames per second the pose tracker analyses (default {GENERATE_ANALYSIS_FPS:g}; 30 analyses every "
-        "frame of a 30 fps video at twice the cost, for about 0.01 more beat F1)",
+        "frame of a 30 fps video at three times the cost, for about 0.01 more beat F1)",
     )  # fmt: skip
     p.add_argument(
         "--pose-lanes", type=int, choices=(1, 2), default=None,
