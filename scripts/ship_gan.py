@@ -19,14 +19,19 @@ from pathlib import Path
 import torch
 
 from dance2music.models.d2m import D2M, code_prior_from_cache, load_generator, save_generator
-from dance2music.pretrained.registry import WEIGHTS_DIR, sha256_file
+from dance2music.models.vqvae import VQVAE
+from dance2music.pretrained.registry import WEIGHTS_DIR, resolve, sha256_file
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("generator", type=Path, help="generator.safetensors exported by d2m train gan")
     ap.add_argument("--name", required=True, help="registry name, e.g. d2m-top")
-    ap.add_argument("--vqvae", default="vqvae-small", help="the registered VQ-VAE it was trained against")
+    ap.add_argument("--vqvae", default="vqvae-small", help="the registered VQ-VAE it ships with")
+    ap.add_argument(
+        "--trained-vqvae", default=None,
+        help="the VQ-VAE it was trained against when --vqvae is another with the same codebooks (new decoders)",
+    )  # fmt: skip
     ap.add_argument("--prior-cache", default=None, help="feature cache whose music gives the genre code prior")
     ap.add_argument("--prior-split", default="train", help="its split (default train)")
     ap.add_argument("--prior-weight", type=float, default=0.0, help="weight of the prior in the lookup (0: none)")
@@ -34,9 +39,21 @@ def main(argv: list[str] | None = None) -> int:
     generator, header = load_generator(args.generator)
     out = WEIGHTS_DIR / f"{args.name.replace('-', '_')}.safetensors"
     meta = {**header["meta"], "source": str(args.generator)}
+    # The codes mean what the codebooks say: the shipped VQ-VAE must have those the generator was trained on.
+    shipped = VQVAE.from_pretrained(args.vqvae)
+    digest = shipped.codebook_sha256()
+    known = header["meta"].get("vqvae_codebook_sha256")
+    if args.trained_vqvae:
+        known = VQVAE.from_pretrained(args.trained_vqvae).codebook_sha256()
+    trained_sha = header["meta"].get("vqvae_sha256")
+    if known is None and trained_sha not in (None, sha256_file(resolve(args.vqvae, kind="vqvae"))):
+        raise SystemExit(f"{args.generator} was trained against another VQ-VAE: name it with --trained-vqvae")
+    if known is not None and known != digest:
+        raise SystemExit(f"{args.vqvae} does not have the codebooks {args.generator} was trained on")
+    meta["vqvae_codebook_sha256"] = digest
     prior = None
     if args.prior_cache:
-        prior = code_prior_from_cache(D2M.load(args.generator, vqvae=args.vqvae), args.prior_cache, args.prior_split)
+        prior = code_prior_from_cache(D2M.load(args.generator, vqvae=shipped), args.prior_cache, args.prior_split)
         meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split}
     save_generator(out, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
                    prior_weight=args.prior_weight)  # fmt: skip

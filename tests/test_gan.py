@@ -500,3 +500,20 @@ def test_load_warns_about_a_different_vqvae(gan_data, tmp_path):
     other = vq.save(tmp_path / "other.safetensors", meta={"note": "retrained"})
     with pytest.warns(UserWarning, match="another VQ-VAE"):
         D2M.load(path, vqvae=str(other))
+    # the same codebooks with other decoders (a `decoders_only` run): silent when the generator records them
+    cfg = {**vq.config, "decoder_width": 4}
+    new_dec = VQVAE(**cfg)
+    new_dec.load_state_dict({k: v for k, v in vq.state_dict().items() if not k.startswith("decoders.")}, strict=False)
+    new_dec_path = new_dec.save(tmp_path / "new_decoders.safetensors")
+    assert new_dec.codebook_sha256() == vq.codebook_sha256()
+    meta = {"vqvae_sha256": sha256_file(vq_path), "vqvae_codebook_sha256": vq.codebook_sha256()}
+    path2 = model.save(tmp_path / "g2.safetensors", meta=meta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        D2M.load(path2, vqvae=str(new_dec_path))
+    with pytest.warns(UserWarning, match="another VQ-VAE"):
+        D2M.load(path, vqvae=str(new_dec_path))  # without the digest the file sha256 is all it can check
+    shuffled = VQVAE.load(new_dec_path)
+    shuffled.bottleneck.level_blocks[0].k.mul_(2.0)
+    with pytest.warns(UserWarning, match="another VQ-VAE"):
+        D2M.load(path2, vqvae=str(shuffled.save(tmp_path / "other_codes.safetensors")))

@@ -327,14 +327,15 @@ def test_music_crops_are_a_function_of_seed_epoch_index(tmp_path):
     assert not torch.equal(ds[5], x)
 
 
-def test_shipped_weights_load_offline_and_reconstruct():
+@pytest.mark.parametrize("name", ["vqvae-small", "vqvae-base", "vqvae-base-fast"])
+def test_shipped_weights_load_offline_and_reconstruct(name):
     from dance2music.models.vqvae import Tokenizer
     from dance2music.pretrained.registry import REGISTRY, resolve, sha256_file
 
-    entry = REGISTRY["vqvae-small"]
-    path = resolve("vqvae-small", kind="vqvae")
+    entry = REGISTRY[name]
+    path = resolve(name, kind="vqvae")
     assert sha256_file(path) == entry.sha256
-    m = Tokenizer.from_pretrained("vqvae-small")
+    m = Tokenizer.from_pretrained(name)
     assert m.hops == [32, 128] and m.sample_rate == 22050
     assert all(bool(vq.initialized) for vq in m.bottleneck.level_blocks)
     # trained weights: the reconstruction of a tone is spectrally closer to it than noise of the same level
@@ -346,6 +347,23 @@ def test_shipped_weights_load_offline_and_reconstruct():
         for L in range(m.levels):
             y = m.decode(m.encode(x, L), L)[..., : x.shape[-1]]
             assert float(mr(y, x).total) < float(mr(noise, x).total)
+
+
+def test_fast_tokenizer_has_the_base_codes_and_d2m_top_loads_with_it_silently():
+    import warnings
+
+    from dance2music.models.d2m import D2M
+
+    base, fast = VQVAE.from_pretrained("vqvae-base"), VQVAE.from_pretrained("vqvae-base-fast")
+    assert fast.codebook_sha256() == base.codebook_sha256()
+    assert fast.config["decoder_width"] == 16 and "decoder_width" not in base.config
+    x = torch.randn(1, 1, 4096, generator=torch.Generator().manual_seed(0)) * 0.2
+    for L in range(2):
+        assert torch.equal(fast.encode(x, L), base.encode(x, L))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = D2M.from_pretrained("d2m-top")
+    assert model.vqvae.config.get("decoder_width") == 16
 
 
 def test_aist_split_source_keeps_held_out_music_out(tmp_path):

@@ -271,8 +271,8 @@ class D2M(nn.Module):
                 from ..pretrained.registry import resolve
 
                 local = resolve(ref, kind="vqvae")
-            _check_vqvae_file(local, header["meta"].get("vqvae_sha256"), path)
             vqvae = VQVAE.load(local, map_location=map_location)
+            _check_vqvae(local, vqvae, header["meta"], path)
         return cls(generator, vqvae, vqvae_ref=ref, **prior).to(map_location).eval()
 
     @classmethod
@@ -283,14 +283,20 @@ class D2M(nn.Module):
         return cls.load(resolve(name_or_path, kind="d2m"), map_location=map_location)
 
 
-def _check_vqvae_file(vqvae_path: Path, expected_sha256: str | None, generator_path: str | os.PathLike) -> None:
-    """Warn when the VQ-VAE file is not the one the generator was trained against (its codes mean other sounds)."""
+def _check_vqvae(vqvae_path: Path, vqvae: nn.Module, meta: dict, generator_path: str | os.PathLike) -> None:
+    """Warn when the VQ-VAE is not one the generator's codes are meant for: neither the file it was trained
+    against (``meta["vqvae_sha256"]``) nor one with the same codebooks (``meta["vqvae_codebook_sha256"]``,
+    e.g. the same tokenizer with new decoders)."""
+    expected_sha256 = meta.get("vqvae_sha256")
     if not expected_sha256:
         return
     import hashlib
     import warnings
 
-    if hashlib.sha256(Path(vqvae_path).read_bytes()).hexdigest() != expected_sha256:
+    if hashlib.sha256(Path(vqvae_path).read_bytes()).hexdigest() == expected_sha256:
+        return
+    codebooks = meta.get("vqvae_codebook_sha256")
+    if not (codebooks and codebooks == vqvae.codebook_sha256()):
         warnings.warn(
             f"{generator_path} was trained against another VQ-VAE (sha256 {expected_sha256[:12]}...) than "
             f"{vqvae_path}: its music will be wrong until the generator is retrained on this one",

@@ -261,6 +261,19 @@ class VQVAE(nn.Module):
         level = self._check_level(level)
         return self.bottleneck[level].encode(self.encode_features(x, level))
 
+    def codebook_sha256(self) -> str:
+        """sha256 of the codebooks (every level's, float32): what a code means to a model trained on them.
+
+        Two tokenizers with the same digest encode to and decode from the same vectors; their decoders may
+        differ (`vqvae-base-fast` has `vqvae-base`'s codebooks and narrower decoders).
+        """
+        import hashlib
+
+        h = hashlib.sha256()
+        for vq in self.bottleneck.level_blocks:
+            h.update(vq.k.detach().float().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
     # -- decode ---------------------------------------------------------------------------------------------
     def codes_to_features(self, codes: torch.Tensor, level: int) -> torch.Tensor:
         """codes: LongTensor[B x T_L] -> codebook vectors Tensor[B x emb_width x T_L]."""

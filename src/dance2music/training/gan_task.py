@@ -595,7 +595,10 @@ class GANTask(Task):
             ctx.models["g"],
             vqvae=self.vqvae,
             vqvae_ref=self.config.vqvae,
-            meta={"step": ctx.step, "task": self.name, "vqvae_sha256": self.vqvae_sha256},
+            meta={
+                "step": ctx.step, "task": self.name, "vqvae_sha256": self.vqvae_sha256,
+                "vqvae_codebook_sha256": self.vqvae.codebook_sha256(),
+            },  # fmt: skip
         )
 
     def state_dict(self) -> dict[str, Any]:
