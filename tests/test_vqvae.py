@@ -349,10 +349,11 @@ def test_shipped_weights_load_offline_and_reconstruct(name):
             assert float(mr(y, x).total) < float(mr(noise, x).total)
 
 
-def test_fast_tokenizer_has_the_base_codes_and_d2m_top_loads_with_it_silently():
+def test_fast_tokenizer_has_the_base_codes_and_d2m_top_takes_it_silently():
     import warnings
 
     from dance2music.models.d2m import D2M
+    from dance2music.pretrained.registry import resolve
 
     base, fast = VQVAE.from_pretrained("vqvae-base"), VQVAE.from_pretrained("vqvae-base-fast")
     assert fast.codebook_sha256() == base.codebook_sha256()
@@ -362,8 +363,9 @@ def test_fast_tokenizer_has_the_base_codes_and_d2m_top_loads_with_it_silently():
         assert torch.equal(fast.encode(x, L), base.encode(x, L))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = D2M.from_pretrained("d2m-top")
-    assert model.vqvae.config.get("decoder_width") == 16
+        shipped = D2M.from_pretrained("d2m-top")  # with vqvae-base, the tokenizer it was trained against
+        swapped = D2M.load(resolve("d2m-top", kind="d2m"), vqvae="vqvae-base-fast")  # same codebooks: no warning
+    assert "decoder_width" not in shipped.vqvae.config and swapped.vqvae.config["decoder_width"] == 16
 
 
 def test_aist_split_source_keeps_held_out_music_out(tmp_path):
