@@ -2,12 +2,13 @@
 
     python benchmarks/bench_generate.py                         # 20-s 720p speed + 10-min memory
     python benchmarks/bench_generate.py --minutes 2 --json out.json
-    python benchmarks/bench_generate.py --seconds 30 --rates 15 --minutes 0     # speed at 15 fps only
+    python benchmarks/bench_generate.py --seconds 30 --rates 10 --minutes 0     # speed at 10 fps only
 
 Test videos are made from the bundled demo dance (a synthetic dancer with its music), looped and scaled:
 - speed: a 1280x720 30-fps clip of ``--seconds`` seconds; `d2m generate` runs in a fresh process at
-  analysis fps 30 (every frame) and 15; the figure is seconds of compute per second of video (< 0.5 means at
-  least 2x real time) and its inverse, the real-time factor;
+  analysis fps 30 (every frame) and the default (`constants.GENERATE_ANALYSIS_FPS`, 10); the figure is
+  seconds of compute per second of video (< 0.5 means at least 2x real time) and its inverse, the
+  real-time factor;
 - memory: a 640x360 30-fps video of ``--minutes`` minutes; the peak resident memory (ru_maxrss) of a fresh
   `d2m generate` process, next to the same for a 1-minute video (flat in length = streaming works).
 ``--rates`` picks the analysis rates of the speed runs, ``--minutes 0`` skips the memory runs, ``--clip`` keeps
@@ -29,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from dance2music.constants import GENERATE_ANALYSIS_FPS
 
 
 def looped_video(path: Path, seconds: float, size: tuple[int, int]) -> Path:
@@ -84,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--minutes", type=float, default=10.0, help="length of the long video for the memory figure (0: no memory runs)"
     )
-    ap.add_argument("--rates", nargs="+", default=["30", "15"], help="analysis fps of the 720p speed runs")
+    ap.add_argument(
+        "--rates", nargs="+", default=["30", f"{GENERATE_ANALYSIS_FPS:g}"], help="analysis fps of the 720p speed runs"
+    )
     ap.add_argument("--clip", type=Path, help="keep the 720p clip here (made when missing, reused when present)")
     ap.add_argument("--model", default="d2m-top")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -115,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             long = looped_video(tmp / f"long{minutes:g}.mp4", minutes * 60, (640, 360))
             made = time.perf_counter() - t0
-            r = run_generate(long, tmp / "out_long.mp4", "--model", args.model, "--analysis-fps", "15")
+            fps = f"{GENERATE_ANALYSIS_FPS:g}"
+            r = run_generate(long, tmp / "out_long.mp4", "--model", args.model, "--analysis-fps", fps)
             rows.append(
                 {
                     "video": f"{minutes:g} min 640x360",
-                    "analysis_fps": 15.0,
+                    "analysis_fps": GENERATE_ANALYSIS_FPS,
                     **r,
                     "make_video_s": made,
                     "s_per_s": r["wall"] / (minutes * 60),
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         extra_s = (m2 - m1) * 60
         steady = {
             "video": "640x360, per extra second",
-            "analysis_fps": 15.0,
+            "analysis_fps": GENERATE_ANALYSIS_FPS,
             "s_per_s": (b["wall"] - a["wall"]) / extra_s,
             "cpu_s_per_s": (b["cpu"] - a["cpu"]) / extra_s,
         }
@@ -150,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if steady is not None:
         print(
-            f"| {steady['video']} | 15 | {steady['s_per_s']:.2f} | {1 / steady['s_per_s']:.2f}x | "
+            f"| {steady['video']} | {GENERATE_ANALYSIS_FPS:g} | {steady['s_per_s']:.2f} | "
+            f"{1 / steady['s_per_s']:.2f}x | "
             f"{steady['cpu_s_per_s']:.2f} | | |"
         )
     if args.json:
