@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return 70
     if argv is None and getattr(args, "quick_exit", False):
         # Run as the `d2m` program, a command that leaves nothing open once it returns (its outputs are
-        # written and closed) skips the interpreter's teardown of torch and MediaPipe: about 1 s of a
-        # `d2m generate` (0.9-2.4 s measured), against 20 s for 30 s of 720p video.
+        # written and closed) skips the interpreter's teardown of torch and MediaPipe: 0.9-2.4 s measured
+        # after a `d2m generate`, which takes about 15 s for 30 s of 720p video.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(rc)
