@@ -40,13 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     out = WEIGHTS_DIR / f"{args.name.replace('-', '_')}.safetensors"
     meta = {**header["meta"], "source": str(args.generator)}
     # The codes mean what the codebooks say: the shipped VQ-VAE must have those the generator was trained on.
-    shipped = VQVAE.from_pretrained(args.vqvae)
+    shipped_path = resolve(args.vqvae, kind="vqvae")
+    shipped = VQVAE.load(shipped_path)
     digest = shipped.codebook_sha256()
     known = header["meta"].get("vqvae_codebook_sha256")
     if args.trained_vqvae:
         known = VQVAE.from_pretrained(args.trained_vqvae).codebook_sha256()
     trained_sha = header["meta"].get("vqvae_sha256")
-    if known is None and trained_sha not in (None, sha256_file(resolve(args.vqvae, kind="vqvae"))):
+    if known is None and trained_sha not in (None, sha256_file(shipped_path)):
         raise SystemExit(f"{args.generator} was trained against another VQ-VAE: name it with --trained-vqvae")
     if known is not None and known != digest:
         raise SystemExit(f"{args.vqvae} does not have the codebooks {args.generator} was trained on")

@@ -513,7 +513,7 @@ def test_load_warns_about_a_different_vqvae(gan_data, tmp_path):
         D2M.load(path2, vqvae=str(new_dec_path))
     with pytest.warns(UserWarning, match="another VQ-VAE"):
         D2M.load(path, vqvae=str(new_dec_path))  # without the digest the file sha256 is all it can check
-    shuffled = VQVAE.load(new_dec_path)
-    shuffled.bottleneck.level_blocks[0].k.mul_(2.0)
+    rescaled = VQVAE.load(new_dec_path)
+    rescaled.bottleneck.level_blocks[0].k.mul_(2.0)
     with pytest.warns(UserWarning, match="another VQ-VAE"):
-        D2M.load(path2, vqvae=str(shuffled.save(tmp_path / "other_codes.safetensors")))
+        D2M.load(path2, vqvae=str(rescaled.save(tmp_path / "other_codes.safetensors")))
