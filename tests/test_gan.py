@@ -17,7 +17,7 @@ from dance2music.losses.adversarial import (
     weighted_total,
 )
 from dance2music.losses.spectral import LogMelDistance
-from dance2music.models.d2m import D2M, build_discriminator, build_generator, load_generator
+from dance2music.models.d2m import D2M, build_discriminator, build_generator, generator_spec, load_generator
 from dance2music.models.discriminator import MultiScaleDiscriminator
 from dance2music.models.generator import D2MGenerator, OfficialGenerator
 from dance2music.models.vqvae import VQVAE
@@ -235,6 +235,35 @@ def test_d2m_generate_and_save_load_round_trip(tmp_path):
     with pytest.raises(ModelError):
         D2M(tiny_generator(hop_length=16, latent_dim=8), vq)  # the VQ-VAE has no hop-16 level
 
+
+
+def test_saving_twice_gives_the_same_file(tmp_path):
+    """The registry checks shipped files by sha256: the same generator must give the same bytes."""
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8), tiny_vqvae(), vqvae_ref="tiny-vq")
+    files = [model.save(tmp_path / f"g{i}.safetensors", meta={"a": 1, "b": [2, 3]}).read_bytes() for i in range(4)]
+    assert all(f == files[0] for f in files)
+
+
+def test_generator_files_of_the_first_format_still_load(tmp_path):
+    """The first files kept one metadata key per field (the shipped d2m-top was written so)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    vq = tiny_vqvae()
+    gen = tiny_generator(hop_length=8, latent_dim=8)
+    header = {
+        "format": "dance2music.d2m-generator", "version": "1", "hop_length": "8", "vqvae": "tiny-vq",
+        "generator": json.dumps(generator_spec(gen)), "vqvae_config": "null", "meta": json.dumps({"note": "old"}),
+    }
+    path = tmp_path / "old.safetensors"
+    save_file({k: v.contiguous() for k, v in gen.state_dict().items()}, str(path), metadata=header)
+    loaded, fields = load_generator(path)
+    assert fields["meta"] == {"note": "old"} and fields["vqvae"] == "tiny-vq" and fields["hop_length"] == 8
+    assert D2M.load(path, vqvae=vq).vqvae_ref == "tiny-vq"
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"), metadata={"format": "something"})
+    with pytest.raises(ModelError, match="not a dance2music"):
+        load_generator(tmp_path / "other.safetensors")
 
 # ---- the training task -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")

@@ -376,15 +376,18 @@ def _load_model(path: Path) -> torch.nn.Module:
 
 
 def _generator_spec(path: Path) -> dict[str, Any]:
-    """The generator spec in a generator file's safetensors header, read without torch ({} if unreadable)."""
+    """The generator spec in a generator file's safetensors header, read without loading the weights ({} if
+    unreadable)."""
     try:
         with open(path, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
             header = json.loads(f.read(min(size, 1 << 24)))
-        spec = json.loads(header["__metadata__"]["generator"])
-        return spec if isinstance(spec, dict) else {}
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
+    except (OSError, ValueError, struct.error):
         return {}
+    from .models.d2m import generator_header
+
+    fields = generator_header(header.get("__metadata__") or {}) if isinstance(header, dict) else None
+    return fields["generator"] if fields else {}
 
 
 def _usable_cpus() -> int:

@@ -369,22 +369,23 @@ def save_generator(
         tensors[k] = v
     if code_prior is not None:
         tensors[_PRIOR_KEY] = code_prior.detach().float().cpu().contiguous()
-    header = {
-        "format": _FORMAT,
-        "version": str(_FORMAT_VERSION),
-        "generator": json.dumps(generator_spec(generator)),
-        "hop_length": str(int(generator.hop_length)),
+    fields: dict[str, Any] = {
+        "version": _FORMAT_VERSION,
+        "generator": generator_spec(generator),
+        "hop_length": int(generator.hop_length),
         "vqvae": vqvae_ref or "",
-        "vqvae_config": json.dumps(getattr(vqvae, "config", None)),
-        "meta": json.dumps(dict(meta or {})),
+        "vqvae_config": getattr(vqvae, "config", None),
+        "meta": dict(meta or {}),
     }
     if code_prior is not None:
-        header["prior_weight"] = repr(float(prior_weight))
+        fields["prior_weight"] = float(prior_weight)
+    # One metadata key, as `VQVAE.save` writes: safetensors orders several keys at random, so the same
+    # generator saved twice would get two different file sha256s (the registry's checksum).
+    header = {_FORMAT: json.dumps(fields, sort_keys=True)}
     with atomic_output(path) as tmp:
         save_file(tensors, str(tmp), metadata=header)
-    readable = {k: (json.loads(v) if k in ("generator", "vqvae_config", "meta") else v) for k, v in header.items()}
     with atomic_output(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(readable, indent=2) + "\n")
+        tmp.write_text(json.dumps({"format": _FORMAT, **fields}, indent=2) + "\n")
     return path
 
 
@@ -404,13 +405,40 @@ def load_generator(
         tensors = load_file(str(path), device=str(map_location))
     except Exception as e:  # safetensors raises several types for a bad file
         raise ModelError(f"cannot read {path} as a safetensors model ({e})") from e
-    if header.get("format") != _FORMAT:
+    header = generator_header(header)
+    if header is None:
         raise ModelError(f"{path} is not a dance2music D2M-GAN generator file")
-    generator = build_generator(json.loads(header["generator"]))
+    generator = build_generator(header["generator"])
     header["code_prior"] = tensors.pop(_PRIOR_KEY, None)
     result = generator.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     if result.missing_keys or result.unexpected_keys:
         bad = (result.missing_keys or result.unexpected_keys)[0]
         raise ModelError(f"{path} does not match its own architecture (e.g. {bad})")
-    header["meta"] = json.loads(header.get("meta") or "{}")
     return generator.to(map_location).eval(), header
+
+
+def generator_header(metadata: Mapping[str, str]) -> dict[str, Any] | None:
+    """The fields `save_generator` stores, decoded from a file's safetensors metadata (None: not a generator).
+
+    Files hold them as one JSON key (``dance2music.d2m-generator``); the first ones written held one key
+    per field, JSON-encoded where not a plain string, and read the same.
+    """
+    try:
+        if _FORMAT in metadata:
+            fields = json.loads(metadata[_FORMAT])
+        elif metadata.get("format") == _FORMAT:
+            fields = dict(metadata)
+            for k in ("generator", "vqvae_config", "meta"):
+                fields[k] = json.loads(fields.get(k) or "null")
+            fields["hop_length"] = int(fields.get("hop_length") or 0)
+            if "prior_weight" in fields:
+                fields["prior_weight"] = float(fields["prior_weight"])
+        else:
+            return None
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(fields, dict) or not isinstance(fields.get("generator"), dict):
+        return None
+    fields.pop("format", None)
+    fields["meta"] = fields.get("meta") or {}
+    return fields
