@@ -108,3 +108,20 @@ def test_cli_generate_refuses_bad_input_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc != 0 and err.startswith("error:") and "\n" not in err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_background_load_leaves_torch_to_the_loading_thread():
+    """`from_pretrained(background=True)` reads what generate needs first without importing torch itself
+    (importing it on the main thread would delay the pose work by about 2 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dance2music.api import _generator_spec\n"
+        "from dance2music.pretrained.registry import resolve\n"
+        "spec = _generator_spec(resolve('d2m-top', kind='d2m'))\n"
+        "assert spec['kind'] == 'aligned' and 'visual_dim' in spec, spec\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -15,10 +15,8 @@ code grid, so the windowed result equals a whole-length run (no seam, no click) 
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import struct
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,17 +374,10 @@ def _load_model(path: Path) -> torch.nn.Module:
 
 
 def _generator_spec(path: Path) -> dict[str, Any]:
-    """The generator spec in a generator file's safetensors header, read without loading the weights ({} if
-    unreadable)."""
-    try:
-        with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(min(size, 1 << 24)))
-    except (OSError, ValueError, struct.error):
-        return {}
-    from .models.d2m import generator_header
+    """The generator spec in a generator file's metadata, read without torch ({} if unreadable)."""
+    from .models.generator_file import generator_header, read_metadata
 
-    fields = generator_header(header.get("__metadata__") or {}) if isinstance(header, dict) else None
+    fields = generator_header(read_metadata(path))
     return fields["generator"] if fields else {}
 
 

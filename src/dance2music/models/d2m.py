@@ -27,9 +27,9 @@ from torch import nn
 from ..errors import ConfigError, ModelError
 from .discriminator import MultiScaleDiscriminator
 from .generator import D2MGenerator, OfficialGenerator
-
-_FORMAT = "dance2music.d2m-generator"
-_FORMAT_VERSION = 1
+from .generator_file import FORMAT as _FORMAT
+from .generator_file import FORMAT_VERSION as _FORMAT_VERSION
+from .generator_file import generator_header
 
 #: Generator architectures by name: ``kind`` picks the class, the rest are its keyword arguments.
 GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
@@ -415,30 +415,3 @@ def load_generator(
         bad = (result.missing_keys or result.unexpected_keys)[0]
         raise ModelError(f"{path} does not match its own architecture (e.g. {bad})")
     return generator.to(map_location).eval(), header
-
-
-def generator_header(metadata: Mapping[str, str]) -> dict[str, Any] | None:
-    """The fields `save_generator` stores, decoded from a file's safetensors metadata (None: not a generator).
-
-    Files hold them as one JSON key (``dance2music.d2m-generator``); the first ones written held one key
-    per field, JSON-encoded where not a plain string, and read the same.
-    """
-    try:
-        if _FORMAT in metadata:
-            fields = json.loads(metadata[_FORMAT])
-        elif metadata.get("format") == _FORMAT:
-            fields = dict(metadata)
-            for k in ("generator", "vqvae_config", "meta"):
-                fields[k] = json.loads(fields.get(k) or "null")
-            fields["hop_length"] = int(fields.get("hop_length") or 0)
-            if "prior_weight" in fields:
-                fields["prior_weight"] = float(fields["prior_weight"])
-        else:
-            return None
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(fields, dict) or not isinstance(fields.get("generator"), dict):
-        return None
-    fields.pop("format", None)
-    fields["meta"] = fields.get("meta") or {}
-    return fields
