@@ -125,3 +125,22 @@ def test_background_load_leaves_torch_to_the_loading_thread():
         "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_background_load_waits_for_its_start_and_survives_a_cancel(monkeypatch):
+    import time
+
+    import dance2music.api as api
+
+    calls = []
+    monkeypatch.setattr(api, "_load_model", lambda path: calls.append(path) or f"model of {path}")
+    load = api._BackgroundLoad("p")
+    time.sleep(0.2)
+    assert calls == []  # nothing imported before it is told to start
+    load.start()
+    assert load.result() == "model of p" and calls == ["p"]
+    dropped = api._BackgroundLoad("q")
+    dropped.cancel()  # the video failed: the thread ends without loading ...
+    dropped._future.result(timeout=5)
+    assert calls == ["p"]
+    assert dropped.result() == "model of q" and calls == ["p", "q"]  # ... and a later use still gets the model

@@ -20,6 +20,7 @@ from dance2music.features.people import (
     choose_person,
     link_tracks,
     sample_frames,
+    scan_frames,
     scan_people,
     scan_times,
 )
@@ -176,6 +177,39 @@ def test_sample_frames_match_the_stream(clips: dict) -> None:
     for t, rgb in got + exact:
         ref = next(f for s, f in stream if abs(s - t) < 1e-6)
         assert rgb.shape == ref.shape and np.array_equal(rgb, ref)
+
+
+def _with_keyframes_every(frames: list[np.ndarray], seconds: float, gop: int, path: Path) -> Path:
+    """``frames`` ping-ponged to ``seconds`` at `FPS` as H.264 with a keyframe every ``gop`` frames."""
+    import av
+
+    n = int(round(seconds * FPS))
+    loop = frames + frames[-2:0:-1]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(
+            "libx264", rate=int(FPS), options={"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
+        )
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
+        for i in range(n):
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(loop[i % len(loop)], format="rgb24")))
+        out.mux(vs.encode())
+    return path
+
+
+def test_scan_takes_keyframes_when_they_cover_the_video(clips: dict, tmp_path: Path) -> None:
+    from dance2music.io.video import iter_frames
+
+    every2s = _with_keyframes_every(clips["two_frames"], 8.0, 20, tmp_path / "gop20.mp4")
+    got = scan_frames(every2s, 8.0)  # 8 one-second slices; keyframes at 0, 2, 4, 6 serve four of them
+    assert [round(t, 2) for t, _ in got] == [0.0, 2.0, 4.0, 6.0]
+    stream = {round(t, 3): rgb for t, rgb in iter_frames(every2s, max_side=640)}
+    assert all(np.array_equal(rgb, stream[round(t, 3)]) for t, rgb in got)
+    scan = scan_people(every2s)
+    assert scan.times == pytest.approx([0.0, 2.0, 4.0, 6.0]) and scan.people == 2
+    assert abs(scan.tracks[scan.chosen].mean_box().cx - TALL[1]) < 25
+    # a single keyframe serves one slice of eight: the slices' centres are decoded instead
+    once = _with_keyframes_every(clips["two_frames"], 8.0, 1000, tmp_path / "gop1000.mp4")
+    assert [round(t, 2) for t, _ in scan_frames(once, 8.0)] == [0.0, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
 
 
 def test_scan_and_extract_follow_the_tall_dancer(clips: dict) -> None:

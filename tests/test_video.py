@@ -225,6 +225,36 @@ def test_analysis_grid_on_60fps_and_vfr(tmp_path: Path) -> None:
     assert np.allclose(kept, np.concatenate([pts[:20:2], pts[20:]]))
 
 
+def test_frames_the_grid_will_refuse_are_not_decoded(tmp_path: Path) -> None:
+    """With a planning ``keep`` the decoder drops refused frames that nothing refers to; the same frames
+    (times and pixels) come out."""
+    from dance2music.features.extract import AnalysisGrid
+
+    class Counting(AnalysisGrid):
+        def __init__(self, planning: bool) -> None:
+            super().__init__(10, 30)
+            self.asked = 0
+            if not planning:
+                self.plan = None  # iter_frames then decodes every frame
+
+        def __call__(self, t: float) -> bool:
+            self.asked += 1
+            return super().__call__(t)
+
+    ramp = list(ramp_frames(40, 96, 64))  # its brightness would overflow after 40 frames: loop it
+    path = write_video((ramp[i % 40] for i in range(90)), 30, tmp_path / "b.mp4")  # libx264's defaults: B-frames
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.has_b_frames
+    runs = {}
+    for planning in (False, True):
+        grid = Counting(planning)
+        runs[planning] = (list(iter_frames(path, keep=grid, prefetch=2)), grid.asked)
+    (plain, asked_all), (planned, asked) = runs[False], runs[True]
+    assert asked_all == 90 and 30 <= asked < 90  # only the frames the decoder produced were asked about
+    assert [t for t, _ in planned] == [t for t, _ in plain] and len(plain) == 30
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(plain, planned))
+    assert AnalysisGrid(10, 30).plan([0.0, 1 / 30, 2 / 30, 0.1, 4 / 30]) == [True, False, False, True, False]
+
 def test_prefetch_gives_the_same_frames(tmp_path: Path) -> None:
     path = write_video(ramp_frames(20, 70, 40), 25, tmp_path / "a.mp4")
     plain = list(iter_frames(path, max_side=35))

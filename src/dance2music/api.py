@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 from .constants import GENERATE_ANALYSIS_FPS, GENRE_NAMES, GENRES, MOTION_FPS
 from .errors import ConfigError, InputError
 from .features.extract import VideoFeatures
+from .system import usable_cpus
 from .types import Motion, Visual
 
 if TYPE_CHECKING:  # torch is imported where it is used: `from_pretrained(background=True)` loads it in a thread
@@ -122,7 +124,7 @@ class Dance2Music:
     def __init__(self, model: torch.nn.Module, *, name: str = "", device: str | torch.device | None = "cpu"):
         self._device = resolve_device(device)
         self._model = model.to(self._device).eval()
-        self._loading: Future | None = None
+        self._loading: _BackgroundLoad | None = None
         self._spec: dict[str, Any] = {}
         self.name = name
 
@@ -134,7 +136,10 @@ class Dance2Music:
 
         background: on the CPU, return at once and import torch and build the model in a worker thread; the
             first use of `model` waits for it (and raises its error). `generate` on a video extracts the
-            features meanwhile (pose runs in native code, so the import overlaps with it on another core).
+            features meanwhile. The import starts once pose is under way (pose runs in native code and leaves
+            the interpreter to the import; the people scan and pose's start-up do not, and an import beside
+            the scan made it take twice as long), when `model` is first used, or after `LOAD_START_TIMEOUT_S`
+            at the latest.
             A bad name or path still fails here, before any work.
         """
         from .pretrained.registry import resolve
@@ -148,17 +153,14 @@ class Dance2Music:
         self.name = str(name_or_path)
         self._device = self._model = None
         self._spec = _generator_spec(path)  # what generate needs before the model (its visual input size)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="d2m-load")
-        self._loading = pool.submit(_load_model, path)
-        pool.shutdown(wait=False)  # the thread ends when the model is built
+        self._loading = _BackgroundLoad(path)
         return self
 
     @property
     def model(self) -> torch.nn.Module:
         """The `models.d2m.D2M` (waits for a background load to finish)."""
         if self._loading is not None:
-            loading = self._loading
-            model = loading.result()  # the loader's error, if any, is raised here (and again on the next use)
+            model = self._loading.result()  # the loader's error, if any, is raised here (and again on the next use)
             self._device = resolve_device("cpu")
             self._model = model.to(self._device).eval()
             self._loading = None
@@ -224,10 +226,21 @@ class Dance2Music:
             from .features.extract import extract_features
 
             if pose_lanes is None:
-                pose_lanes = 2 if _usable_cpus() >= 2 else 1
-            feats = extract_features(
-                source, progress=progress, visual=vdim > 0, analysis_fps=analysis_fps, pose_lanes=pose_lanes
-            )
+                pose_lanes = 2 if usable_cpus() >= 2 else 1
+            loading = self._loading
+            try:
+                feats = extract_features(
+                    source,
+                    progress=progress,
+                    visual=vdim > 0,
+                    analysis_fps=analysis_fps,
+                    pose_lanes=pose_lanes,
+                    on_pose_start=None if loading is None else loading.start,
+                )
+            except BaseException:
+                if loading is not None:
+                    loading.cancel()  # a bad video: the program can exit without importing torch first
+                raise
             motion, visual = feats.motion, feats.visual
             duration = feats.duration
         elif isinstance(source, VideoFeatures):
@@ -367,6 +380,40 @@ class Dance2Music:
         return result
 
 
+#: A background load (`Dance2Music.from_pretrained`) starts at the latest this many seconds after it was asked for.
+LOAD_START_TIMEOUT_S = 10.0
+
+
+class _BackgroundLoad:
+    """`_load_model` in a worker thread that waits for `start` (or `LOAD_START_TIMEOUT_S`) before importing torch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._go = threading.Event()
+        self._cancelled = False
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="d2m-load")
+        self._future: Future = pool.submit(self._run)
+        pool.shutdown(wait=False)  # the thread ends when the model is built
+
+    def _run(self) -> torch.nn.Module | None:
+        self._go.wait(LOAD_START_TIMEOUT_S)
+        return None if self._cancelled else _load_model(self.path)
+
+    def start(self) -> None:
+        self._go.set()
+
+    def cancel(self) -> None:
+        """The work it was for failed: a load that has not begun is dropped, so exiting need not wait for it."""
+        self._cancelled = True
+        self._go.set()
+
+    def result(self) -> torch.nn.Module:
+        """The model (waits for it; loads it here when a cancelled load dropped it)."""
+        self.start()
+        model = self._future.result()
+        return model if model is not None else _load_model(self.path)
+
+
 def _load_model(path: Path) -> torch.nn.Module:
     from .models.d2m import D2M
 
@@ -379,14 +426,6 @@ def _generator_spec(path: Path) -> dict[str, Any]:
 
     fields = generator_header(read_metadata(path))
     return fields["generator"] if fields else {}
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one, else the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:

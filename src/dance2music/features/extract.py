@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,13 @@ class AnalysisGrid:
         else:
             self.next_t = t + self.step
         return True
+
+    def plan(self, times: Sequence[float]) -> list[bool]:
+        """Which of ``times`` (every frame time of a stream, increasing) this grid will take, leaving its own
+        state untouched (`io.video.iter_frames` then need not decode the frames it will refuse)."""
+        sim = AnalysisGrid(None, None)
+        sim.step, sim.tol, sim.next_t = self.step, self.tol, self.next_t
+        return [sim(t) for t in times]
 
     def expected(self, duration: float, num_frames: int | None) -> int | None:
         """About how many frames of a ``duration``-second video with ``num_frames`` frames are kept."""
@@ -137,6 +145,7 @@ def extract_features(
     visual: bool = True,
     analysis_fps: float | None = MOTION_FPS,
     pose_lanes: int = 1,
+    on_pose_start: Callable[[], None] | None = None,
 ) -> VideoFeatures:
     """Decode ``video`` as a stream and return its `VideoFeatures`.
 
@@ -153,6 +162,9 @@ def extract_features(
     pose_lanes: 2 runs two MediaPipe trackers on alternate analysed frames, one in a worker thread, so
         that two free cores share the pose work (`PoseLanes`; about 0.01 less beat F1 again). 1 (default)
         is one tracker on every analysed frame. Either way the result does not depend on thread timing.
+    on_pose_start: called once pose is under way (the scan done and every pose lane started), so that work
+        needing the interpreter can overlap with pose, which runs in native code (`api.Dance2Music` loads
+        its model then).
 
     Raises `InputError`/`VideoError` for unreadable input and `NoPersonError` when no person is found.
     """
@@ -175,6 +187,7 @@ def extract_features(
     tracker = people.follow(PoseLanes(pose_lanes))
     flowgrid = FlowGridExtractor() if (i3d is None and visual) else None
     scale = None
+    analysed = 0
     try:
         if progress:
             from tqdm.auto import tqdm
@@ -185,6 +198,9 @@ def extract_features(
             if scale is None:  # keypoints are reported in pixels of the full-size (displayed) frame
                 scale = max(info.width, info.height) / max(rgb.shape[:2])
             tracker.update(t, rgb, scale)
+            analysed += 1
+            if analysed == pose_lanes and on_pose_start is not None:
+                on_pose_start()  # every lane has started (MediaPipe builds its graphs on the first frame)
             if flowgrid is not None:
                 flowgrid.update(t, rgb)
             elif i3d is not None:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE
 from ..errors import InputError, VideoError
+from ..system import usable_cpus
 from .files import atomic_output
 
 #: Video codecs that an mp4 container can take as they are, so `mux_audio` copies their packets.
@@ -247,6 +248,7 @@ class _PacketScan:
     times: np.ndarray  # float64[N] presentation times (s), sorted
     last_duration: float  # seconds the last frame lasts
     in_decode_order: bool  # timestamps already increase in decode (file) order
+    pts: np.ndarray  # int64[N] the same times in stream time-base units, sorted
 
 
 def _scan_packets(p: Path) -> _PacketScan | None:
@@ -274,7 +276,7 @@ def _scan_packets(p: Path) -> _PacketScan | None:
         last_dur = float(np.asarray(durs)[order][-1] * tb)
         if last_dur <= 0:
             last_dur = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-        return _PacketScan(times, last_dur, bool(np.all(np.diff(pts) > 0)))
+        return _PacketScan(times, last_dur, bool(np.all(np.diff(pts) > 0)), np.asarray(pts, np.int64)[order])
     finally:
         container.close()
 
@@ -318,7 +320,10 @@ def iter_frames(
         interpolation) so that its longer side is at most ``max_side`` pixels.
     keep: called once per decoded frame, in presentation order, with its time; a frame it refuses is still
         decoded (later frames depend on it) but is neither converted to RGB nor yielded, and the frames
-        after it keep their own true times. None yields every frame.
+        after it keep their own true times. None yields every frame. A ``keep`` with a ``plan(times)``
+        method (`features.extract.AnalysisGrid`) says in advance which of the stream's frame times it will
+        take; then frames it will refuse that no other frame refers to are not decoded at all (the frames
+        yielded are the same; 30 s of 720p at 10 of 30 fps took 2.4 instead of 3.4 CPU-s).
     prefetch: with N > 0, decoding and RGB conversion run in a background thread that stays at most N
         frames ahead of the consumer (memory stays flat), so that a second core decodes while the caller
         analyses; ``keep`` is then called from that thread. Errors are raised in the caller's thread, the
@@ -347,13 +352,19 @@ def _decode_frames(
     name = Path(path).name
     try:
         vs = _video_stream(container)
-        vs.thread_type = "AUTO"  # frame + slice threads: decoding is the bottleneck on long 1080p clips
+        if usable_cpus() > 2:
+            # Frame + slice threads: decoding is the bottleneck on long 1080p clips. With two CPUs or fewer
+            # the analysis keeps them busy, and the threads only add work: 30 s of 720p took 4.1 CPU-s
+            # with them and 3.4 without, in the same wall time.
+            vs.thread_type = "AUTO"
         origin = _container_start(container)
+        skip = _frames_to_skip(keep, scan, vs.time_base, origin) if by_index is None else None
         rate = vs.average_rate or vs.guessed_rate
         step = 1.0 / float(rate) if rate else 1.0 / 30.0
         rotation, size, last_t, count = None, None, None, 0
+        flagged = [0]  # packets the decoder was allowed to drop (the completeness check counts them)
         try:
-            for frame in container.decode(vs):
+            for frame in _decode_skipping(container, vs, skip, flagged):
                 if rotation is None:
                     rotation = _frame_rotation(frame, vs)
                     size = _scaled_size(frame.width, frame.height, max_side)
@@ -379,9 +390,36 @@ def _decode_frames(
             raise VideoError(f"cannot decode {name} ({_one_line(e)}): the file is damaged or truncated") from e
         if count == 0:
             raise VideoError(f"{name} has no video frames")
-        _check_complete(Path(path), count, vs)
+        _check_complete(Path(path), count + flagged[0], vs)
     finally:
         container.close()
+
+
+def _frames_to_skip(
+    keep: Callable[[float], bool] | None, scan: _PacketScan | None, time_base: Fraction, origin: float
+) -> set[int] | None:
+    """Presentation stamps (stream units) of the frames ``keep`` will refuse, when it can say in advance."""
+    plan = getattr(keep, "plan", None)
+    if plan is None or scan is None:
+        return None
+    times = [float(int(p) * time_base) - origin for p in scan.pts]  # as `frame.time` gives them
+    kept = plan(times)
+    return {int(p) for p, k in zip(scan.pts, kept) if not k}
+
+
+def _decode_skipping(container: Any, vs: Any, skip: set[int] | None, flagged: list[int]) -> Iterator[Any]:
+    """The stream's frames; a packet whose frame is in ``skip`` may be dropped unread when no frame refers to
+    it (``skip_frame = NONREF``, set packet by packet). ``flagged[0]`` counts those packets."""
+    if not skip:
+        yield from container.decode(vs)
+        return
+    cc = vs.codec_context
+    for pkt in container.demux(vs):
+        if pkt.size and pkt.pts is not None:
+            drop = pkt.pts in skip
+            cc.skip_frame = "NONREF" if drop else "DEFAULT"
+            flagged[0] += drop
+        yield from vs.decode(pkt)
 
 
 _T = TypeVar("_T")
@@ -544,6 +582,9 @@ class _AudioTrack:
         self.layout = layout
         self.stream = container.add_stream("aac", rate=self.sr, layout=layout)
         self.stream.bit_rate = 128_000 if layout == "mono" else 192_000
+        # FFmpeg's "fast" AAC coder instead of its default "twoloop": on 30 s of the demo's music it encoded
+        # in 0.18 s instead of 0.59 s, at 30.1 against 28.3 dB signal-to-noise.
+        self.stream.codec_context.options = {"aac_coder": "fast"}
         self.container = container
         self.pos = 0
 
