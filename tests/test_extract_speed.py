@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from pathlib import Path
 
@@ -24,8 +25,11 @@ def dance_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_two_pose_lanes_agree_with_one(dance_clip: Path) -> None:
+    stderr = os.fstat(2)
     one = extract_features(dance_clip, visual=False, analysis_fps=15)
     two = extract_features(dance_clip, visual=False, analysis_fps=15, pose_lanes=2)
+    after = os.fstat(2)  # the lanes' graphs were built beside the scan's detector: stderr is stderr again
+    assert (after.st_dev, after.st_ino) == (stderr.st_dev, stderr.st_ino)
     assert one.meta["decoded_frames"] == two.meta["decoded_frames"] == 23  # every other frame of 30 fps
     assert one.motion.keypoints.shape == two.motion.keypoints.shape == (45, 17, 3)
     assert one.motion.valid.all() and two.motion.valid.all()

@@ -168,3 +168,41 @@ def test_mediapipe_is_imported_without_matplotlib_which_still_works_after() -> N
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_quiet_stderr_is_restored_when_threads_overlap() -> None:
+    """Two threads silencing fd 2 at once (pose lanes built beside the people scan): the one that leaves
+    last must not put back the /dev/null the other installed."""
+    import os
+    import threading
+
+    from dance2music.features.pose import _quiet_native_stderr
+
+    def ident() -> tuple[int, int]:
+        st = os.fstat(2)
+        return st.st_dev, st.st_ino
+
+    before, null = ident(), os.stat(os.devnull)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    inside = []
+
+    def first() -> None:
+        with _quiet_native_stderr():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()  # leaves while the other is still inside
+
+    def second() -> None:
+        a_in.wait(5)
+        with _quiet_native_stderr():
+            b_in.set()
+            a_out.wait(5)
+            inside.append(ident())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert inside == [(null.st_dev, null.st_ino)]  # still silenced after the first one left
+    assert ident() == before

@@ -4,8 +4,8 @@ MediaPipe's pose solution (`features.pose`) tracks one person: whoever its detec
 (re)started. In a group video that may be anyone, and it may jump from one dancer to another. This module
 
 1. detects every person on a few sampled frames (`scan_people`: about one per second, at most
-   `SCAN_MAX_FRAMES`; keyframes near those instants where there are, so the scan decodes a handful of frames,
-   not the video);
+   `SCAN_MAX_FRAMES`; keyframes where they cover the video, `scan_frames`, so the scan decodes a handful of
+   frames, not the video);
 2. links the detections into tracks by box overlap and chooses the most prominent track: tall (large
    on screen) and persistent (its mean height over all sampled frames, counting 0 where it is absent),
    the most central one when two are within `TIE_RATIO` of each other (`choose_person`);

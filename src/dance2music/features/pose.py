@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -53,27 +54,45 @@ MIN_DETECTION_RATE = 0.05
 warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
 
 
+class _QuietStderr:
+    """The state behind `_quiet_native_stderr`: fd 2 is redirected while at least one thread is inside."""
+
+    lock = threading.Lock()
+    depth = 0
+    saved: int | None = None
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
     """Silence C++ log lines (TFLite "INFO: Created ... delegate", absl warnings) written straight to fd 2.
 
     MediaPipe prints them while it starts its graph; a command line that promises one
     line of output on error cannot let them through. Python-level exceptions are unaffected.
+    Threads may build graphs at once (`features.extract.PoseLanes` builds its trackers beside the people
+    scan's detector): the first one in redirects fd 2 and the last one out restores it, so that no thread
+    can "restore" the other's /dev/null.
     """
-    try:
-        fd = os.dup(2)
-    except OSError:  # no stderr at all (some embedded hosts)
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
+    q = _QuietStderr
+    with q.lock:
+        if q.depth == 0:
             try:
-                yield
-            finally:
-                os.dup2(fd, 2)
+                q.saved = os.dup(2)
+            except OSError:  # no stderr at all (some embedded hosts)
+                q.saved = None
+            if q.saved is not None:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 2)
+                os.close(null)
+        q.depth += 1
+    try:
+        yield
     finally:
-        os.close(fd)
+        with q.lock:
+            q.depth -= 1
+            if q.depth == 0 and q.saved is not None:
+                os.dup2(q.saved, 2)
+                os.close(q.saved)
+                q.saved = None
 
 
 class PoseEstimator:
