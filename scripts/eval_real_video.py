@@ -1,8 +1,9 @@
 """Beat alignment of generated music on real dance videos, against mismatched real music.
 
     python scripts/eval_real_video.py VIDEO [VIDEO ...] [--model d2m-top] [--seeds 8] [--json out.json]
+    python scripts/eval_real_video.py VIDEO --analysis-fps 10 --pose-lanes 2     # as `d2m generate` analyses
 
-For each video: the pose pipeline gives the dancer's kinematic beats (what `d2m generate` sees); the model makes
+For each video: the pose pipeline gives the dancer's kinematic beats (at every frame by default); the model makes
 music for it with several seeds; the baseline is real music that does not belong to the dance: every track of
 the MIT-licensed `immich-memories-music` package, cut to the video's length at several offsets. Both are scored
 with Bailando's BeatAlign and the beat F1 at +-100 ms (`dance2music.metrics.motion_beats`), the same measures as
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--offsets", type=int, default=3, help="cuts of each mismatched track")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--analysis-fps", type=float, default=30.0,
+        help="pose frames per second (default 30: every frame of most videos; d2m generate uses 10)",
+    )  # fmt: skip
+    ap.add_argument("--pose-lanes", type=int, choices=(1, 2), default=1, help="pose trackers (d2m generate: 2)")
     args = ap.parse_args(argv)
 
     from dance2music.api import Dance2Music
@@ -55,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = [load_audio(p, sr=SAMPLE_RATE) for p in immich_tracks("all")]
     results = []
     for video in args.videos:
-        feats = extract_features(video)
+        feats = extract_features(video, analysis_fps=args.analysis_fps, pose_lanes=args.pose_lanes)
         kb = kinematic_beats(feats.motion).times
         n = int(round(feats.duration * SAMPLE_RATE))
         gen = [score(kb, model.generate(feats, seed=s).audio, SAMPLE_RATE) for s in range(args.seeds)]

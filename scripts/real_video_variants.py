@@ -156,28 +156,32 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
                 rc = d2m(["generate", str(video), "-o", str(out), "--force", "--no-progress", "--seed", "0"])
             heard = read_audio(out, SAMPLE_RATE) if rc == 0 else np.zeros(0)
+            row = {
+                "version": name,
+                "video": f"{info.width}x{info.height}" + (f" rot {info.rotation}" if info.rotation else ""),
+                "fps": round(info.fps, 2),
+                "vfr": info.vfr,
+                "cli_rc": rc,
+                "cli_soundtrack_s": round(len(heard) / SAMPLE_RATE, 2),
+                "cli_said": " ".join(said.getvalue().split()),
+            }
+            print(f"{name}: {row['cli_said']}", file=sys.stderr)
+            if rc != 0:
+                rows.append(row)
+                continue
             first = model.generate(video, seed=0)  # the API, as the command ran it: the same music
             feats = first.features
             gen = [score(beats, first.audio, SAMPLE_RATE)]
             gen += [score(beats, model.generate(feats, seed=s).audio, SAMPLE_RATE) for s in range(1, args.seeds)]
-            rows.append(
-                {
-                    "version": name,
-                    "video": f"{info.width}x{info.height}" + (f" rot {info.rotation}" if info.rotation else ""),
-                    "fps": round(info.fps, 2),
-                    "vfr": info.vfr,
-                    "cli_rc": rc,
-                    "cli_soundtrack_s": round(len(heard) / SAMPLE_RATE, 2),
-                    "cli_said": " ".join(said.getvalue().split()),
-                    "people": feats.meta.get("people"),
-                    "followed": (feats.meta.get("followed") or {}).get("how"),
-                    "detection_rate": round(float(feats.meta["detection_rate"]), 3),
-                    "own_beats": int(kinematic_beats(feats.motion).times.size),
-                    "generated_ba": mean_se([g[0] for g in gen]),
-                    "generated_f1": mean_se([g[1] for g in gen]),
-                }
+            row.update(
+                people=feats.meta.get("people"),
+                followed=(feats.meta.get("followed") or {}).get("how"),
+                detection_rate=round(float(feats.meta["detection_rate"]), 3),
+                own_beats=int(kinematic_beats(feats.motion).times.size),
+                generated_ba=mean_se([g[0] for g in gen]),
+                generated_f1=mean_se([g[1] for g in gen]),
             )
-            print(f"{name}: done", file=sys.stderr)
+            rows.append(row)
 
     f = "{:.3f} ± {:.3f}".format
     print(f"reference: {args.clip.name}, {reference.duration:.2f} s, {beats.size} movement beats (pose on every frame)")
@@ -187,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
           f"| BA ({args.seeds} seeds) | beat F1 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        cli = f"ok, {r['cli_soundtrack_s']} s of music" if r["cli_rc"] == 0 else f"exit {r['cli_rc']}"
         fps = f"{r['fps']:g}" + (" (VFR)" if r["vfr"] else "")
+        if r["cli_rc"] != 0:
+            print(f"| {r['version']} | {r['video']} | {fps} | exit {r['cli_rc']}: {r['cli_said']} | | | | |")
+            continue
+        cli = f"ok, {r['cli_soundtrack_s']} s of music"
         who = f"{r['people']}" + (f" ({r['followed']})" if r["followed"] else "")
         print(f"| {r['version']} | {r['video']} | {fps} | {cli} | {100 * r['detection_rate']:.0f}% | {who} | "
               f"{f(*r['generated_ba'])} | {f(*r['generated_f1'])} |")

@@ -263,7 +263,10 @@ def track_to_motion(
     n = len(times)
     n_det = int(detected.sum())
     if n == 0 or n_det == 0 or n_det < min_detection_rate * n:
-        raise NoPersonError(f"no person found in the video (a person was detected in {n_det} of {n} frames)")
+        raise NoPersonError(
+            f"no person found in the video (a person was detected in {n_det} of {n} frames; a dancer under about "
+            "a third of the frame's height is missed: crop the video around the dancer)"
+        )
     if np.any(np.diff(times) <= 0):
         order = np.argsort(times, kind="stable")
         times, kp, detected = times[order], kp[order], detected[order]
