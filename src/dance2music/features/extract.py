@@ -225,7 +225,7 @@ def extract_features(
             tracker.update(t, rgb, scale)
             analysed += 1
             if analysed == pose_lanes and on_pose_start is not None:
-                on_pose_start()  # every lane has started (MediaPipe builds its graphs on the first frame)
+                on_pose_start()  # every lane has had its first frame
             if flowgrid is not None:
                 flowgrid.update(t, rgb)
             elif i3d is not None:
