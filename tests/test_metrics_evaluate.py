@@ -257,3 +257,41 @@ def test_degrade_keeps_shape_and_loudness_and_changes_spectrum():
     # the silent half of the gated tone gets energy (noise or reverb tail) in most windows
     silent = (np.sin(2 * np.pi * 2 * t) <= 0) & (t > 0.3)
     assert np.mean([np.abs(o[silent]).mean() > 1e-3 for o in out]) > 0.5
+
+
+def test_evaluate_own_videos(tmp_path, capsys, monkeypatch):
+    """`d2m evaluate --videos`: wavs named after each video, scored against the dancer's movement beats next to
+    the soundtrack, its shifted copy and mismatched real music."""
+    import itertools
+
+    from dance2music.cli.demo import demo_video
+    from dance2music.data import music
+    from dance2music.io.video import iter_frames, read_audio, write_video
+
+    demo = demo_video()
+    frames = [rgb for _, rgb in itertools.islice(iter_frames(demo, max_side=320), 90)]
+    sound = read_audio(demo, SR)[: 3 * SR]
+    videos, gen = tmp_path / "videos", tmp_path / "gen"
+    videos.mkdir()
+    gen.mkdir()
+    write_video(frames, 30, videos / "a.mp4", sound, SR)  # 3 s with its music
+    write_video(frames[::-1], 30, videos / "b.mp4")  # no soundtrack
+    (videos / "notes.txt").write_text("not a video")
+    sf.write(gen / "a.wav", sound, SR)  # "generated" = the soundtrack itself
+    real_tracks = music.immich_tracks
+    monkeypatch.setattr(music, "immich_tracks", lambda split="all": real_tracks(split)[:1])  # one is enough here
+    args = ["evaluate", "--videos", str(videos), "--generated", f"mine={gen}", "--out", str(tmp_path / "r"),
+            "--analysis-fps", "10", "--no-progress"]  # fmt: skip
+    assert main(args) == 0 and "| mine | 1 |" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    s, notes = report["summary"], report["notes"]
+    assert s["mine"]["videos"] == 1 and s["own soundtrack"]["videos"] == 1 and s["mismatched real music"]["videos"] == 2
+    assert s["mine"]["ba_bailando"] == s["own soundtrack"]["ba_bailando"]  # the same music, the same score
+    assert "own soundtrack, shifted" in s
+    assert "mine: no b.wav, b.mp4 not scored" in notes
+    assert any("other videos' soundtracks" in n and "immich" in n for n in notes)  # b takes a's; a takes immich's
+    assert (tmp_path / "r" / "report.md").read_text().startswith("# d2m evaluate --videos")
+    assert main(args) == 2 and "error: report exists" in capsys.readouterr().err
+    assert main(["evaluate", "--videos", str(videos), "--out", str(tmp_path / "s")]) == 2  # no --generated
+    assert main(["evaluate", "--videos", str(gen), "--generated", str(gen), "--out", str(tmp_path / "s")]) == 2
+    assert "error: no videos" in capsys.readouterr().err

@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Score folders of generated wavs named <seq>_seg<k>.wav or <seq>.wav against a dataset in the "
             "AIST++ layout, next to the baselines (ground truth, mismatched music, shift null). Writes "
-            "report.md, report.json, summary.png and plots/<clip>.png into --out."
+            "report.md, report.json, summary.png and plots/<clip>.png into --out. With --videos DIR instead of "
+            "--data: score <video stem>.wav files against the dancer's movement beats in your own videos, next "
+            "to their own soundtracks and mismatched real music (report.md and report.json)."
         ),
     )
     p.add_argument(
@@ -24,7 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="[NAME=]DIR",
         help="a folder of generated wavs (repeat for more; NAME labels its row, default the folder name)",
     )
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset root in the AIST++ layout")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="DIR", help="dataset root in the AIST++ layout")
+    source.add_argument(
+        "--videos", metavar="DIR", help="a folder of dance videos (what d2m generate was given); wavs named <stem>.wav"
+    )
+    p.add_argument(
+        "--analysis-fps", type=float, default=None,
+        help="--videos: pose frames per second for the movement beats (default: every frame)",
+    )  # fmt: skip
     p.add_argument("--split", default="test", help="split to score (default: test)")
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="folder for the report and plots")
     p.add_argument(
@@ -60,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--seconds and --hop must be positive")
     if args.max_clips is not None and args.max_clips < 1:
         raise ConfigError("--max-clips must be at least 1")
+    if args.videos is not None:
+        return run_videos(args)
     none = ("", "none", "None")
     report = evaluate(
         args.data,
@@ -83,4 +95,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     n_plots = sum(f.startswith("plots/") for f in report.files)
     print(f"wrote {args.out}/report.md, report.json, summary.png and {n_plots} clip plot(s)")
+    return 0
+
+
+def run_videos(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..metrics.evaluate import parse_generated
+    from ..metrics.evaluate_videos import evaluate_videos, markdown_table
+
+    if not args.generated:
+        raise ConfigError("--videos needs at least one --generated folder of <video stem>.wav files")
+    if args.analysis_fps is not None and args.analysis_fps <= 0:
+        raise ConfigError("--analysis-fps must be positive")
+    report = evaluate_videos(
+        args.videos,
+        parse_generated(args.generated),
+        out_dir=args.out,
+        analysis_fps=args.analysis_fps,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    print(markdown_table(report))
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"wrote {args.out}/report.md and report.json")
     return 0
