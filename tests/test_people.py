@@ -313,3 +313,31 @@ def test_generate_says_whom_it_follows(tmp_path: Path, monkeypatch: pytest.Monke
     out, err = capsys.readouterr()
     assert "note: 3 people in the video; following the most prominent (tallest, left)\n" in err
     assert "people" not in out and "out.mp4" in out
+
+
+def test_a_dancer_far_from_the_camera_is_found_in_tiles_and_followed(tmp_path: Path) -> None:
+    """A dancer too small for the whole-frame detector (a 1280x720 frame, the dancer in its lower right) is
+    found in tiles and followed, although alone, so that pose sees them."""
+    from dance2music.features.extract import extract_features
+    from dance2music.io.video import write_video
+
+    tall, _ = _render(5, "gLO")
+    frames = []
+    for a in tall[:20]:
+        small = cv2.resize(_place(a, *TALL), (424, 238), interpolation=cv2.INTER_AREA)
+        canvas = np.zeros((720, 1280, 3), np.uint8)
+        canvas[720 - 238 :, 1280 - 424 - 100 : 1280 - 100] = small
+        frames.append(canvas)
+    path = write_video(frames, FPS, tmp_path / "far.mp4")
+    with PersonDetector() as det:
+        frame = cv2.resize(frames[0], (640, 360), interpolation=cv2.INTER_AREA)
+        assert det(frame) == []  # what pose alone would see: nobody
+        (box,) = det.in_tiles(frame, 360)
+    assert 1280 - 424 - 100 < 2 * box.cx < 1280 - 100 and 2 * box.cy > 720 - 238
+    scan = scan_people(path)
+    assert scan.small and scan.people == 1 and scan.chosen is not None
+    assert scan.note.startswith("the dancer is small in the frame (about") and scan.note.endswith("following them")
+    feats = extract_features(path, visual=False)
+    assert feats.meta["detection_rate"] > 0.9 and feats.meta["people_note"] == scan.note
+    hip_x, hip_y = feats.motion.meta["root_px0"]
+    assert 1280 - 424 - 100 < hip_x < 1280 - 100 and hip_y > 720 - 238

@@ -81,6 +81,15 @@ SCAN_MIN_KEYFRAMES = 4
 #: While following, a live detection refreshes the followed box once the last known box is this old.
 LIVE_INTERVAL_S = 1.0
 
+#: A dancer whom a whole-frame pass misses (smaller than about a third of the frame's height: the detector
+#: sees a 224-px letterbox of the frame) is searched for in square tiles, half a tile apart, of these
+#: fractions of the frame's shorter side (the next only when the previous finds nobody), and then followed.
+TILE_FRACTIONS = (1.0, 0.5)
+
+#: Side of the window, in heights of the followed dancer, that a live detection searches when that dancer
+#: is small in the frame (found in tiles): big enough for a second of movement, small enough to be seen.
+SMALL_SEARCH_HEIGHTS = 3.0
+
 #: Side of the crop handed to pose, in heights of the followed person: about a third of a height of room on
 #: every side covers what a dancer moves between two known boxes (a second apart) without taking in much
 #: of a neighbour.
@@ -204,6 +213,26 @@ class PersonDetector:
                 painted.append((x0, y0, x1, y1))
                 img[max(0, y0) : max(0, min(h, y1)), max(0, x0) : max(0, min(w, x1))] = fill
         return sorted(found, key=lambda b: -b.height)
+
+    def in_tiles(self, rgb: np.ndarray, side: int) -> list[PersonBox]:
+        """People in ``rgb`` searched in square tiles of ``side`` pixels, half a tile apart (the last ones flush
+        with the far edges), in its pixels, tallest first; one person seen in overlapping tiles counts once."""
+        h, w = rgb.shape[:2]
+        side = max(16, min(int(side), h, w))
+
+        def starts(n: int) -> list[int]:
+            return sorted({*range(0, n - side + 1, max(1, side // 2)), n - side})
+
+        found: list[PersonBox] = []
+        for y in starts(h):
+            for x in starts(w):
+                for b in self(rgb[y : y + side, x : x + side]):
+                    found.append(PersonBox(b.cx + x, b.cy + y, b.height, b.score))
+        kept: list[PersonBox] = []
+        for b in sorted(found, key=lambda b: -b.score):
+            if all(b.iou(k) < MATCH_IOU for k in kept):
+                kept.append(b)
+        return sorted(kept, key=lambda b: -b.height)
 
     def close(self) -> None:
         if not self._closed:
@@ -353,6 +382,7 @@ class PeopleScan:
     how: str
     width: int
     height: int
+    small: bool = False  # found only in tiles: followed although alone, with live detection in a window
 
     @property
     def people(self) -> int:
@@ -364,6 +394,12 @@ class PeopleScan:
         """The sentence for the user when several people were seen, else None."""
         if self.chosen is None:
             return None
+        if self.small:
+            tall = 100 * self.tracks[self.chosen].mean_box().height / max(1, self.height)
+            if self.people == 1:
+                where = self.how.rsplit(", ", 1)[-1]
+                return f"the dancer is small in the frame (about {tall:.0f}% of its height, {where}); following them"
+            return f"{self.people} small people in the video; following the most prominent ({self.how})"
         return f"{self.people} people in the video; following the most prominent ({self.how})"
 
     def meta(self) -> dict[str, Any]:
@@ -388,10 +424,12 @@ class PeopleScan:
         return {"people": self.people, "followed": followed, "people_note": self.note}
 
     def follow(self, lanes: _Lanes, *, detector: PersonDetector | None = None) -> _Lanes:
-        """``lanes`` itself with fewer than two people; else a `FollowedPose` that crops around the chosen one."""
+        """``lanes`` itself with fewer than two people (unless small); else a `FollowedPose` that crops around the
+        chosen one."""
         if self.chosen is None:
             return lanes
-        return FollowedPose(lanes, self.tracks[self.chosen], self.width, detector=detector)
+        search = SMALL_SEARCH_HEIGHTS if self.small else None
+        return FollowedPose(lanes, self.tracks[self.chosen], self.width, detector=detector, search_heights=search)
 
 
 def scan_times(duration: float, *, interval: float = SCAN_INTERVAL_S, max_frames: int = SCAN_MAX_FRAMES) -> list[float]:
@@ -625,20 +663,31 @@ def scan_people(
     info = info if info is not None else probe(path)
     times, dets = [], []
     det = detector if detector is not None else PersonDetector()
+    small = False
     try:
-        for t, rgb in scan_frames(path, info.duration, interval=interval, max_frames=max_frames):
+        frames = scan_frames(path, info.duration, interval=interval, max_frames=max_frames)
+        for t, rgb in frames:
             s = info.width / rgb.shape[1]  # analysed pixels -> full-size pixels
             times.append(t)
             dets.append([b.scaled(s) for b in det(rgb)])
+        for fraction in TILE_FRACTIONS if frames and not any(dets) else ():
+            # nobody in whole frames: look closer, for a dancer far from the camera
+            dets = [
+                [b.scaled(info.width / rgb.shape[1]) for b in det.in_tiles(rgb, int(fraction * min(rgb.shape[:2])))]
+                for _, rgb in frames
+            ]
+            if any(dets):
+                small = True
+                break
     finally:
         if detector is None:
             det.close()
     tracks = link_tracks(times, dets)
     counts = [len(d) for d in dets]
     chosen, how = None, ""
-    if max(counts, default=0) >= 2:
+    if max(counts, default=0) >= 2 or (small and tracks):
         chosen, how = choose_person(tracks, len(times), info.width, info.height)
-    return PeopleScan(times, counts, tracks, chosen, how, info.width, info.height)
+    return PeopleScan(times, counts, tracks, chosen, how, info.width, info.height, small)
 
 
 class FollowedPose:
@@ -649,6 +698,9 @@ class FollowedPose:
         by a live detection on the analysed frame whenever its latest box is older than `LIVE_INTERVAL_S`
         (the detection overlapping the expected box most, if any overlaps by `MATCH_IOU`).
     width: full-size frame width (pixels), to relate the analysed frames' pixels to the track's.
+    search_heights: for a dancer small in the frame, the live detection searches a square window this many
+        of their heights wide around where they should be, not the whole frame (which the detector would see
+        too small to find them in); None searches the whole frame.
     """
 
     def __init__(
@@ -660,8 +712,10 @@ class FollowedPose:
         detector: PersonDetector | None = None,
         live_interval: float | None = LIVE_INTERVAL_S,
         crop_heights: float = CROP_HEIGHTS,
+        search_heights: float | None = None,
     ) -> None:
         self.lanes = lanes
+        self.search_heights = search_heights
         self.track = PersonTrack(list(track.times), list(track.boxes))
         self.width = width
         self.live_interval = live_interval
@@ -692,8 +746,17 @@ class FollowedPose:
             return
         self._checked_at = t  # nobody may be there now: then the next check waits its turn too
         s = self.width / rgb.shape[1]
-        found = [b.scaled(s) for b in self._detector(rgb)]
         expected = self.track.at(t)
+        x0 = y0 = 0
+        region = rgb
+        if self.search_heights is not None:  # a small dancer: search a window around where they should be
+            h, w = rgb.shape[:2]
+            b = expected.scaled(1.0 / s)
+            side = int(min(h, w, max(MIN_CROP_SIDE, self.search_heights * b.height)))
+            x0 = int(min(max(0.0, b.cx - side / 2), w - side))
+            y0 = int(min(max(0.0, b.cy - side / 2), h - side))
+            region = rgb[y0 : y0 + side, x0 : x0 + side]
+        found = [PersonBox(b.cx + x0, b.cy + y0, b.height, b.score).scaled(s) for b in self._detector(region)]
         best = max(found, key=expected.iou, default=None)
         if best is not None and expected.iou(best) >= MATCH_IOU:
             self.track.add(t, best)
