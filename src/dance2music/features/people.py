@@ -687,6 +687,8 @@ def scan_people(
     chosen, how = None, ""
     if max(counts, default=0) >= 2 or (small and tracks):
         chosen, how = choose_person(tracks, len(times), info.width, info.height)
+        if small and max(counts) == 1:
+            how = "small in the frame, " + how.rsplit(", ", 1)[-1]
     return PeopleScan(times, counts, tracks, chosen, how, info.width, info.height, small)
 
 
