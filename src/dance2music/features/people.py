@@ -16,9 +16,12 @@ MediaPipe's pose solution (`features.pose`) tracks one person: whoever its detec
 4. reports it: `PeopleScan.meta` (``people``: most people seen in one sampled frame, ``followed``: the
    chosen box and why, ``people_note``: the sentence ``d2m generate`` prints).
 
-With one person (or none found by the detector) nothing is cropped: pose runs exactly as without this
-module, and only the scan's cost is added: 0.46 s on the 2.9 s real test clip (0.19 s starting the
-detector, 2 detector passes of 30-45 ms on each of 3 keyframes), at most about 1 s on a long video.
+With one person of ordinary size nothing is cropped: pose runs exactly as without this module, and only
+the scan's cost is added: 0.46 s on the 2.9 s real test clip (0.19 s starting the detector, 2 detector
+passes of 30-45 ms on each of 3 sampled frames), at most about 1 s on a long video. When no sampled frame
+shows anyone, the scan searches tiles of the frames (`TILE_FRACTIONS`): a dancer found only there is small
+in the frame (far from the camera) and is followed although alone, since MediaPipe's pose, which starts from
+the same detector, would not see them either.
 
 The detector. MediaPipe's BlazePose detector (``mediapipe/modules/pose_detection/pose_detection.tflite``,
 inside the wheel) is a multi-person SSD: 2254 anchors, each with a box and 4 keypoints (hip centre, a point
@@ -391,7 +394,7 @@ class PeopleScan:
 
     @property
     def note(self) -> str | None:
-        """The sentence for the user when several people were seen, else None."""
+        """The sentence for the user when several people were seen or the dancer is small, else None."""
         if self.chosen is None:
             return None
         if self.small:

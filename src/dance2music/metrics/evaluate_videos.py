@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import SAMPLE_RATE
-from ..errors import InputError
+from ..errors import InputError, NoPersonError
 
 #: Files taken as videos in the folder.
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
@@ -119,10 +119,16 @@ def evaluate_videos(
     refs = []
     for v in videos:
         info = probe(v)
-        feats = extract_features(v, visual=False, analysis_fps=analysis_fps, progress=progress)
+        try:
+            feats = extract_features(v, visual=False, analysis_fps=analysis_fps, progress=progress)
+        except NoPersonError:
+            notes.append(f"{v.name}: no person found, not scored")
+            continue
         n = int(round(feats.duration * SAMPLE_RATE))
         own = _fit(read_audio(v, SAMPLE_RATE), n) if info.has_audio else None
         refs.append((v, feats, kinematic_beats(feats.motion).times, n, own))
+    if not refs:
+        raise NoPersonError(f"no person found in any video of {folder}")
     with_sound = [r for r in refs if r[4] is not None]
     pools: set[str] = set()
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in gen}
