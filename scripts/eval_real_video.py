@@ -22,11 +22,14 @@ import numpy as np
 
 
 def score(motion_beats: np.ndarray, audio: np.ndarray, sr: int) -> tuple[float, float]:
-    from dance2music.metrics.beats import music_beats
-    from dance2music.metrics.motion_beats import beat_align, beat_f1
+    """(BeatAlign (Bailando), beat F1) of ``audio`` against the movement beats, as `d2m evaluate --videos`."""
+    from dance2music.constants import SAMPLE_RATE
+    from dance2music.metrics.evaluate_videos import score_music
 
-    mb = music_beats(audio, sr=sr)
-    return float(beat_align(mb, motion_beats)), float(beat_f1(motion_beats, mb).f1)
+    if sr != SAMPLE_RATE:
+        raise ValueError(f"audio must be at {SAMPLE_RATE} Hz")
+    s = score_music(motion_beats, audio)
+    return s["ba_bailando"], s["beat_f1"]
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from dance2music.data.music import immich_tracks
     from dance2music.features.extract import extract_features
     from dance2music.io.audio import load_audio
+    from dance2music.metrics.evaluate_videos import mismatch_cuts
     from dance2music.metrics.motion_beats import kinematic_beats
 
     model = Dance2Music.from_pretrained(args.model)
@@ -67,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         gen = [score(kb, model.generate(feats, seed=s).audio, SAMPLE_RATE) for s in range(args.seeds)]
         mis = []
         for track in pool:
-            for k in range(args.offsets):
-                start = int((len(track) - n) * (k + 0.5) / args.offsets) if len(track) > n else 0
-                mis.append(score(kb, track[start : start + n], SAMPLE_RATE))
+            mis += [score(kb, cut, SAMPLE_RATE) for cut in mismatch_cuts(track, n, args.offsets)]
         row = {
             "video": video.name,
             "duration_s": round(feats.duration, 2),

@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from dance2music.features.extract import extract_features
     from dance2music.io.audio import load_audio
     from dance2music.io.video import iter_frames, probe, read_audio
+    from dance2music.metrics.evaluate_videos import mismatch_cuts
     from dance2music.metrics.motion_beats import kinematic_beats
 
     decoded = list(iter_frames(args.clip))
@@ -140,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     n = int(round(reference.duration * SAMPLE_RATE))
     mis = []
     for track in [load_audio(p, sr=SAMPLE_RATE) for p in immich_tracks("all")]:
-        for k in range(args.offsets):
-            start = int((len(track) - n) * (k + 0.5) / args.offsets) if len(track) > n else 0
-            mis.append(score(beats, track[start : start + n], SAMPLE_RATE))
+        mis += [score(beats, cut, SAMPLE_RATE) for cut in mismatch_cuts(track, n, args.offsets)]
     model = Dance2Music.from_pretrained(args.model)
     rows = []
     with tempfile.TemporaryDirectory(prefix="d2m-variants-") as tmp:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE
 from ..errors import InputError, NoPersonError
+from .evaluate import fit_audio
 
 #: Files taken as videos in the folder.
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
@@ -46,7 +47,8 @@ class VideoReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _scores(kin: np.ndarray, audio: np.ndarray) -> dict[str, float]:
+def score_music(kin: np.ndarray, audio: np.ndarray) -> dict[str, float]:
+    """BeatAlign (Bailando's and FACT's) and beat F1 of ``audio`` (at `SAMPLE_RATE`) against kinematic beats."""
     from . import beats as B
     from . import motion_beats as MB
 
@@ -58,23 +60,19 @@ def _scores(kin: np.ndarray, audio: np.ndarray) -> dict[str, float]:
     }
 
 
-def _fit(audio: np.ndarray, n: int) -> np.ndarray:
-    audio = np.asarray(audio, np.float32).reshape(-1)
-    return audio[:n] if audio.size >= n else np.pad(audio, (0, n - audio.size))
-
-
-def _cuts(track: np.ndarray, n: int, offsets: int) -> list[np.ndarray]:
-    """``offsets`` windows of ``n`` samples spread over ``track`` (the track padded when shorter)."""
+def mismatch_cuts(track: np.ndarray, n: int, offsets: int) -> list[np.ndarray]:
+    """``offsets`` windows of ``n`` samples spread over ``track`` (the track padded when shorter): how a piece of
+    real music that does not belong to a dance is cut to the dance's length."""
     if track.size <= n:
-        return [_fit(track, n)]
+        return [fit_audio(track, n)]
     return [track[int((track.size - n) * (k + 0.5) / offsets) :][:n] for k in range(offsets)]
 
 
-def _mean_se(values: list[float]) -> tuple[float, float, int]:
+def _mean_se(values: list[float]) -> tuple[float, float]:
     a = np.asarray([v for v in values if np.isfinite(v)], np.float64)
     if a.size == 0:
-        return math.nan, math.nan, 0
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan, int(a.size)
+        return math.nan, math.nan
+    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
 
 
 def evaluate_videos(
@@ -125,7 +123,7 @@ def evaluate_videos(
             notes.append(f"{v.name}: no person found, not scored")
             continue
         n = int(round(feats.duration * SAMPLE_RATE))
-        own = _fit(read_audio(v, SAMPLE_RATE), n) if info.has_audio else None
+        own = fit_audio(read_audio(v, SAMPLE_RATE), n) if info.has_audio else None
         refs.append((v, feats, kinematic_beats(feats.motion).times, n, own))
     if not refs:
         raise NoPersonError(f"no person found in any video of {folder}")
@@ -141,20 +139,20 @@ def evaluate_videos(
             if not wav.is_file():
                 notes.append(f"{name}: no {wav.name}, {v.name} not scored")
                 continue
-            rows[name].append({**base, **_scores(kin, _fit(load_audio(wav, SAMPLE_RATE), n))})
+            rows[name].append({**base, **score_music(kin, fit_audio(load_audio(wav, SAMPLE_RATE), n))})
         if own is not None:
-            rows[_OWN].append({**base, **_scores(kin, own)})
-            rows[_SHIFT].append({**base, **_scores(kin, np.roll(own, n // 2))})
+            rows[_OWN].append({**base, **score_music(kin, own)})
+            rows[_SHIFT].append({**base, **score_music(kin, np.roll(own, n // 2))})
         others = [r[4] for r in with_sound if r[0] != v]
         if others:
-            cuts = [_fit(o, n) for o in others]
+            cuts = [fit_audio(o, n) for o in others]
             pools.add("the other videos' soundtracks")
         else:
             if immich is None:
                 immich = [load_audio(p, sr=SAMPLE_RATE) for p in immich_tracks("all")]
-            cuts = [c for track in immich for c in _cuts(track, n, offsets)]
+            cuts = [c for track in immich for c in mismatch_cuts(track, n, offsets)]
             pools.add(f"the immich-memories-music tracks at {offsets} offsets each")
-        per_cut = [_scores(kin, c) for c in cuts]
+        per_cut = [score_music(kin, c) for c in cuts]
         mean = {k: float(np.mean([s[k] for s in per_cut])) for k in per_cut[0]}
         rows[_MISMATCHED].append({**base, **mean, "cuts": len(cuts), "_per_cut": per_cut})
     notes.append("mismatched music: " + " and ".join(sorted(pools)))
