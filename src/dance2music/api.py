@@ -203,6 +203,7 @@ class Dance2Music:
         analysis_fps: float | None = GENERATE_ANALYSIS_FPS,
         pose_lanes: int | None = None,
         progress: bool = False,
+        loudness: float | None = -16.0,
     ) -> GenerationResult:
         """Make music for a dance.
 
@@ -219,6 +220,9 @@ class Dance2Music:
         pose_lanes: 2 runs two pose trackers on alternate frames on two cores (`features.extract.PoseLanes`:
             30 s of 720p took 17 s instead of 25 s, for about 0.01 less beat F1); 1 is one tracker; None (default)
             takes 2 when this process may use at least two CPUs.
+        loudness: integrated loudness (LUFS, ITU-R BS.1770) the music is brought to, its true peak limited to
+            -1 dBTP (`io.loudness.normalize_loudness`); ``meta["loudness"]`` records what was measured and done.
+            None leaves the decoder's output as it is.
         """
         feats: VideoFeatures | None = None
         vdim = self._visual_dim()
@@ -291,7 +295,12 @@ class Dance2Music:
             "seed": seed,
             "duration": duration,
         }
-        return GenerationResult(audio.astype(np.float32), self.sample_rate, codes[0].cpu().numpy(), feats, meta)
+        audio = audio.astype(np.float32)
+        if loudness is not None:
+            from .io.loudness import normalize_loudness
+
+            audio, meta["loudness"] = normalize_loudness(audio, self.sample_rate, target_lufs=float(loudness))
+        return GenerationResult(audio, self.sample_rate, codes[0].cpu().numpy(), feats, meta)
 
     def _generate_codes(
         self,
