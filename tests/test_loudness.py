@@ -101,3 +101,28 @@ def test_api_normalizes_by_default_and_the_option_turns_it_off() -> None:
     assert info["input_lufs"] == pytest.approx(meter.integrated_loudness(raw.audio.astype(np.float64)), abs=0.01)
     assert meter.integrated_loudness(loud.audio.astype(np.float64)) == pytest.approx(-16, abs=0.5)
     assert loud.audio.shape == raw.audio.shape
+
+
+def test_web_page_music_is_normalized(tmp_path, monkeypatch) -> None:
+    """The page's path (`MusicService.run` -> `generate_video`) gets the same normalization as the CLI."""
+    import shutil
+    from pathlib import Path
+
+    from test_api import dance, tiny_model
+
+    from dance2music.io.audio import load_audio
+    from dance2music.web.service import MusicService
+
+    demo = Path(__file__).resolve().parents[1] / "src" / "dance2music" / "assets" / "demo.mp4"
+    up = tmp_path / "up"
+    up.mkdir()
+    shutil.copy(demo, up / "dance.mp4")
+    feats = dance(8.0)
+    monkeypatch.setattr("dance2music.features.extract.extract_features", lambda *a, **k: feats)
+    svc = MusicService({"top": tiny_model()}, upload_root=up, work_root=tmp_path / "jobs")
+    job = svc.run(up / "dance.mp4", seed=1, genre="none")
+    music = load_audio(job.music, sr=None)
+    assert pyloudnorm.Meter(SR).integrated_loudness(music.astype(np.float64)) == pytest.approx(-16.0, abs=0.5)
+    assert true_peak(music) <= -1.0 and job.meta["loudness"]["output_lufs"] == pytest.approx(-16.0, abs=0.2)
+    assert "LUFS" in job.summary
+    svc.discard(job)

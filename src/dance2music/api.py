@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .constants import GENERATE_ANALYSIS_FPS, GENRE_NAMES, GENRES, MOTION_FPS
+from .constants import (
+    ANALYSIS_FPS_RANGE,
+    GENERATE_ANALYSIS_FPS,
+    GENRE_NAMES,
+    GENRES,
+    MOTION_FPS,
+    SEED_RANGE,
+    TEMPO_RANGE,
+)
 from .errors import ConfigError, InputError
 from .features.extract import VideoFeatures
 from .system import usable_cpus
@@ -369,24 +377,99 @@ class Dance2Music:
         progress: bool = False,
         **kwargs: Any,
     ) -> GenerationResult:
-        """Make music for ``video`` and write ``out_path`` (mp4): the video with the music as its soundtrack.
+        """Make music for ``video`` and write ``out_path``: the video with the music as its soundtrack, in the
+        container its extension names (mp4, m4v, mov, mkv, webm), or the music alone for .wav or .flac.
 
-        Both outputs are checked before any work (no overwrite without ``force``) and written atomically: a
+        wav_path: also write the music alone there (.wav or .flac).
+        Both outputs are checked before any work (`check_outputs`: no overwrite without ``force``, folders
+        that can be written, never the input) and appear together when all is done, or neither does: a
         failure leaves no partial file and never destroys an existing one. ``kwargs`` go to `generate`.
         """
-        from .io.files import check_output_path
-        from .io.video import mux_audio
+        from .io.files import atomic_outputs
+        from .io.video import mux_audio, output_kind
 
         src = Path(video)
-        out = check_output_path(out_path, force=force)
-        if out.resolve() == src.resolve():
-            raise InputError("the output would overwrite the input video; choose another -o path")
-        wav = check_output_path(wav_path, force=force) if wav_path is not None else None
+        out, wav = check_outputs(src, out_path, wav_path, force=force)
+        check_options(**kwargs)
+        if kwargs.get("loudness") is not None:
+            from .io.loudness import check_target
+
+            check_target(kwargs["loudness"])
         result = self.generate(src, progress=progress, **kwargs)
-        mux_audio(src, result.audio, result.sample_rate, out)
-        if wav is not None:
-            result.save_wav(wav)
+        with atomic_outputs([out] if wav is None else [out, wav]) as tmps:
+            if output_kind(out) == "video":
+                mux_audio(src, result.audio, result.sample_rate, tmps[0])
+            else:
+                result.save_wav(tmps[0])
+            if wav is not None:
+                result.save_wav(tmps[1])
         return result
+
+
+def check_options(
+    *, seed: int | None = None, tempo: float | None = None, analysis_fps: float | None = None, **_: Any
+) -> None:
+    """Refuse, in one line (`ConfigError`), a seed, tempo or analysis rate outside its range (`constants`:
+    `SEED_RANGE`, `TEMPO_RANGE`, `ANALYSIS_FPS_RANGE`); None means the default (a fresh seed, the dance's own
+    tempo, every frame)."""
+    if seed is not None and not (SEED_RANGE[0] <= int(seed) <= SEED_RANGE[1]):
+        raise ConfigError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, not {seed}")
+    if tempo is not None and not (TEMPO_RANGE[0] <= float(tempo) <= TEMPO_RANGE[1]):
+        raise ConfigError(
+            f"--tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, not {tempo:g} "
+            "(leave it out to let the music follow the dance)"
+        )
+    if analysis_fps is not None and not (ANALYSIS_FPS_RANGE[0] <= float(analysis_fps) <= ANALYSIS_FPS_RANGE[1]):
+        raise ConfigError(
+            f"--analysis-fps must be between {ANALYSIS_FPS_RANGE[0]:g} and {ANALYSIS_FPS_RANGE[1]:g} frames per "
+            f"second, not {analysis_fps:g} (a rate above the video's own analyses every frame)"
+        )
+
+
+#: A video shorter than this (s) is too short for music to follow a dance: a movement beat needs a few others
+#: around it, and the dance-genre classifier reads 2-s windows.
+SHORT_VIDEO_S = 2.0
+
+
+def short_video_note(duration: float, frames: int | None = None) -> str | None:
+    """What to tell the user about a video too short for music to follow the dance (None: long enough)."""
+    if duration >= SHORT_VIDEO_S:
+        return None
+    count = f", {frames} frame{'s' if frames != 1 else ''}" if frames is not None else ""
+    return (
+        f"the video lasts {duration:.2f} s{count}: too short for music to follow a dance (that takes a few "
+        f"movement beats, about {SHORT_VIDEO_S:g} s); made {duration:.2f} s of music all the same"
+    )
+
+
+def check_outputs(
+    video: str | os.PathLike,
+    out_path: str | os.PathLike,
+    wav_path: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+) -> tuple[Path, Path | None]:
+    """Check the outputs of `Dance2Music.generate_video` before any work; returns them as paths.
+
+    Refuses in one line (`InputError`): an output that is the input video (even with ``force``: the input is
+    read while the output is written), an extension no writer takes (`io.video.output_kind`), a ``wav_path``
+    that is not .wav/.flac, the two outputs being one file, and what `io.files.check_output_path` refuses.
+    """
+    from .io.files import check_output_paths
+    from .io.video import AUDIO_EXTENSIONS, output_kind
+
+    src = Path(video).resolve()
+    for flag, p in (("-o", out_path), ("--wav", wav_path)):
+        if p is not None and Path(p).resolve() == src:
+            raise InputError(
+                f"the output {flag} {p} is the input video itself; dance2music reads the input while it writes, so "
+                "it never overwrites it (not even with --force): choose another name"
+            )
+    output_kind(out_path)
+    if wav_path is not None and Path(wav_path).suffix.lower() not in AUDIO_EXTENSIONS:
+        raise InputError(f"--wav {wav_path}: the music alone is written as .wav or .flac; end the name in one of them")
+    out, wav = check_output_paths([out_path, wav_path], force=force)
+    return out, wav
 
 
 #: A background load (`Dance2Music.from_pretrained`) starts at the latest this many seconds after it was asked for.

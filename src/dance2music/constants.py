@@ -13,6 +13,12 @@ VISUAL_FPS = 30.0
 #: of MOTION_FPS for about 0.01 less kinematic-beat F1 on the synthetic test set, and the same beats (within
 #: 20 ms) on the real clip (measured in docs/evaluation.md, "Analysis rate").
 GENERATE_ANALYSIS_FPS = 10.0
+#: Accepted ranges of `d2m generate`'s numeric options (`api.check_options` refuses others before any work):
+#: seeds fit torch's and the web page's 31 bits; dance music lies within 60-200 BPM; an analysis rate above the
+#: video's own analyses every frame.
+SEED_RANGE = (0, 2**31 - 1)
+TEMPO_RANGE = (40.0, 240.0)
+ANALYSIS_FPS_RANGE = (1.0, 120.0)
 
 #: Default clip length in seconds for training pairs (the paper's 2-second segments).
 CLIP_SECONDS = 2.0

@@ -77,7 +77,8 @@ def audio_info(path: str | os.PathLike) -> tuple[int, float]:
 
 
 def save_wav(path: str | os.PathLike, audio: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
-    """Write float audio ([N] mono or [C, N]) as 16-bit PCM WAV, atomically (whole file or nothing).
+    """Write float audio ([N] mono or [C, N]) as 16-bit PCM WAV (FLAC when ``path`` ends in .flac), atomically
+    (whole file or nothing).
 
     Samples are clipped to [-1, 1]; NaN or infinite samples are refused (`InputError`), since they would
     silently become full-scale clicks.
@@ -92,6 +93,7 @@ def save_wav(path: str | os.PathLike, audio: np.ndarray, sr: int = SAMPLE_RATE) 
     import soundfile as sf
 
     p = Path(path)
-    with atomic_output(p, suffix=".wav") as tmp:
-        sf.write(str(tmp), np.clip(a, -1.0, 1.0), int(sr), subtype="PCM_16", format="WAV")
+    fmt = "FLAC" if p.suffix.lower() == ".flac" else "WAV"
+    with atomic_output(p, suffix=".flac" if fmt == "FLAC" else ".wav") as tmp:
+        sf.write(str(tmp), np.clip(a, -1.0, 1.0), int(sr), subtype="PCM_16", format=fmt)
     return p

@@ -32,6 +32,61 @@ from .files import atomic_output
 #: Video codecs that an mp4 container can take as they are, so `mux_audio` copies their packets.
 MP4_COPY_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1"})
 
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A container `mux_audio` writes: FFmpeg's muxer, the video codecs it copies as they are (others are
+    re-encoded with ``video_encoder``), and the audio encoder with the sample rate it needs (None: any)."""
+
+    muxer: str
+    copy_codecs: frozenset[str]
+    video_encoder: str
+    audio_encoder: str
+    audio_rate: int | None = None
+
+
+#: Video containers by file extension. WebM takes only VP8/VP9/AV1 video and Opus/Vorbis audio: other video is
+#: re-encoded to VP9 and the music to Opus at 48 kHz (Opus' own rate).
+VIDEO_FORMATS: dict[str, OutputFormat] = {
+    ".mp4": OutputFormat("mp4", MP4_COPY_CODECS, "libx264", "aac"),
+    ".m4v": OutputFormat("mp4", MP4_COPY_CODECS, "libx264", "aac"),
+    ".mov": OutputFormat("mov", MP4_COPY_CODECS | {"prores", "mjpeg"}, "libx264", "aac"),
+    ".mkv": OutputFormat(
+        "matroska", frozenset({"h264", "hevc", "mpeg4", "av1", "vp8", "vp9", "mjpeg", "prores"}), "libx264", "aac"
+    ),
+    ".webm": OutputFormat("webm", frozenset({"vp8", "vp9", "av1"}), "libvpx-vp9", "libopus", 48000),
+}
+#: Outputs that take the music alone (`io.audio.save_audio`).
+AUDIO_EXTENSIONS = (".wav", ".flac")
+
+
+def output_kind(path: str | os.PathLike) -> str:
+    """What an output path takes by its extension: "video" (the video with its music) or "audio" (the music
+    alone); `InputError` for an extension that no writer here takes."""
+    ext = Path(path).suffix.lower()
+    if ext in VIDEO_FORMATS:
+        return "video"
+    if ext in AUDIO_EXTENSIONS:
+        return "audio"
+    videos = ", ".join(e.lstrip(".") for e in VIDEO_FORMATS)
+    audios = ", ".join(e.lstrip(".") for e in AUDIO_EXTENSIONS)
+    what = f"an extension .{ext.lstrip('.')}" if ext else "no extension"
+    raise InputError(
+        f"output {Path(path).name} has {what} that dance2music cannot write; end it in {videos} (the video with "
+        f"its music) or {audios} (the music alone)"
+    )
+
+
+def _output_format(path: Path) -> OutputFormat:
+    output_kind(path)  # one line for an extension nobody writes
+    fmt = VIDEO_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path.name} is an audio file name; a video with music needs a video extension")
+    if fmt.muxer == "mp4":  # read at call time (tests force the re-encoding path by emptying it)
+        fmt = OutputFormat(fmt.muxer, MP4_COPY_CODECS, fmt.video_encoder, fmt.audio_encoder, fmt.audio_rate)
+    return fmt
+
+
 #: A file is called variable-frame-rate when more than this share of its frame intervals differs from the
 #: median interval by more than `_VFR_TOLERANCE` (a single dropped frame does not make a file VFR).
 _VFR_SHARE = 0.02
@@ -575,16 +630,25 @@ def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
 class _AudioTrack:
     """An AAC stream fed incrementally, so audio packets interleave with video packets as they are muxed."""
 
-    def __init__(self, container: av.container.OutputContainer, audio: np.ndarray, sr: int):
+    def __init__(
+        self, container: av.container.OutputContainer, audio: np.ndarray, sr: int, codec: str = "aac",
+        rate: int | None = None,
+    ):  # fmt: skip
+        if rate is not None and rate != int(sr):  # Opus takes 48 kHz only
+            from .audio import _resample
+
+            audio = np.stack([_resample(ch, int(sr), rate) for ch in audio]).astype(np.float32)
+            sr = rate
         self.audio = audio  # float32[C, N], already at its final length
         self.sr = int(sr)
         layout = "mono" if audio.shape[0] == 1 else "stereo"
         self.layout = layout
-        self.stream = container.add_stream("aac", rate=self.sr, layout=layout)
+        self.stream = container.add_stream(codec, rate=self.sr, layout=layout)
         self.stream.bit_rate = 128_000 if layout == "mono" else 192_000
-        # FFmpeg's "fast" AAC coder instead of its default "twoloop": on 30 s of the demo's music it encoded
-        # in 0.18 s instead of 0.59 s, at 30.1 against 28.3 dB signal-to-noise.
-        self.stream.codec_context.options = {"aac_coder": "fast"}
+        if codec == "aac":
+            # FFmpeg's "fast" AAC coder instead of its default "twoloop": on 30 s of the demo's music it encoded
+            # in 0.18 s instead of 0.59 s, at 30.1 against 28.3 dB signal-to-noise.
+            self.stream.codec_context.options = {"aac_coder": "fast"}
         self.container = container
         self.pos = 0
 
@@ -638,6 +702,7 @@ def _encode_frames(
     track: _AudioTrack | None,
     timed: bool,
     crf: int,
+    codec: str = "libx264",
 ) -> int:
     """Encode RGB frames as H.264 into ``container``; returns the number of frames written.
 
@@ -655,12 +720,16 @@ def _encode_frames(
             raise ValueError(f"frames must be uint8[H, W, 3], got {rgb.dtype}{list(rgb.shape)}")
         rgb = _even(rgb)
         if stream is None:
-            stream = container.add_stream("libx264", rate=rate)
+            stream = container.add_stream(codec, rate=rate)
             stream.width, stream.height = rgb.shape[1], rgb.shape[0]
             stream.pix_fmt = "yuv420p"
             stream.time_base = tb
             stream.codec_context.time_base = tb  # the encoder keeps exact (possibly irregular) times
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            if codec == "libvpx-vp9":  # constant quality, at libvpx's fastest settings
+                stream.options = {"crf": str(crf + 12), "b": "0", "deadline": "realtime", "cpu-used": "8",
+                                  "row-mt": "1"}  # fmt: skip
+            else:
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
             size = (stream.width, stream.height)
         elif (rgb.shape[1], rgb.shape[0]) != size:
             raise ValueError(f"frame {n} is {rgb.shape[1]}x{rgb.shape[0]}, earlier frames {size[0]}x{size[1]}")
@@ -718,45 +787,48 @@ def mux_audio(
     sr: int,
     out_path: str | os.PathLike,
 ) -> Path:
-    """Write ``out_path`` (mp4): the input video with ``audio`` as its only audio track (AAC).
+    """Write ``out_path``: the input video with ``audio`` as its only audio track, in the container its
+    extension names (`VIDEO_FORMATS`: mp4, m4v, mov, mkv with AAC; webm with Opus).
 
-    The video stream is copied packet for packet when its codec fits mp4 (`MP4_COPY_CODECS`); otherwise it
-    is re-encoded to H.264 (upright, keeping each frame's presentation time). ``audio`` (float[N] or
-    float[C<=2, N] at ``sr``, sample 0 = the video's container start) is trimmed or zero-padded to the
-    video's duration. The output appears atomically and only when complete.
+    The video stream is copied packet for packet when the container takes its codec (mp4: `MP4_COPY_CODECS`);
+    otherwise it is re-encoded (H.264; VP9 for webm), upright, keeping each frame's presentation time.
+    ``audio`` (float[N] or float[C<=2, N] at ``sr``, sample 0 = the video's container start) is trimmed or
+    zero-padded to the video's duration. The output appears atomically and only when complete.
     """
+    out = Path(out_path)
+    fmt = _output_format(out)
     info = probe(video_in)
     a = _fit_length(_as_audio_2d(audio), int(round(info.duration * sr)))
-    out = Path(out_path)
-    if info.codec in MP4_COPY_CODECS:
+    if info.codec in fmt.copy_codecs:
         try:
-            with atomic_output(out, suffix=".mp4") as tmp:
-                _mux_copy(info, a, sr, tmp)
+            with atomic_output(out) as tmp:
+                _mux_copy(info, a, sr, tmp, fmt)
             return out
         except av.FFmpegError:
             pass  # some streams (odd extradata, timestamps) refuse to be copied: re-encode them instead
-    with atomic_output(out, suffix=".mp4") as tmp:
-        container = av.open(str(tmp), mode="w", format="mp4")
+    with atomic_output(out) as tmp:
+        container = av.open(str(tmp), mode="w", format=fmt.muxer)
         try:
-            track = _AudioTrack(container, a, sr)
-            _encode_frames(container, iter_frames(info.path), info.fps, track, timed=True, crf=18)
+            track = _AudioTrack(container, a, sr, fmt.audio_encoder, fmt.audio_rate)
+            frames = iter_frames(info.path)
+            _encode_frames(container, frames, info.fps, track, timed=True, crf=18, codec=fmt.video_encoder)
             track.finish()
         finally:
             container.close()
     return out
 
 
-def _mux_copy(info: VideoInfo, audio: np.ndarray, sr: int, tmp: Path) -> None:
+def _mux_copy(info: VideoInfo, audio: np.ndarray, sr: int, tmp: Path, fmt: OutputFormat) -> None:
     inp = _open(info.path)
     try:
         vin = _video_stream(inp)
         origin = _container_start(inp)
-        out = av.open(str(tmp), mode="w", format="mp4")
+        out = av.open(str(tmp), mode="w", format=fmt.muxer)
         try:
             vout = out.add_stream_from_template(vin)
             if info.rotation:
                 vout.set_display_rotation(info.rotation)
-            track = _AudioTrack(out, audio, sr)
+            track = _AudioTrack(out, audio, sr, fmt.audio_encoder, fmt.audio_rate)
             shift = int(round(origin / float(vin.time_base)))  # move the container start to time 0
             for pkt in inp.demux(vin):
                 if pkt.size == 0:

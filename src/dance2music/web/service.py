@@ -7,8 +7,8 @@ and the clean-up can be tested without a browser. A request goes:
    there under names it chooses; nothing the client sends picks a server path), be at most ``max_upload_bytes``,
    decode as a video (PyAV probe of its content, whatever its name says) and last at most ``max_seconds``;
 2. `MusicService.run`: `Dance2Music.generate_video` writes the video with its music and the music as a wav into a
-   fresh job folder, and `web.plot.beat_alignment_plot` draws the dance's movement beats against the music's
-   onsets;
+   fresh job folder (the music loudness-normalized to -16 LUFS, true peak at most -1 dBTP, as everywhere), and
+   `web.plot.beat_alignment_plot` draws the dance's movement beats against the music's onsets;
 3. `MusicService.discard`: the job folder is removed once the page has taken its copies of the files.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..api import Dance2Music, parse_genre
+from ..api import NO_GENRE, Dance2Music, parse_genre
 from ..errors import ConfigError, InputError
 
 #: Called with (fraction done in [0, 1], what is happening) as a request moves on.
@@ -176,7 +176,12 @@ class MusicService:
             say(0.05, f"finding the dancer and making music ({info.duration:.1f} s of video)")
             t0 = time.perf_counter()
             result = self.models[level].generate_video(
-                info.path, video, wav_path=music, genre=genre_idx, seed=seed, progress=progress is not None
+                info.path,
+                video,
+                wav_path=music,
+                genre="none" if genre_idx == NO_GENRE else genre_idx,  # generate reads "none", not its index
+                seed=seed,
+                progress=progress is not None,
             )
             took = time.perf_counter() - t0
             say(0.9, "drawing the beat alignment")
@@ -221,6 +226,9 @@ def _summary(result, took: float, beats) -> str:
         f"genre {genre_txt}, seed {result.meta.get('seed')}.",
         beats.sentence(),
     ]
+    loud = result.meta.get("loudness")
+    if loud and loud.get("output_lufs") is not None:
+        lines.append(f"Loudness {loud['output_lufs']:.1f} LUFS, true peak {loud['true_peak_dbtp']:.1f} dBTP.")
     feats = result.features
     if feats is not None:
         rate = feats.meta.get("detection_rate")
