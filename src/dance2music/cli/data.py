@@ -21,6 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--seconds", type=float, default=10.0, help="length of each sequence in seconds (default 10)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    s.add_argument("--no-video", action="store_true", help="skip the rendered videos (keypoints and music only)")
+    s.add_argument(
+        "--tempo-stretch",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="slow down or speed up each train-split song and its dance together by a factor in [LOW, HIGH]",
+    )
     s.set_defaults(func=run_synth)
 
     q = sub.add_parser(
@@ -74,13 +82,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_synth(args: argparse.Namespace) -> int:
     if args.clips < 1 or args.seconds <= 0:
         raise ConfigError("--clips must be >= 1 and --seconds > 0")
+    if args.tempo_stretch is not None and not 0.25 <= args.tempo_stretch[0] <= args.tempo_stretch[1] <= 4.0:
+        raise ConfigError("--tempo-stretch needs 0.25 <= LOW <= HIGH <= 4")
     try:
         from ..data.synth import make_dataset
     except ImportError as e:
         raise D2MError(f"the synthetic dataset generator is not available in this install ({e})") from None
-    kwargs = {"progress": True}
+    kwargs = {"progress": True, "video": not args.no_video}
     if args.workers != 1:
         kwargs["workers"] = args.workers
+    if args.tempo_stretch is not None:
+        kwargs["tempo_stretch"] = tuple(args.tempo_stretch)
     make_dataset(args.out, args.clips, args.seconds, args.seed, **kwargs)
     print(f"wrote {args.clips} sequence(s) of {args.seconds:g} s to {args.out}")
     return 0

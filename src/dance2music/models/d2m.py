@@ -218,12 +218,14 @@ class D2M(nn.Module):
         tempo: torch.Tensor | None = None,
         num_samples: int | None = None,
         noise: torch.Tensor | None = None,
+        rhythm: torch.Tensor | None = None,
         chunk: int = 4096,
     ) -> D2MOutput:
         """Dance features -> music.
 
         motion: ``Tensor[B x 53 x T_m]`` at 30 fps; visual: ``Tensor[B x D x T_v]`` at 30 fps (when the generator
-        has a visual module); genre/tempo: ``Tensor[B]`` or None (see `D2MGenerator.forward`).
+        has a visual module); genre/tempo: ``Tensor[B]`` or None; rhythm: ``Tensor[B x R x T_m]`` at 30 fps for a
+        generator that takes the dance's rhythm (see `D2MGenerator.forward`).
         num_samples: output length; default ``round(T_m / fps * sample_rate)``. Decoding runs in windows of
         ``chunk`` codes so memory does not grow with the length.
         """
@@ -233,7 +235,8 @@ class D2M(nn.Module):
         if num_samples is None:
             num_samples = int(round(motion.shape[-1] / fps * self.sample_rate))
         n_codes = None if isinstance(g, OfficialGenerator) else max(1, -(-num_samples // self.hop_length))
-        latents = g(motion, visual, genre=genre, tempo=tempo, num_codes=n_codes, noise=noise)
+        extra = {} if rhythm is None else {"rhythm": rhythm}
+        latents = g(motion, visual, genre=genre, tempo=tempo, num_codes=n_codes, noise=noise, **extra)
         codes = self.lookup_codes(latents, genre)
         audio = self.vqvae.decode_chunked(codes, self.level, chunk=chunk)
         if not isinstance(g, OfficialGenerator):

@@ -58,7 +58,8 @@ class D2MGenerator(_SigmaMixin, nn.Module):
     Motion module G_m: ``Conv1d(motion_dim -> motion_channels, kernel_size)`` + ``motion_stacks`` dilated
     residual stacks, at ``input_fps``. Visual module G_v: the same on visual features (none if visual_dim 0).
     Both are resampled to the code rate; the VQ generator G_vq concatenates them with the genre embedding,
-    the tempo input and optional noise, and runs ``Conv1d(kernel_size)`` + ``vq_stacks`` residual stacks +
+    the tempo input, the dance's rhythm (`features.rhythm`, when ``rhythm_dim > 0``) and optional noise,
+    and runs ``Conv1d(kernel_size)`` + ``vq_stacks`` residual stacks +
     ``Conv1d(channels -> latent_dim, kernel_size)`` + ``tanh * sigma``.
 
     Inputs are standardised with ``motion_mean/std`` and ``visual_mean/std`` buffers (set from the training
@@ -86,6 +87,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
         genre_dim: int = 32,
         use_tempo: bool = True,
         noise_dim: int = 0,
+        rhythm_dim: int = 0,
         sigma: float = 100.0,
     ) -> None:
         config = constructor_args(locals())
@@ -97,7 +99,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
         self.input_fps = float(input_fps)
         self.sample_rate, self.hop_length, self.latent_dim = sample_rate, hop_length, latent_dim
         self.num_genres, self.genre_dim = num_genres, genre_dim
-        self.use_tempo, self.noise_dim = use_tempo, noise_dim
+        self.use_tempo, self.noise_dim, self.rhythm_dim = use_tempo, noise_dim, rhythm_dim
 
         def module(in_dim: int, width: int, stacks: int) -> nn.Sequential:
             layers: list[nn.Module] = [wn_conv1d(in_dim, width, kernel_size)]
@@ -114,6 +116,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
             + (visual_channels if visual_dim > 0 else 0)
             + (genre_dim if self.genre_embedding is not None else 0)
             + (2 if use_tempo else 0)
+            + rhythm_dim
             + noise_dim
         )
         self.vq_generator = nn.Sequential(
@@ -173,6 +176,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
         tempo: torch.Tensor | None = None,
         num_codes: int | None = None,
         noise: torch.Tensor | None = None,
+        rhythm: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Dance features -> continuous VQ features.
 
@@ -182,6 +186,8 @@ class D2MGenerator(_SigmaMixin, nn.Module):
         tempo: ``Tensor[B]`` in BPM; None, NaN or <= 0 = unknown.
         num_codes: output length; default ``round(T_m / input_fps * sample_rate / hop_length)``.
         noise: ``Tensor[B x noise_dim x num_codes]``; default standard normal (seed with `torch.manual_seed`).
+        rhythm: ``Tensor[B x rhythm_dim x T_m]`` at ``input_fps`` (`features.rhythm.Rhythm.features()`
+            transposed); required when ``rhythm_dim > 0``. It is resampled to the code rate as it is.
         Returns ``Tensor[B x latent_dim x num_codes]`` in ``[-sigma, sigma]``; code ``k`` is the music at
         time ``k * hop_length / sample_rate`` of the dance.
         """
@@ -202,6 +208,11 @@ class D2MGenerator(_SigmaMixin, nn.Module):
             parts.append(g[:, :, None].expand(-1, -1, n))
         if self.use_tempo:
             parts.append(tempo_features(tempo, batch, device, dtype)[:, :, None].expand(-1, -1, n))
+        if self.rhythm_dim > 0:
+            if rhythm is None or rhythm.dim() != 3 or rhythm.shape[1] != self.rhythm_dim:
+                got = None if rhythm is None else tuple(rhythm.shape)
+                raise ValueError(f"rhythm must be [B, {self.rhythm_dim}, T], got {got}")
+            parts.append(resample_time(rhythm.to(dtype), self.input_fps, self.code_rate, n))
         if self.noise_dim > 0:
             if noise is None:
                 noise = torch.randn(batch, self.noise_dim, n, device=device, dtype=dtype)

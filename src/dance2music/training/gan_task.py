@@ -36,9 +36,11 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from ..constants import CLIP_SECONDS
+from ..data.augment import MotionAugment, degrade_motion
 from ..data.cache import FeatureCache
 from ..data.dataset import CachedClipDataset
 from ..errors import ConfigError, D2MError, InputError
+from ..features.rhythm import RHYTHM_DIM, estimate_rhythm
 from ..losses.adversarial import (
     GAN_LOSS_WEIGHTS,
     check_loss_weights,
@@ -50,7 +52,7 @@ from ..losses.adversarial import (
 from ..losses.spectral import LogMelDistance
 from ..models.d2m import build_discriminator, build_generator, freeze, generator_spec, save_generator
 from ..models.generator import OfficialGenerator
-from ..types import MOTION_FEATURE_DIM
+from ..types import MOTION_FEATURE_DIM, Motion
 from .config import TrainerConfig
 from .distributed import barrier
 from .trainer import Task, TrainContext
@@ -68,6 +70,9 @@ class GANData:
     targets: str = "cached"  # "cached": encode every sequence once (stored in CACHE/latents/); "online": per step
     gain: list[float] | None = None  # random music gain (low, high), online targets only; official: (0.3, 1.0)
     val_clips: int = 8  # evaluation clips (evenly spread over the val split)
+    rhythm: bool = False  # give G the dance's rhythm (features.rhythm), read from the (augmented) pose of each clip
+    augment: bool = False  # degrade the training motion as real footage through pose does (data.augment)
+    context_seconds: float = 3.0  # up to this much dance each side of a clip is seen when its rhythm is read
 
 
 @dataclass
@@ -219,6 +224,11 @@ class LatentClipDataset(Dataset):
     Items are a pure function of (seed, epoch, index): with ``random_crop`` the start is drawn from
     ``default_rng([seed, epoch, index])`` over the whole sequence; without, clip k of a sequence starts at
     k * seconds. Sequences shorter than ``seconds`` are left out.
+
+    With ``rhythm``, items also hold ``rhythm: float32[T_m, RHYTHM_DIM]``, read by `features.rhythm` from the
+    clip's dance plus up to ``context_seconds`` each side (a random amount when cropping at random, so short
+    and long views both occur); with ``augment`` that dance (and so the motion input too) is first degraded
+    by `data.augment.degrade_motion` (training crops only).
     """
 
     def __init__(
@@ -231,7 +241,11 @@ class LatentClipDataset(Dataset):
         seed: int = 0,
         random_crop: bool = True,
         visual: bool | str = "auto",
+        rhythm: bool = False,
+        augment: MotionAugment | None = None,
+        context_seconds: float = 3.0,
     ) -> None:
+        self.rhythm, self.augment, self.context_seconds = bool(rhythm), augment, float(context_seconds)
         self.cache, self.latents, self.hop = cache, Path(latents), int(hop_length)
         self.seconds, self.seed, self.random_crop, self.epoch = float(seconds), int(seed), random_crop, 0
         entries = [e for e in cache.entries if e["duration"] + 1e-6 >= self.seconds]
@@ -251,10 +265,13 @@ class LatentClipDataset(Dataset):
         self.motion_frames = int(round(self.seconds * self.motion_fps))
         self.visual_frames = int(round(self.seconds * self.visual_fps)) if self.use_visual else 0
         self._motion, self._visual, self._codes, self._last = [], [], [], []
+        self._motions: list[Motion] = []
         self._items: list[tuple[int, int]] = []
         for i, e in enumerate(entries):
             motion, vis, _ = cache.load_arrays(e["name"])
             self._motion.append(motion.features())
+            if self.rhythm or self.augment is not None:
+                self._motions.append(motion)
             self._visual.append(vis.features if self.use_visual and vis is not None else None)
             path = self.latents / f"{e['name']}.npy"
             if not path.is_file():
@@ -297,8 +314,12 @@ class LatentClipDataset(Dataset):
         if len(audio) < self.audio_samples:
             audio = np.pad(audio, (0, self.audio_samples - len(audio)))
         tempo = e.get("tempo")
+        if self._motions:
+            motion, rhythm = self._dance(i, t0, index)
+        else:
+            motion, rhythm = self._frames(self._motion[i], t0, self.motion_fps, self.motion_frames), None
         item = {
-            "motion": torch.from_numpy(self._frames(self._motion[i], t0, self.motion_fps, self.motion_frames)),
+            "motion": torch.from_numpy(motion),
             "audio": torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None],
             "latents": torch.from_numpy(np.asarray(self._codes[i][:, c0 : c0 + self.num_codes], dtype=np.float32)),
             "genre": torch.tensor(-1 if e.get("genre") is None else int(e["genre"]), dtype=torch.int64),
@@ -306,7 +327,26 @@ class LatentClipDataset(Dataset):
         }
         if self.use_visual:
             item["visual"] = torch.from_numpy(self._frames(self._visual[i], t0, self.visual_fps, self.visual_frames))
+        if rhythm is not None:
+            item["rhythm"] = torch.from_numpy(rhythm)
         return item
+
+    def _dance(self, i: int, t0: float, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(motion features ``[T_m, 53]``, rhythm ``[T_m, RHYTHM_DIM]`` or None) of the clip at ``t0`` s."""
+        m, n = self._motions[i], self.motion_frames
+        f0 = int(round(t0 * self.motion_fps))
+        ctx = int(round(self.context_seconds * self.motion_fps))
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        left, right = (int(rng.integers(0, ctx + 1)), int(rng.integers(0, ctx + 1))) if self.random_crop else (ctx, ctx)
+        left = min(left, f0)
+        lo, hi = f0 - left, min(m.num_frames, f0 + n + right)
+        window = Motion(m.keypoints[lo:hi], m.fps, m.valid[lo:hi], m.root[lo:hi])
+        if self.augment is not None and self.random_crop:
+            window = degrade_motion(window, rng, self.augment)
+        motion = self._frames(window.features(), left / self.motion_fps, self.motion_fps, n)
+        if not self.rhythm:
+            return motion, None
+        return motion, self._frames(estimate_rhythm(window).features(), left / self.motion_fps, self.motion_fps, n)
 
 
 class GANTask(Task):
@@ -326,6 +366,8 @@ class GANTask(Task):
             raise ConfigError(f"data.targets must be cached or online, got {config.data.targets!r}")
         if config.data.gain and config.data.targets == "cached":
             raise ConfigError("data.gain changes the music, so it needs data.targets=online")
+        if (config.data.rhythm or config.data.augment) and config.data.targets != "cached":
+            raise ConfigError("data.rhythm and data.augment need data.targets=cached")
         self._dataset: Dataset | None = None
         self._val: list[dict[str, torch.Tensor]] | None = None
         self._logged_real = False
@@ -338,7 +380,8 @@ class GANTask(Task):
             cache = FeatureCache(d.cache, split)
             return LatentClipDataset(
                 cache, self._latents, hop_length=self.config.hop_length, seconds=d.seconds, seed=seed,
-                random_crop=train, visual=visual,
+                random_crop=train, visual=visual, rhythm=d.rhythm, context_seconds=d.context_seconds,
+                augment=MotionAugment() if d.augment else None,
             )  # fmt: skip
         gain = tuple(d.gain) if d.gain and train else None
         return GANClipDataset(d.cache, d.seconds, split=split, random_crop=train, seed=seed, visual=visual, gain=gain)
@@ -379,6 +422,8 @@ class GANTask(Task):
             data_args.update(motion_frames=ds.motion_frames, level="top" if cfg.hop_length == 128 else "lower")
         else:
             data_args["hop_length"] = cfg.hop_length
+            if cfg.data.rhythm:
+                data_args["rhythm_dim"] = RHYTHM_DIM
         generator = build_generator(spec, **data_args)
         if isinstance(generator, OfficialGenerator) and generator.num_codes != self.num_codes:
             raise ConfigError(
@@ -457,7 +502,8 @@ class GANTask(Task):
             genre[torch.rand(genre.shape, device=genre.device) < self.config.genre_dropout] = -1
         if train and tempo is not None and self.config.tempo_dropout > 0:
             tempo[torch.rand(tempo.shape, device=tempo.device) < self.config.tempo_dropout] = float("nan")
-        return dict(motion=motion, visual=visual, genre=genre, tempo=tempo)
+        rhythm = batch["rhythm"].transpose(1, 2) if "rhythm" in batch else None
+        return dict(motion=motion, visual=visual, genre=genre, tempo=tempo, rhythm=rhythm)
 
     def _targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(music ``[B, 1, n * hop]``, encoder features ``[B, emb, n]``, their looked-up codes), no gradients.
@@ -496,9 +542,11 @@ class GANTask(Task):
         cfg = self.config
         audio, real, real_q = self._targets(batch)
         inputs = self._inputs(batch, train=True)
+        extra = {"rhythm": inputs["rhythm"]} if inputs["rhythm"] is not None else {}
         fake = self.g(
-            inputs["motion"], inputs["visual"], genre=inputs["genre"], tempo=inputs["tempo"], num_codes=self.num_codes
-        )
+            inputs["motion"], inputs["visual"], genre=inputs["genre"], tempo=inputs["tempo"], num_codes=self.num_codes,
+            **extra,
+        )  # fmt: skip
         logs: dict[str, Any] = {}
         losses = self._g_losses(fake, real_q, real, audio)
         adversarial = ctx.step >= cfg.adversarial_start
@@ -564,9 +612,10 @@ class GANTask(Task):
             noise = None
             if getattr(g, "noise_dim", 0):
                 noise = torch.zeros(audio.shape[0], g.noise_dim, self.num_codes, device=ctx.device)
+            extra = {"rhythm": inp["rhythm"]} if inp["rhythm"] is not None else {}
             fake = g(
                 inp["motion"], inp["visual"], genre=inp["genre"], tempo=inp["tempo"], num_codes=self.num_codes,
-                noise=noise,
+                noise=noise, **extra,
             )  # fmt: skip
             codes = self.vqvae.bottleneck[self.level].encode(fake)
             pred = self.vqvae.decode(codes, self.level)[..., : audio.shape[-1]]

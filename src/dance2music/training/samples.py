@@ -96,7 +96,13 @@ def write_samples(
             codes = model.vqvae.encode(real, model.level)
             audio = model.vqvae.decode_chunked(codes, model.level)[..., :n_samples].clamp(-1, 1)
         else:
-            audio = model.generate(m, v, genre=genre, tempo=tempo, num_samples=n_samples).audio
+            rhythm = None
+            if getattr(g, "rhythm_dim", 0):  # the dance's pulse, as `d2m generate` reads it (a label tempo sets it)
+                from ..features.rhythm import estimate_rhythm
+
+                bpm = float(tempo[0]) if tempo is not None else None
+                rhythm = torch.from_numpy(estimate_rhythm(motion, tempo=bpm).features().T.copy())[None].to(device)
+            audio = model.generate(m, v, genre=genre, tempo=tempo, num_samples=n_samples, rhythm=rhythm).audio
         written.append(save_wav(out / f"{name}.wav", audio[0, 0].cpu().numpy().astype(np.float32), sr))
     return written
 

@@ -73,6 +73,14 @@ def clip_rngs(seed: int, index: int) -> tuple[np.random.Generator, ...]:
     return tuple(np.random.default_rng(c) for c in children)
 
 
+def tempo_scale_of(seed: int, index: int, tempo_stretch: tuple[float, float] | None) -> float:
+    """The factor clip ``index`` is slowed down or sped up by (1 outside the train split; see `make_clip`)."""
+    if tempo_stretch is None or split_of(index) != "train":
+        return 1.0
+    lo, hi = np.log(tempo_stretch[0]), np.log(tempo_stretch[1])
+    return float(np.exp(np.random.default_rng([int(seed), int(index), 7]).uniform(lo, hi)))
+
+
 def clip_name(index: int, rng: np.random.Generator) -> tuple[str, str, str]:
     """(sequence name, genre, music id) of clip ``index``; music ids start past AIST's 0-5."""
     genre = GENRES[index % len(GENRES)]
@@ -158,13 +166,20 @@ def make_clip(
     height: int = 360,
     video: bool = True,
     crf: int = 23,
+    tempo_stretch: tuple[float, float] | None = None,
 ) -> ClipInfo:
-    """Generate clip ``index`` of the dataset with ``seed`` and write its files under ``out_dir``."""
+    """Generate clip ``index`` of the dataset with ``seed`` and write its files under ``out_dir``.
+
+    tempo_stretch: (low, high) -- a train-split clip's song and dance are slowed down or sped up together by a
+    factor drawn log-uniformly from it (its own generator, so every other draw is unchanged); val and test
+    clips are never stretched, so they stay comparable across datasets.
+    """
     t0 = time.perf_counter()
     out = Path(out_dir)
     r_name, r_music, r_dance, r_scene, r_noise = clip_rngs(seed, index)
     name, genre, music_id = clip_name(index, r_name)
-    song = make_song(genre, seconds, r_music, sr=SAMPLE_RATE)
+    scale = tempo_scale_of(seed, index, tempo_stretch)
+    song = make_song(genre, seconds, r_music, sr=SAMPLE_RATE, tempo_scale=scale)
     dance = make_dance(genre, song.beats, seconds, r_dance, fps=MOTION_FPS)
     scene = Scene.random(r_scene, width, height)
 
@@ -197,6 +212,7 @@ def make_clip(
         "genre": genre,
         "genre_name": GENRE_NAMES[genre],
         "tempo": song.tempo,
+        "tempo_scale": round(scale, 4),
         "beats": [round(float(b), 5) for b in song.beats],
         "downbeats": [round(float(b), 5) for b in song.downbeats],
         "music_id": music_id,
@@ -225,7 +241,9 @@ def _clip_job(args: tuple) -> ClipInfo:
     return make_clip(out_dir, index, seconds, seed, **kw)
 
 
-def _existing(out: Path, index: int, seed: int, seconds: float) -> str | None:
+def _existing(
+    out: Path, index: int, seed: int, seconds: float, tempo_stretch: tuple[float, float] | None = None
+) -> str | None:
     """The clip's sequence name when its label file already exists (a finished clip), else None."""
     name, _, _ = clip_name(index, clip_rngs(seed, index)[0])
     p = out / "labels" / f"{name}.json"
@@ -236,6 +254,7 @@ def _existing(out: Path, index: int, seed: int, seconds: float) -> str | None:
     except (OSError, ValueError):
         return None
     same = lab.get("seconds") == float(seconds) and lab.get("synth_version") == SYNTH_VERSION
+    same = same and abs(lab.get("tempo_scale", 1.0) - tempo_scale_of(seed, index, tempo_stretch)) < 1e-3
     return name if same else None
 
 
@@ -250,6 +269,7 @@ def make_dataset(
     width: int = 640,
     height: int = 360,
     video: bool = True,
+    tempo_stretch: tuple[float, float] | None = None,
 ) -> list[str]:
     """Write ``clips`` synthetic sequences of ``seconds`` each into ``out_dir`` (AIST++ layout).
 
@@ -270,11 +290,11 @@ def make_dataset(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path is a file: {out}")
     out.mkdir(parents=True, exist_ok=True)
-    kw = {"width": width, "height": height, "video": video}
+    kw = {"width": width, "height": height, "video": video, "tempo_stretch": tempo_stretch}
     names: dict[int, str] = {}
     todo = []
     for i in range(clips):
-        done = _existing(out, i, seed, seconds)
+        done = _existing(out, i, seed, seconds, tempo_stretch)
         if done:
             names[i] = done
         else:

@@ -206,10 +206,15 @@ def _chord(scale: tuple[int, ...], degree: int, seventh: bool) -> list[int]:
     return notes
 
 
-def make_song(genre: str, seconds: float, rng: np.random.Generator, *, sr: int = SAMPLE_RATE) -> Song:
-    """Compose and render ``seconds`` of music in the style of ``genre`` (an AIST++ genre code)."""
+def make_song(
+    genre: str, seconds: float, rng: np.random.Generator, *, sr: int = SAMPLE_RATE, tempo_scale: float = 1.0
+) -> Song:
+    """Compose and render ``seconds`` of music in the style of ``genre`` (an AIST++ genre code).
+
+    tempo_scale: multiplies the tempo drawn from the genre's range (the same song, slower or faster).
+    """
     st = STYLES[genre]
-    tempo = float(np.round(rng.uniform(*st.tempo), 1))
+    tempo = float(np.round(rng.uniform(*st.tempo) * tempo_scale, 1))
     spb = 60.0 / tempo
     s16 = spb / 4
     minor = rng.random() < st.minor_odds
