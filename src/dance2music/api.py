@@ -287,8 +287,14 @@ class Dance2Music:
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
 
+        r, rhythm = None, None
+        if getattr(self.model.generator, "rhythm_dim", 0):
+            from .features.rhythm import estimate_rhythm  # lazy: scipy.ndimage costs 0.3 s of CLI start-up
+
+            rhythm = estimate_rhythm(motion, tempo=tempo)  # the whole dance's pulse; windows cut it below
+            r = torch.from_numpy(rhythm.features().T.copy())[None]
         with torch.no_grad():
-            codes = self._generate_codes(m, v, genre_idx, tempo, seed, num_samples, window_seconds, progress)
+            codes = self._generate_codes(m, v, r, genre_idx, tempo, seed, num_samples, window_seconds, progress)
         audio = self.model.vqvae.decode_chunked(codes.to(self.device), self.model.level)
         audio = audio[0, 0, :num_samples].clamp(-1, 1).float().cpu().numpy()
         if audio.shape[0] < num_samples:
@@ -300,6 +306,8 @@ class Dance2Music:
             "genre_source": genre_source,  # "given", "dance" (inferred from the motion) or "none"
             "genre_probability": genre_prob,
             "tempo": tempo,
+            "dance_tempo": None if rhythm is None else round(rhythm.tempo, 1),  # the beat grid the music follows
+            "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"
             "seed": seed,
             "duration": duration,
         }
@@ -314,6 +322,7 @@ class Dance2Music:
         self,
         motion: torch.Tensor,
         visual: torch.Tensor | None,
+        rhythm: torch.Tensor | None,
         genre: int | None,
         tempo: float | None,
         seed: int,
@@ -358,7 +367,8 @@ class Dance2Music:
             mw = motion[..., lo:hi].to(dev)
             vw = None if visual is None else visual[..., lo:hi].to(dev)
             nw = None if noise is None else noise[..., k_lo:k_hi].to(dev)
-            latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs)
+            extra = {} if rhythm is None else {"rhythm": rhythm[..., lo:hi].to(dev)}
+            latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs, **extra)
             codes = self.model.lookup_codes(latents, kwargs["genre"])
             out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
             if bar is not None:
