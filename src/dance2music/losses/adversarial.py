@@ -61,6 +61,20 @@ def hinge_generator_loss(fake: Sequence[torch.Tensor]) -> torch.Tensor:
     return sum(-f.mean() for f in fake)  # type: ignore[return-value]
 
 
+def ls_discriminator_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Least squares (LSGAN, Mao et al. 2017; HiFi-GAN): ``sum_s mean((1 - real_s)^2) + mean(fake_s^2)``."""
+    if len(real) != len(fake) or not real:
+        raise ValueError("need the same, non-zero number of real and fake scales")
+    return sum(((1 - r.float()) ** 2).mean() + (f.float() ** 2).mean() for r, f in zip(real, fake))  # type: ignore[return-value]
+
+
+def ls_generator_loss(fake: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Least squares generator loss ``sum_s mean((1 - fake_s)^2)``."""
+    if not fake:
+        raise ValueError("need at least one scale")
+    return sum(((1 - f.float()) ** 2).mean() for f in fake)  # type: ignore[return-value]
+
+
 def feature_matching_loss(
     real_feats: Sequence[Sequence[torch.Tensor]], fake_feats: Sequence[Sequence[torch.Tensor]]
 ) -> torch.Tensor:

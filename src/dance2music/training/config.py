@@ -29,6 +29,7 @@ class TrainerConfig:
 
     seed: int = 0  # everything random (init, data order, crops) derives from it
     max_steps: int = 1000  # optimization steps in total (a resumed run continues up to it)
+    max_minutes: float = 0.0  # also stop (checkpoint, export, evaluate) after this much wall clock (0: off)
     batch_size: int = 8  # per process; the global batch is batch_size * world size
     num_workers: int = 0  # DataLoader workers per process
     log_every: int = 10  # steps between TensorBoard scalars (averaged over the window)

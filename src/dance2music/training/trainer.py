@@ -53,7 +53,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ..errors import ConfigError, D2MError
+from ..errors import ConfigError, D2MError, Stopped
 from . import checkpoint as ckpt_io
 from .config import TrainerConfig, to_dict
 from .distributed import (
@@ -248,8 +248,9 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
     """Train ``task`` (its ``config.trainer`` rules the loop) writing into ``out_dir``.
 
     Runs as one process or as one rank of a torchrun job. ``resume=True`` continues from
-    ``out_dir/checkpoint.pt`` (a fresh start if there is none); without it an existing checkpoint is an
-    error, so a run is never overwritten by accident.
+    ``out_dir/checkpoint.pt`` (a fresh start, with a note, if there is none); without it an existing checkpoint
+    is an error, so a run is never overwritten by accident. A stop on request (Ctrl-C, SIGTERM) finishes the
+    step, saves a checkpoint and raises `errors.Stopped`.
     """
     cfg: TrainerConfig = task.config.trainer
     out = Path(out_dir)
@@ -292,6 +293,8 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
             ckpt_io.seed_everything(cfg.seed + step + 1_000_003 * info.rank)
         if info.is_main:
             print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
+    elif resume and info.is_main:  # a scheduler may always pass --resume; a person should know nothing was there
+        print(f"note: --resume: no checkpoint in {out}; starting a new run", file=sys.stderr)
     ctx.step, ctx.epoch = step, epoch
 
     if info.is_main:
@@ -323,10 +326,20 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
         barrier()
         return ckpt_path
 
+    evaluates = type(task).evaluate is not Task.evaluate  # the base evaluates nothing, by design
+    said_no_eval = []
+
     def run_eval() -> dict[str, float]:
         result: dict[str, float] = {}
         if info.is_main:
             result = {k: _as_float(v) for k, v in task.evaluate(ctx).items()}
+            if evaluates and not result and not said_no_eval:
+                said_no_eval.append(True)
+                print(
+                    f"note: {task.name}: evaluation gave no metrics (no validation split in the data, or "
+                    "evaluation turned off in the config); training goes on without it",
+                    file=sys.stderr,
+                )
             for k, v in result.items():
                 ctx.writer.add_scalar(f"eval/{k}", v, ctx.step)
             if result:
@@ -347,6 +360,8 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
     last_eval: dict[str, float] = {}
     bad_in_a_row = 0
     last_ckpt_time = time.monotonic()
+    deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes > 0 else math.inf
+    out_of_time = False
     saved_at = step if resume and ckpt_path.exists() else -1
     for m in ctx.models.values():
         m.train()
@@ -366,7 +381,7 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
         with contextlib.suppress(ValueError):  # not in the main thread: keep the default behaviour
             old_handlers[sig] = signal.signal(sig, request_stop)
     try:
-        while ctx.step < cfg.max_steps and not stop["requested"]:
+        while ctx.step < cfg.max_steps and not stop["requested"] and not out_of_time:
             sampler.set_epoch(epoch, skip=batch_in_epoch * cfg.batch_size)
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
@@ -421,6 +436,11 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
                     last_eval = run_eval()
                 if ctx.step >= cfg.max_steps:
                     break
+                if deadline < math.inf and any_true(time.monotonic() > deadline, info.device):
+                    out_of_time = True  # trainer.max_minutes: finish like max_steps (checkpoint, evaluate)
+                    if info.is_main:
+                        print(f"\nmax_minutes reached at step {ctx.step}", file=sys.stderr)
+                    break
                 if any_true(stop["requested"], info.device):
                     stop["requested"] = True
                     break
@@ -431,9 +451,7 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
         if saved_at != ctx.step:
             save()
         if stop["requested"]:
-            if info.is_main:
-                print(f"interrupted: checkpoint saved at step {ctx.step} ({ckpt_path})", file=sys.stderr)
-            raise KeyboardInterrupt
+            raise Stopped(f"stopped at step {ctx.step}: checkpoint saved ({ckpt_path}); continue with --resume")
         last_eval = run_eval() or last_eval
     finally:
         for sig, old in old_handlers.items():
