@@ -266,3 +266,36 @@ def test_ddp_two_ranks_stay_identical(tmp_path):
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
     assert (tmp_path / "ddp" / "checkpoint.pt").is_file()
+
+
+# -- what `d2m train` tells the user (the bad-input suite of training) -------------------------------------
+class ToyWithoutValidation(ToyTask):
+    def evaluate(self, ctx):
+        return {}  # as a task whose data has no validation split
+
+
+def test_resume_without_a_checkpoint_and_no_validation_are_said(tmp_path, capfd):
+    fit(ToyWithoutValidation(ToyExperiment(trainer=toy(2).config.trainer)), tmp_path / "new", resume=True)
+    err = capfd.readouterr().err
+    assert f"note: --resume: no checkpoint in {tmp_path / 'new'}; starting a new run" in err
+    assert err.count("evaluation gave no metrics") == 1  # once, not at every evaluation
+    fit(toy(2), tmp_path / "toy")  # a task that evaluates nothing by design says nothing
+    assert "evaluation" not in capfd.readouterr().err
+
+
+def test_cli_clean_stop_is_not_an_error(tmp_path, capfd, monkeypatch):
+    """Ctrl-C/SIGTERM: the step ends, the checkpoint is saved, one plain line says so; exit 130; --resume goes on."""
+    from dance2music.cli import main
+    from dance2music.training import registry
+
+    monkeypatch.setitem(registry.TASKS, "toy", ("test_trainer:ToyTask", "a toy"))
+    out = tmp_path / "run"
+    base = ["train", "toy", "--out", str(out), "--set", "trainer.max_steps=5", "--set", "trainer.batch_size=3",
+            "--set", "trainer.progress=false"]  # fmt: skip
+    assert main(base + ["--set", "signal_at=3"]) == 130
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert lines[-1] == f"stopped at step 3: checkpoint saved ({out / 'checkpoint.pt'}); continue with --resume"
+    assert not any(line.startswith("error:") for line in lines)
+    assert main(base + ["--resume"]) == 0
+    assert "resumed from" in capfd.readouterr().err
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 5

@@ -43,3 +43,15 @@ class ModelError(D2MError):
     """A model file or name that cannot be loaded (unknown name, wrong checksum, wrong format)."""
 
     exit_code = 4
+
+
+class Stopped(KeyboardInterrupt):
+    """A long job stopped cleanly on request (Ctrl-C or SIGTERM) with its state saved: not an error.
+
+    A `KeyboardInterrupt`, so that code which catches interrupts still sees it; the CLI prints its message
+    (without ``error:``) and exits 130, the usual status of a program stopped by Ctrl-C, so that a script or a
+    scheduler can tell it from a finished job.
+    """
+
+    def __str__(self) -> str:
+        return " ".join(super().__str__().split())

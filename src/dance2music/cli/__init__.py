@@ -17,7 +17,7 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
-from ..errors import D2MError
+from ..errors import D2MError, Stopped
 
 #: Subcommand modules, in the order `d2m --help` lists them.
 COMMANDS: tuple[str, ...] = ("generate", "data", "demo", "evaluate", "features", "serve", "train")
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except Stopped as e:  # a clean stop on request, its state saved (`d2m train`): said as such, not an error
+        print(str(e), file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
