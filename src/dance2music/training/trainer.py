@@ -360,6 +360,8 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
     last_eval: dict[str, float] = {}
     bad_in_a_row = 0
     last_ckpt_time = time.monotonic()
+    deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes > 0 else math.inf
+    out_of_time = False
     saved_at = step if resume and ckpt_path.exists() else -1
     for m in ctx.models.values():
         m.train()
@@ -379,7 +381,7 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
         with contextlib.suppress(ValueError):  # not in the main thread: keep the default behaviour
             old_handlers[sig] = signal.signal(sig, request_stop)
     try:
-        while ctx.step < cfg.max_steps and not stop["requested"]:
+        while ctx.step < cfg.max_steps and not stop["requested"] and not out_of_time:
             sampler.set_epoch(epoch, skip=batch_in_epoch * cfg.batch_size)
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
@@ -433,6 +435,11 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
                 if cfg.eval_every > 0 and ctx.step % cfg.eval_every == 0 and ctx.step < cfg.max_steps:
                     last_eval = run_eval()
                 if ctx.step >= cfg.max_steps:
+                    break
+                if deadline < math.inf and any_true(time.monotonic() > deadline, info.device):
+                    out_of_time = True  # trainer.max_minutes: finish like max_steps (checkpoint, evaluate)
+                    if info.is_main:
+                        print(f"\nmax_minutes reached at step {ctx.step}", file=sys.stderr)
                     break
                 if any_true(stop["requested"], info.device):
                     stop["requested"] = True
