@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..constants import CLIP_SECONDS
+from ..constants import CLIP_SECONDS, GENERATE_ANALYSIS_FPS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,9 +31,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument(
         "--videos", metavar="DIR", help="a folder of dance videos (what d2m generate was given); wavs named <stem>.wav"
     )
+    source.add_argument(
+        "--motion", metavar="DIR",
+        help="a folder of keypoint sequences (<name>.npz: keypoints2d in pixels, fps, nominal_bpm); --model makes "
+        "the music for each, scored against the dance's own beats (report.md and report.json)",
+    )  # fmt: skip
     p.add_argument(
         "--analysis-fps", type=float, default=None,
-        help="--videos: pose frames per second for the movement beats (default: every frame)",
+        help="--videos: pose frames per second for the movement beats (default: every frame); --motion: keypoint "
+        f"frames per second the model is shown (default {GENERATE_ANALYSIS_FPS:g}, as d2m generate analyses video)",
+    )  # fmt: skip
+    p.add_argument(
+        "--model", action="append", default=[], metavar="NAME_OR_PATH",
+        help="--motion: the model that makes the music (repeat for more; default d2m-top)",
+    )  # fmt: skip
+    p.add_argument("--seeds", type=int, default=2, help="--motion: generation seeds 0..N-1 (default 2)")
+    p.add_argument(
+        "--degrade", action="store_true",
+        help="--motion: degrade the model's keypoints as video pose does (3%% torso jitter, 10%% of frames dropped, "
+        "legs hidden), with a fixed seed (--seed)",
+    )  # fmt: skip
+    p.add_argument("--genre", default=None, help="--motion: the genre to generate with (default: read off the dance)")
+    p.add_argument(
+        "--excerpts", type=float, nargs="*", default=[2.0, 6.0], metavar="SECONDS",
+        help="--motion: excerpt lengths scored besides whole sequences (default 2 6)",
     )  # fmt: skip
     p.add_argument("--split", default="test", help="split to score (default: test)")
     p.add_argument("--out", required=True, metavar="REPORT_DIR", help="folder for the report and plots")
@@ -53,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bank-split", default="train", help="reference split for retrieval and FAD ('none' to skip)")
     p.add_argument("--max-clips", type=int, default=None, help="score at most this many clips")
     p.add_argument("--max-plots", type=int, default=None, help="draw at most this many per-clip plots (default all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shift-null offsets")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shift-null offsets (--motion: of --degrade)")
     p.add_argument(
         "--threads", type=int, default=1, help="BLAS/torch threads (default 1: the work is many small products)"
     )
@@ -72,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--max-clips must be at least 1")
     if args.videos is not None:
         return run_videos(args)
+    if args.motion is not None:
+        return run_motion(args)
     none = ("", "none", "None")
     report = evaluate(
         args.data,
@@ -116,6 +139,37 @@ def run_videos(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(markdown_table(report))
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"wrote {args.out}/report.md and report.json")
+    return 0
+
+
+def run_motion(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..metrics.evaluate_motion import evaluate_motion, markdown_summary
+
+    if args.seeds < 1:
+        raise ConfigError("--seeds must be at least 1")
+    if args.analysis_fps is not None and args.analysis_fps <= 0:
+        raise ConfigError("--analysis-fps must be positive")
+    if any(not s > 0 for s in args.excerpts):
+        raise ConfigError("--excerpts must be positive lengths in seconds")
+    report = evaluate_motion(
+        args.motion,
+        args.model or ["d2m-top"],
+        seeds=args.seeds,
+        out_dir=args.out,
+        degrade=args.degrade,
+        degrade_seed=args.seed,
+        excerpt_seconds=args.excerpts,
+        analysis_fps=args.analysis_fps or GENERATE_ANALYSIS_FPS,
+        genre=args.genre,
+        force=args.force,
+        progress=not args.no_progress,
+    )
+    for model in report.summary:
+        print(f"{model}:\n{markdown_summary(report, model)}")
     for note in report.notes:
         print(f"note: {note}")
     print(f"wrote {args.out}/report.md and report.json")

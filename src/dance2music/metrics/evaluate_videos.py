@@ -50,9 +50,15 @@ class VideoReport:
 def score_music(kin: np.ndarray, audio: np.ndarray) -> dict[str, float]:
     """BeatAlign (Bailando's and FACT's) and beat F1 of ``audio`` (at `SAMPLE_RATE`) against kinematic beats."""
     from . import beats as B
+
+    return score_beats(kin, B.music_beats(audio, sr=SAMPLE_RATE))
+
+
+def score_beats(kin: np.ndarray, mbeats: np.ndarray) -> dict[str, float]:
+    """`score_music` on music beat times (s) already found: the one alignment scorer (the shift null moves the
+    music's beats, `motion_beats.circular_shift`, and scores them here)."""
     from . import motion_beats as MB
 
-    mbeats = B.music_beats(audio, sr=SAMPLE_RATE)
     return {
         "ba_bailando": float(MB.beat_align(mbeats, kin, direction="bailando")),
         "ba_fact": float(MB.beat_align(mbeats, kin, direction="fact")),
