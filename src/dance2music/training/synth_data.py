@@ -187,10 +187,11 @@ class AugmentedCrops(Dataset):
         lo, hi = max(0, start - m), min(len(a), start + self.segment + m)
         crop = to_float(a[lo:hi])
         if eq:
-            spec = np.fft.rfft(crop)
-            freqs = np.fft.rfftfreq(len(crop), 1.0 / self.sample_rate)
+            n_fft = 1 << max(0, len(crop) - 1).bit_length()  # a power of two: numpy's FFT is slow on primes
+            spec = np.fft.rfft(crop, n=n_fft)
+            freqs = np.fft.rfftfreq(n_fft, 1.0 / self.sample_rate)
             spec *= eq_curve(freqs, rng, shelf_db=self.shelf_db, tilt_db=self.tilt_db)
-            crop = np.fft.irfft(spec, n=len(crop)).astype(np.float32)
+            crop = np.fft.irfft(spec, n=n_fft)[: len(crop)].astype(np.float32)
             peak = float(np.abs(crop).max()) if crop.size else 0.0
             if peak > 0.99:  # a boost must not clip
                 crop *= 0.99 / peak
