@@ -21,7 +21,7 @@ SR = 22050
 
 def _frames(n: int = 24):
     for i in range(n):
-        yield np.full((48, 64, 3), 8 * i, np.uint8)
+        yield np.full((48, 64, 3), 7 * i % 256, np.uint8)
 
 
 def make_bad_inputs(d: Path) -> dict[str, Path]:
@@ -129,3 +129,173 @@ def test_features_success_writes_loadable_file(tmp_path: Path, capfd) -> None:
     assert feats.meta["width"] == 320 and feats.motion.meta["detection_rate"] == 1.0
     assert main(["features", str(clip), "-o", str(out), "--no-progress"]) == 2  # exists: needs --force
     assert main(["features", str(clip), "-o", str(out), "--no-progress", "--force"]) == 0
+
+
+# ---------------------------------------------------------------------------------------------- d2m generate
+# Every refusal below comes before any work: the model loader is replaced by one that fails the test.
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("work started before the input was refused")
+
+    monkeypatch.setattr("dance2music.api.Dance2Music.from_pretrained", refuse)
+
+
+@pytest.fixture
+def tiny_pipeline(monkeypatch: pytest.MonkeyPatch):
+    """`d2m generate` with a tiny random model and the dance's features made up: outputs in a second."""
+    from dance2music.io.video import probe
+    from test_api import dance, tiny_model
+
+    monkeypatch.setattr("dance2music.api.Dance2Music.from_pretrained", lambda *a, **k: tiny_model())
+    monkeypatch.setattr(
+        "dance2music.features.extract.extract_features", lambda path, **k: dance(max(probe(path).duration, 1 / 30))
+    )
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_video(_frames(36), 24, tmp_path_factory.mktemp("clip") / "dance.mp4")  # 1.5 s
+
+
+def _one_error_line(capfd, rc: int, code: int = 2) -> str:
+    captured = capfd.readouterr()
+    lines = captured.err.splitlines()
+    assert rc == code, captured.err
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert "Traceback" not in captured.err and "internal error" not in captured.err
+    return lines[0]
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot write into (as root, where permissions do not hold: /sys)."""
+    if os.geteuid() == 0:
+        return Path("/sys")
+    d = tmp_path / "locked"
+    d.mkdir()
+    d.chmod(0o555)
+    return d
+
+
+def test_generate_refuses_output_places_before_any_work(clip: Path, tmp_path: Path, capfd, no_work) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    locked = _unwritable_folder(tmp_path)
+    cases = {
+        a_file / "o.mp4": "is a file, not a folder",  # the output's folder is a file
+        a_file / "sub" / "o.mp4": "on its way",  # a subfolder that cannot be created
+        locked / "o.mp4": "cannot write into",
+        locked / "new" / "o.mp4": "cannot create folders in",
+        tmp_path: "is a folder",
+    }
+    for out, words in cases.items():
+        rc = main(["generate", str(clip), "-o", str(out), "--no-progress"])
+        assert words in _one_error_line(capfd, rc), out
+    # --wav into a place that cannot be written: refused too, and the video is not written either
+    out = tmp_path / "ok.mp4"
+    rc = main(["generate", str(clip), "-o", str(out), "--wav", str(locked / "m.wav"), "--no-progress"])
+    assert "cannot write into" in _one_error_line(capfd, rc)
+    assert not out.exists() and not (tmp_path / "sub").exists()
+
+
+def test_generate_writes_both_outputs_or_neither(clip: Path, tmp_path: Path, capfd, tiny_pipeline, monkeypatch):
+    out, wav = tmp_path / "o.mp4", tmp_path / "o.wav"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("dance2music.api.GenerationResult.save_wav", disk_full)
+    rc = main(["generate", str(clip), "-o", str(out), "--wav", str(wav), "--no-progress"])
+    assert rc != 0 and "No space left" in capfd.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither output, no temporary part
+    monkeypatch.undo()
+
+
+def test_generate_refuses_its_own_input_at_once(clip: Path, tmp_path: Path, capfd, no_work) -> None:
+    for extra in ([], ["--force"]):
+        before = clip.read_bytes()
+        rc = main(["generate", str(clip), "-o", str(clip), "--no-progress", *extra])
+        line = _one_error_line(capfd, rc)
+        assert "is the input video itself" in line and "--force to overwrite" not in line
+        assert clip.read_bytes() == before
+    rc = main(["generate", str(clip), "-o", str(tmp_path / "o.mp4"), "--wav", str(clip), "--no-progress"])
+    assert "--wav" in (line := _one_error_line(capfd, rc)) and "is the input video itself" in line
+    rc = main(["generate", str(clip), "-o", str(tmp_path / "o.wav"), "--wav", str(tmp_path / "o.wav")])
+    assert "two outputs are the same file" in _one_error_line(capfd, rc)
+
+
+@pytest.mark.parametrize(
+    "name", ["o.avi", "o", "o.txt", "o.mp3"], ids=["avi", "no extension", "txt", "mp3"]
+)  # fmt: skip
+def test_generate_refuses_output_extensions_it_cannot_write(name, clip, tmp_path, capfd, no_work) -> None:
+    rc = main(["generate", str(clip), "-o", str(tmp_path / name), "--no-progress"])
+    assert "dance2music cannot write a" in _one_error_line(capfd, rc)
+    rc = main(["generate", str(clip), "-o", str(tmp_path / "o.mp4"), "--wav", str(tmp_path / name), "--no-progress"])
+    assert "--wav" in _one_error_line(capfd, rc)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("ext", "container", "audio_codec"),
+    [
+        (".mp4", "mov,mp4", "aac"),
+        (".mov", "mov,mp4", "aac"),
+        (".mkv", "matroska", "aac"),
+        (".webm", "matroska", "opus"),
+    ],
+)
+def test_generate_writes_the_container_the_extension_names(ext, container, audio_codec, clip, tmp_path, capfd,
+                                                            tiny_pipeline) -> None:  # fmt: skip
+    out = tmp_path / f"o{ext}"
+    assert main(["generate", str(clip), "-o", str(out), "--no-progress"]) == 0
+    with av.open(str(out)) as c:
+        assert container in c.format.name
+        assert c.streams.audio[0].codec_context.name == audio_codec
+        assert c.streams.video[0].frames in (0, 36) and c.streams.video[0].codec_context.name in ("h264", "vp9")
+    assert "LUFS" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac"])
+def test_generate_audio_extension_gives_the_music_alone(ext, clip, tmp_path, capfd, tiny_pipeline) -> None:
+    import soundfile as sf
+
+    out = tmp_path / f"music{ext}"
+    assert main(["generate", str(clip), "-o", str(out), "--no-progress"]) == 0
+    info = sf.info(str(out))
+    assert info.format == ext[1:].upper() and info.samplerate == SR and info.frames == round(1.5 * SR)
+    capfd.readouterr()
+
+
+BAD_OPTIONS = {  # options, a word of the message
+    "seed 2**70": (["--seed", str(2**70)], "--seed must be"),
+    "seed -1": (["--seed", "-1"], "--seed must be"),
+    "tempo 0": (["--tempo", "0"], "--tempo must be"),
+    "tempo -120": (["--tempo", "-120"], "--tempo must be"),
+    "tempo nan": (["--tempo", "nan"], "--tempo must be"),
+    "analysis-fps 0": (["--analysis-fps", "0"], "--analysis-fps must be"),
+    "analysis-fps -5": (["--analysis-fps", "-5"], "--analysis-fps must be"),
+    "level with model": (["--level", "lower", "--model", "d2m-top"], "give one of them"),
+    "loudness +5": (["--loudness", "5"], "loudness target"),
+    "loudness -90": (["--loudness", "-90"], "loudness target"),
+    "genre polka": (["--genre", "polka"], "unknown genre"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPTIONS))
+def test_generate_refuses_bad_options_before_any_work(case, clip, tmp_path, capfd, no_work) -> None:
+    opts, words = BAD_OPTIONS[case]
+    rc = main(["generate", str(clip), "-o", str(tmp_path / "o.mp4"), "--no-progress", *opts])
+    assert words in _one_error_line(capfd, rc)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("frames", [1, 7], ids=["one frame", "0.3 s"])
+def test_generate_says_a_video_is_too_short(frames: int, tmp_path: Path, capfd, tiny_pipeline) -> None:
+    short = write_video(_frames(frames), 24, tmp_path / "short.mp4")
+    out = tmp_path / "o.mp4"
+    assert main(["generate", str(short), "-o", str(out), "--no-progress"]) == 0
+    err = capfd.readouterr().err
+    assert "too short for music to follow a dance" in err and f"{frames} frame" in err
+    assert out.exists()

@@ -108,10 +108,9 @@ def test_web_page_music_is_normalized(tmp_path, monkeypatch) -> None:
     import shutil
     from pathlib import Path
 
-    from test_api import dance, tiny_model
-
     from dance2music.io.audio import load_audio
     from dance2music.web.service import MusicService
+    from test_api import dance, tiny_model
 
     demo = Path(__file__).resolve().parents[1] / "src" / "dance2music" / "assets" / "demo.mp4"
     up = tmp_path / "up"

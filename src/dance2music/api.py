@@ -475,10 +475,10 @@ def check_outputs(
                 f"the output {flag} {p} is the input video itself; dance2music reads the input while it writes, so "
                 "it never overwrites it (not even with --force): choose another name"
             )
-    output_kind(out_path)
-    if wav_path is not None and Path(wav_path).suffix.lower() not in AUDIO_EXTENSIONS:
-        raise InputError(f"--wav {wav_path}: the music alone is written as .wav or .flac; end the name in one of them")
     out, wav = check_output_paths([out_path, wav_path], force=force)
+    output_kind(out)
+    if wav is not None and wav.suffix.lower() not in AUDIO_EXTENSIONS:
+        raise InputError(f"--wav {wav}: the music alone is written as .wav or .flac; end the name in one of them")
     return out, wav
 
 

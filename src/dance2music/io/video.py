@@ -70,10 +70,10 @@ def output_kind(path: str | os.PathLike) -> str:
         return "audio"
     videos = ", ".join(e.lstrip(".") for e in VIDEO_FORMATS)
     audios = ", ".join(e.lstrip(".") for e in AUDIO_EXTENSIONS)
-    what = f"an extension .{ext.lstrip('.')}" if ext else "no extension"
+    what = f"a {ext} file" if ext else "a file without an extension"
     raise InputError(
-        f"output {Path(path).name} has {what} that dance2music cannot write; end it in {videos} (the video with "
-        f"its music) or {audios} (the music alone)"
+        f"output {Path(path).name}: dance2music cannot write {what}; end it in {videos} (the video with its "
+        f"music) or {audios} (the music alone)"
     )
 
 
