@@ -117,3 +117,20 @@ def test_max_minutes_stops_early(tiny_vqvae, tmp_path):
     }  # fmt: skip
     res = fit(SynthTask(load_config(SynthExperiment, None, [f"{k}={v}" for k, v in sets.items()])), tmp_path / "r")
     assert res.step == 1 and (tmp_path / "r" / "vqvae.safetensors").is_file()
+
+
+def test_sound_measures_known_answers():
+    from dance2music.metrics.sound import floor_rise_db, sound_measures
+
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * SR) / SR
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    noise = (0.1 * rng.normal(size=len(t))).astype(np.float32)
+    assert floor_rise_db(tone, tone, SR) == 0.0
+    assert floor_rise_db(tone + 0.01 * noise, tone, SR) > 20  # a noise floor where the high band was silent
+    s_tone, s_noise = sound_measures(tone, SR), sound_measures(noise, SR)
+    assert s_tone.flatness < 0.01 < 0.3 < s_noise.flatness
+    assert s_tone.hpr_db > s_noise.hpr_db
+    clicks = np.zeros_like(tone)
+    clicks[:: SR // 2] = 1.0  # 120 BPM: events with silence between them
+    assert sound_measures(clicks, SR).onset_contrast_db > sound_measures(noise, SR).onset_contrast_db + 10
