@@ -4,8 +4,10 @@
 
 Reads the motion of every sequence of a feature cache (`d2m data prepare`; the synthetic set, AIST++ or any
 labelled dances), fits `models.dance_genre.DanceGenreClassifier` on the ``train`` split, chooses the
-regularisation on ``val``, prints window and whole-dance accuracy on ``val`` and ``test``, and writes
-``OUT.safetensors`` + ``OUT.json``. Prints the sha256 for the registry entry (`dance2music.pretrained.registry`).
+regularisation on ``val``, calibrates it on ``val`` (temperature, out-of-distribution statistics, the probability
+under which it is unsure: `DanceGenreClassifier.calibrate`), prints window and whole-dance accuracy, calibration
+error and what share of dances it would name on ``val`` and ``test``, and writes ``OUT.safetensors`` +
+``OUT.json``. Prints the sha256 for the registry entry (`dance2music.pretrained.registry`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,28 @@ def main(argv: list[str] | None = None) -> int:
             whole.append(p.mean(0).argmax() == y)
         return float(np.mean(win)), float(np.mean(whole))
 
+    def reliability(model: DanceGenreClassifier, motions, labels) -> dict[str, float]:
+        """Expected calibration error of the windows (10 bins), and the dances it names, how right, which pass."""
+        conf, right, named, named_right, passed = [], [], [], [], []
+        for m, y in zip(motions, labels):
+            p = model.window_probabilities(m)
+            conf.extend(p.max(1))
+            right.extend(p.argmax(1) == y)
+            g = model.assess(m)
+            passed.append(g.verdict != "unlike-training")
+            named.append(g.verdict == "dance")
+            if g.verdict == "dance":
+                named_right.append(model.genres.index(g.code) == y)
+        conf, right = np.asarray(conf), np.asarray(right, float)
+        bins = np.minimum((conf * 10).astype(int), 9)
+        ece = sum(abs(conf[bins == b].mean() - right[bins == b].mean()) * np.mean(bins == b) for b in np.unique(bins))
+        return {
+            "ece": float(ece),
+            "in_distribution": float(np.mean(passed)),
+            "named": float(np.mean(named)),
+            "named_accuracy": float(np.mean(named_right)) if named_right else float("nan"),
+        }
+
     try:
         train, val, test = split("train"), split("val"), split("test")
         if not train[0]:
@@ -59,12 +83,19 @@ def main(argv: list[str] | None = None) -> int:
         model = DanceGenreClassifier.fit(*train, c=best)
         if test[0]:
             results["test"] = accuracy(model, *test)
+        ece_before = {k: reliability(model, *d)["ece"] for k, d in (("val", val), ("test", test)) if d[0]}
+        calibration = model.calibrate(train, val if val[0] else train)
+        checks = {k: reliability(model, *d) for k, d in (("val", val), ("test", test)) if d[0]}
+        for k in checks:
+            checks[k]["ece_before"] = ece_before[k]
         model.meta = {
             "trained_on": str(args.cache),
             "C": best,
             "train_dances": len(train[0]),
             "windows_per_dance": round(sum(len(window_features(m)) for m in train[0]) / len(train[0]), 2),
             "accuracy": {k: {"window": v[0], "dance": v[1]} for k, v in results.items()},
+            "calibration": {k: round(v, 4) for k, v in calibration.items()},
+            "checks": {k: {n: round(x, 4) for n, x in v.items()} for k, v in checks.items()},
             "command": shlex.join(["python", "scripts/train_dance_genre.py", *(argv or sys.argv[1:])]),
         }
         out = model.save(args.out + ".safetensors")
@@ -73,6 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     for k, (w, d) in results.items():
         print(f"{k}: window accuracy {w:.3f}, whole-dance accuracy {d:.3f} (C={best:g})")
+    c = calibration
+    print(
+        f"calibration (val): temperature {c['temperature']:.3f} (window NLL {c['nll_before']:.3f} -> "
+        f"{c['nll_after']:.3f}); out of distribution past Mahalanobis {c['ood_threshold']:.2f} (shrinkage "
+        f"{c['ood_shrinkage']:.3f}); unsure under p={c['min_probability']:.2f} ({c['confident_share']:.0%} of val "
+        f"windows above it, {c['confident_accuracy']:.0%} right)"
+    )
+    for k, v in checks.items():
+        print(
+            f"{k}: window ECE {v['ece_before']:.3f} -> {v['ece']:.3f}; dances in distribution "
+            f"{v['in_distribution']:.0%}, named {v['named']:.0%} ({v['named_accuracy']:.0%} right)"
+        )
     print(f"wrote {out}; sha256 {sha256_file(out)}")
     return 0
 

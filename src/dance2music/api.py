@@ -42,6 +42,8 @@ from .types import Motion, Visual
 if TYPE_CHECKING:  # torch is imported where it is used: `from_pretrained(background=True)` loads it in a thread
     import torch
 
+    from .models.dance_genre import GenreGuess
+
 #: Window starts are multiples of this many 30-fps frames: 128 frames = 4.27 s is a whole number of codes at
 #: hop 128 (735) and hop 32 (2940) for 22.05 kHz, so windows share the whole-length run's code grid exactly.
 _GRID_FRAMES = 128
@@ -98,17 +100,17 @@ def parse_genre(genre: str | int | None) -> int | None:
     raise ConfigError(f"unknown genre {genre!r}; choose one of: {choices}, or none")
 
 
-def infer_genre(motion: Motion) -> tuple[int, float] | None:
-    """(genre index, probability) of the dance by the shipped dance-genre classifier (`models.dance_genre`),
-    or None when the dance is too short to classify or the classifier is not installed."""
+def infer_genre(motion: Motion) -> GenreGuess | None:
+    """What the shipped dance-genre classifier (`models.dance_genre`) says of the dance: its calibrated best
+    genre and whether to use it (``guess.genre`` is None when it is unsure or the movement is unlike its training
+    dances, ``guess.reason`` says which), or None when the dance is too short or the classifier is not installed."""
     from .errors import D2MError
     from .models.dance_genre import DanceGenreClassifier
 
     try:
-        code, prob = DanceGenreClassifier.from_pretrained().predict(motion)
+        return DanceGenreClassifier.from_pretrained().assess(motion)
     except D2MError:
         return None
-    return GENRES.index(code), prob
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -218,8 +220,9 @@ class Dance2Music:
         source: a video path (features are extracted: pose + visual), `VideoFeatures`, or a `Motion`
             (then ``visual`` is used if the model has a visual module; zeros otherwise).
         genre: AIST++ code, name or index; None (default) to take the dance's genre as the dance-genre
-            classifier sees it (`models.dance_genre`; ``meta["genre_source"]`` says "dance"); "none" to give the
-            generator no genre at all.
+            classifier sees it (`models.dance_genre`; ``meta["genre_source"]`` says "dance"), or no genre when it
+            is unsure ("uncertain") or the movement is unlike its training dances ("unlike-training"),
+            ``meta["genre_note"]`` saying why; "none" to give the generator no genre at all.
         tempo: BPM hint, or None.
         seed: makes the result reproducible (the generator's noise); None draws a fresh one.
         window_seconds: length of each generation window (memory is bounded by it, not by the video).
@@ -278,11 +281,13 @@ class Dance2Music:
                     raise InputError(f"visual features are {vf.shape[1]}-d, the model needs {vdim}-d")
                 vf = _fit_frames(vf, m.shape[-1])
                 v = torch.from_numpy(vf.T.copy())[None]
-        genre_idx, genre_source, genre_prob = parse_genre(genre), "given", None
+        genre_idx, genre_source, genre_prob, genre_note = parse_genre(genre), "given", None, None
         if genre_idx is None and (guess := infer_genre(motion)) is not None:
-            genre_idx, genre_prob, genre_source = guess[0], round(guess[1], 3), "dance"
+            genre_prob, genre_source, genre_note = round(guess.probability, 3), guess.verdict, guess.reason or None
+            genre_idx = None if guess.genre is None else GENRES.index(guess.genre)
         if genre_idx in (None, NO_GENRE):
-            genre_idx, genre_source = None, "none"
+            genre_idx = None
+            genre_source = genre_source if genre_source in ("uncertain", "unlike-training") else "none"
         num_samples = int(round(duration * self.sample_rate))
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
@@ -303,8 +308,10 @@ class Dance2Music:
             "model": self.name,
             "level": self.level,
             "genre": None if genre_idx is None else GENRES[genre_idx],
-            "genre_source": genre_source,  # "given", "dance" (inferred from the motion) or "none"
-            "genre_probability": genre_prob,
+            # "given", "dance" (read off the motion), "uncertain" or "unlike-training" (no genre; the note says why)
+            "genre_source": genre_source,
+            "genre_probability": genre_prob,  # the classifier's calibrated probability of its best guess
+            "genre_note": genre_note,
             "tempo": tempo,
             "dance_tempo": None if rhythm is None else round(rhythm.tempo, 1),  # the beat grid the music follows
             "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"

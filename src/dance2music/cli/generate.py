@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if result.meta.get("genre_source") == "dance":
         code, prob = result.meta["genre"], result.meta["genre_probability"]
         notes.append(f"genre {code} ({GENRE_NAMES[code]}) read off the dance, p={prob:.2f}")
+    elif result.meta.get("genre_note"):  # unsure, or a dance unlike its training: no genre, and why
+        print(f"note: {result.meta['genre_note']}; name one with --genre", file=sys.stderr)
     if feats is not None:
         rate = feats.meta.get("detection_rate")
         if rate is not None:

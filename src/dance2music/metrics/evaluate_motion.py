@@ -407,7 +407,7 @@ def evaluate_motion(
                     bar.update(1)
                 audio = res.audio
                 whole_audio[(i, seed)] = audio
-                gmeta.append({k: res.meta.get(k) for k in ("genre", "genre_source", "genre_probability")})
+                gmeta.append({k: res.meta.get(k) for k in ("genre", "genre_source", "genre_probability", "genre_note")})
                 stats.append(music_stats(audio, sr))
                 mtempo.append(B.estimate_tempo(audio, sr))
                 mel.append(mean_logmel(audio, sr))
