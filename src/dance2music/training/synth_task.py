@@ -224,7 +224,8 @@ class SynthTask(Task):
 
     @torch.no_grad()
     def evaluate(self, ctx: TrainContext) -> dict[str, float]:
-        """Log-mel, multi-resolution STFT and waveform L1 of the decoded held-out music (lower is better)."""
+        """Log-mel, multi-resolution STFT and waveform L1 of the decoded held-out music (lower is better), and the
+        median rise of its high-band noise floor (dB; 0 = as quiet as the original)."""
         cfg = self.config
         if self._eval_audio is None:
             self._eval_audio = eval_audio(cfg.data, seconds=cfg.eval_seconds, count=cfg.eval_clips_per_file)
@@ -232,15 +233,27 @@ class SynthTask(Task):
                 return {}
         decoder = ctx.models["decoder"].eval()
         mel = wav = spec = 0.0
+        rises = []
         for x in self._eval_audio.split(4):
             x = x.to(ctx.device)
             with torch.autocast(device_type=x.device.type, enabled=False):
                 y = decoder(self._codes(x))[..., : x.shape[-1]].float()
+                rises.append(self._floor_rise(y, x))
             mel += float(self.mel(y, x)) * len(x)
             wav += float(F.l1_loss(y, x)) * len(x)
             spec += float(self.spec(y, x).total) * len(x)
         n = len(self._eval_audio)
-        return {"audio/mel": mel / n, "audio/wav": wav / n, "audio/spec": spec / n}
+        floor = float(torch.cat(rises).median())
+        return {"audio/mel": mel / n, "audio/wav": wav / n, "audio/spec": spec / n, "sound/floor_rise_db": floor}
+
+    def _floor_rise(self, y: torch.Tensor, x: torch.Tensor, fmin: float = 2000.0) -> torch.Tensor:
+        """Per clip, the mean over mel bands above ``fmin`` of the rise of the 10th-percentile log-mel level (dB)
+        from ``x`` to ``y`` (`metrics.sound.floor_rise_db` in torch, so that it needs no librosa): Tensor[B]."""
+        fb = self.mel.fb
+        centres = fb.argmax(1).float() * (self.vqvae.sample_rate / 2) / (fb.shape[1] - 1)
+        high = centres >= fmin
+        floors = [torch.quantile(20 * self.mel.log_mel(a)[:, high], 0.1, dim=-1) for a in (y, x)]
+        return (floors[0] - floors[1]).mean(1).cpu()
 
     def export(self, ctx: TrainContext) -> None:
         cfg = self.config
