@@ -66,7 +66,7 @@ class GANData:
     split: str = "train"
     val_split: str = "val"  # clips for `evaluate` (skipped when the cache has none)
     seconds: float = CLIP_SECONDS  # segment length (the paper: 2 s)
-    visual: str = "auto"  # "auto" (use visual features when every sequence has them), "true" or "false"
+    visual: bool | str = "auto"  # "auto" (use visual features when every sequence has them), true or false
     targets: str = "cached"  # "cached": encode every sequence once (stored in CACHE/latents/); "online": per step
     gain: list[float] | None = None  # random music gain (low, high), online targets only; official: (0.3, 1.0)
     val_clips: int = 8  # evaluation clips (evenly spread over the val split)

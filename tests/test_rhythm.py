@@ -1,0 +1,165 @@
+"""The dance's pulse (features.rhythm), the motion augmentation (data.augment) and generators that take both."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dance2music.data.augment import MIRROR, MotionAugment, degrade_motion
+from dance2music.features.rhythm import RHYTHM_DIM, estimate_rhythm
+from dance2music.metrics.motion_beats import beat_align, kinematic_beats
+from dance2music.types import Motion
+
+REAL_MOTION = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-motion"
+
+
+def bouncing(bpm: float, seconds: float, fps: float = 30.0, *, still: tuple[float, float] | None = None,
+             seed: int = 0) -> Motion:  # fmt: skip
+    """A dancer whose arms and knees hit a pose (speed minimum) on every beat of ``bpm``, from 0.2 s on."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * fps))
+    t = np.arange(n) / fps
+    hit = 0.2 + np.arange(0, seconds, 60 / bpm)
+    # Position follows |sin|: speed is lowest where the sine peaks, i.e. at the hits.
+    phase = np.pi * (t - 0.2) * bpm / 60 + np.pi / 2
+    wave = np.abs(np.sin(phase))
+    if still is not None:
+        wave[(t >= still[0]) & (t < still[1])] = wave[int(still[0] * fps)]
+    kp = np.zeros((n, 17, 3), np.float32)
+    kp[..., 0] = np.linspace(-0.5, 0.5, 17)[None] + 0.003 * rng.normal(size=(n, 17))
+    kp[..., 1] = np.linspace(-1.5, 1.8, 17)[None]
+    kp[:, 7:11, 1] -= 0.6 * wave[:, None]  # elbows and wrists
+    kp[:, 13:15, 1] += 0.2 * wave[:, None]  # knees
+    kp[..., 2] = 0.9
+    m = Motion(kp, fps)
+    m.meta["hits"] = hit[hit < seconds]
+    return m
+
+
+@pytest.mark.parametrize("bpm", [82.0, 100.0, 128.0])
+def test_tempo_and_beats_follow_the_dance(bpm):
+    m = bouncing(bpm, 10.0)
+    r = estimate_rhythm(m)
+    assert r.source == "motion"
+    ratio = r.tempo / bpm
+    assert min(abs(ratio - 1), abs(ratio / 2 - 1), abs(2 * ratio - 1)) < 0.04, r.tempo
+    beats = r.beat_times()
+    assert beat_align(beats, m.meta["hits"]) > 0.8  # the grid's beats are on the dancer's hits
+    f = r.features()
+    assert f.shape == (m.num_frames, RHYTHM_DIM) and np.isfinite(f).all()
+
+
+def test_a_given_tempo_is_kept_exactly_and_takes_its_phase_from_the_dance():
+    m = bouncing(100.0, 8.0)
+    r = estimate_rhythm(m, tempo=100.0)
+    assert r.source == "given"
+    gaps = np.diff(r.beat_times())
+    assert np.allclose(gaps, 0.6, atol=0.002)
+    assert beat_align(r.beat_times(), m.meta["hits"]) > 0.8
+
+
+def test_the_grid_goes_on_through_a_still_passage_and_from_the_first_frame():
+    m = bouncing(110.0, 10.0, still=(4.0, 7.0))
+    r = estimate_rhythm(m)
+    beats = r.beat_times()
+    period = 60.0 / 110.0
+    assert beats[0] < period + 1e-6  # a beat in the first beat period
+    assert np.all(np.diff(beats) < 1.5 * period)  # no gap through the still part
+    assert np.all(np.diff(r.beat_count) >= 0)
+
+
+def test_a_short_or_motionless_dance_gets_a_default_grid():
+    still = Motion(np.tile(bouncing(100, 1.0).keypoints[:1], (60, 1, 1)), 30.0)
+    r = estimate_rhythm(still)
+    assert r.source == "default" and r.tempo == pytest.approx(110.0, rel=0.01)
+    assert np.isfinite(r.features()).all()
+    short = estimate_rhythm(bouncing(120.0, 2.0))
+    assert short.num_frames == 60 and np.isfinite(short.features()).all()
+    assert estimate_rhythm(Motion(np.zeros((0, 17, 3)), 30.0)).num_frames == 0
+
+
+def test_degrade_motion_keeps_the_timeline_and_the_pulse():
+    m = bouncing(100.0, 6.0)
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        d = degrade_motion(m, rng)
+        assert d.keypoints.shape == m.keypoints.shape and d.valid.shape == m.valid.shape and d.fps == m.fps
+        assert np.isfinite(d.keypoints).all()
+        assert estimate_rhythm(d).tempo == pytest.approx(estimate_rhythm(m).tempo, rel=0.05)
+    assert degrade_motion(m, rng, MotionAugment(enabled=False)) is m
+    only_mirror = MotionAugment(mirror=1.0, analysis=0.0, jitter=0.0, drop=0.0, half_body=0.0)
+    mirrored = degrade_motion(m, rng, only_mirror)
+    assert np.allclose(mirrored.keypoints[:, 5, 0], -m.keypoints[:, 6, 0])  # left shoulder <- right, flipped
+    assert sorted(MIRROR) == list(range(17))
+    dropped = degrade_motion(m, rng, MotionAugment(mirror=0.0, analysis=0.0, jitter=0.0, drop=1.0, half_body=0.0))
+    assert not dropped.valid.all() and np.all(dropped.keypoints[~dropped.valid, :, 2] == 0)
+
+
+def test_kinematic_beats_of_the_fixture_are_its_hits():
+    m = bouncing(100.0, 6.0)
+    assert beat_align(kinematic_beats(m).times, m.meta["hits"]) > 0.7
+
+
+def test_a_generator_with_rhythm_needs_it_and_depends_on_it():
+    from dance2music.models.generator import D2MGenerator
+
+    torch.manual_seed(0)
+    g = D2MGenerator(hop_length=512, motion_channels=8, channels=8, genre_dim=4, dilations=(1,), noise_dim=0,
+                     rhythm_dim=RHYTHM_DIM, sigma=1.0)  # fmt: skip
+    motion = torch.randn(1, 53, 30)
+    r = torch.from_numpy(estimate_rhythm(bouncing(100, 1.0)).features().T.copy())[None]
+    with pytest.raises(ValueError, match="rhythm"):
+        g(motion)
+    a = g(motion, rhythm=r)
+    b = g(motion, rhythm=torch.roll(r, 7, dims=-1))
+    assert a.shape == (1, 64, 43) and not torch.allclose(a, b)
+
+
+@pytest.fixture(scope="module")
+def gan_data(tmp_path_factory):
+    from gan_fixtures import make_cache, make_vqvae
+
+    root = tmp_path_factory.mktemp("gan_rhythm")
+    return make_cache(root), make_vqvae(root)
+
+
+def test_gan_task_with_rhythm_and_augmentation_trains_and_exports(gan_data, tmp_path):
+    from dance2music.models.d2m import D2M
+    from dance2music.training.config import load_config
+    from dance2music.training.gan_task import GANExperiment, GANTask
+    from dance2music.training.trainer import fit
+    from gan_fixtures import gan_overrides
+
+    sets = gan_overrides(*gan_data, 2, **{"data.rhythm": "true", "data.augment": "true", "data.visual": "false",
+                                          "generator.use_tempo": "false"})  # fmt: skip
+    task = GANTask(load_config(GANExperiment, None, sets))
+    res = fit(task, tmp_path / "run")
+    assert res.step == 2 and math.isfinite(res.logs["audio/mel"]) and "audio/mel" in res.eval
+    ds = task.train_dataset()
+    a, b = ds[1], ds[1]
+    assert a["rhythm"].shape == (a["motion"].shape[0], RHYTHM_DIM)
+    assert torch.equal(a["rhythm"], b["rhythm"]) and torch.equal(a["motion"], b["motion"])  # pure in the index
+    model = D2M.load(tmp_path / "run" / "generator.safetensors")
+    assert model.generator.rhythm_dim == RHYTHM_DIM and not model.generator.use_tempo
+
+
+@pytest.mark.skipif(not REAL_MOTION.is_dir(), reason="../shared/data/real-motion is absent")
+def test_real_dances_tempo_is_read_from_their_pose():
+    """The real AIST++ panel: the grid's tempo matches the music's (or double/half) for most dances."""
+    from dance2music.features.pose import track_to_motion
+
+    hits = 0
+    files = sorted(REAL_MOTION.glob("*.npz"))
+    for f in files:
+        d = np.load(f)
+        kp = d["keypoints2d"]
+        idx = np.arange(0, len(kp), 3)  # analysed at 10 fps, as `d2m generate` analyses video
+        kp3 = np.concatenate([kp[idx], np.ones((len(idx), 17, 1))], -1)
+        m = track_to_motion(idx / 30.0, kp3, np.ones(len(idx), bool), duration=len(kp) / 30.0)
+        ratio = estimate_rhythm(m).tempo / float(d["nominal_bpm"])
+        hits += min(abs(ratio - 1), abs(ratio / 2 - 1), abs(2 * ratio - 1)) < 0.04
+    assert hits >= len(files) - 2
