@@ -206,7 +206,7 @@ def test_generate_writes_both_outputs_or_neither(clip: Path, tmp_path: Path, cap
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("dance2music.api.GenerationResult.save_wav", disk_full)
+    monkeypatch.setattr("dance2music.io.audio.save_wav", disk_full)
     rc = main(["generate", str(clip), "-o", str(out), "--wav", str(wav), "--no-progress"])
     assert rc != 0 and "No space left" in capfd.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither output, no temporary part
@@ -299,3 +299,73 @@ def test_generate_says_a_video_is_too_short(frames: int, tmp_path: Path, capfd, 
     err = capfd.readouterr().err
     assert "too short for music to follow a dance" in err and f"{frames} frame" in err
     assert out.exists()
+
+
+def _remux(src: Path, dst: Path, start: float, with_audio: bool) -> Path:
+    """``src``'s video packets (12 fps) copied into ``dst``, the first frame ``start`` s after time 0; with a
+    silent AAC track from 0, so that the container starts at 0 (as a phone or an .avi-to-.mp4 remux leaves it)."""
+    from fractions import Fraction
+
+    tb = Fraction(1, 12) if dst.suffix == ".avi" else Fraction(1, 12000)  # AVI counts frames, not time
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        vout.time_base = tb
+        aout = out.add_stream("aac", rate=SR, layout="mono") if with_audio else None
+        pos = 0
+        for pkt in inp.demux(vin):
+            if pkt.dts is None:
+                continue
+            t = float(pkt.pts * vin.time_base) + start
+            while aout is not None and pos < t * SR:
+                f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                f.sample_rate, f.pts, f.time_base = SR, pos, Fraction(1, SR)
+                pos += 1024
+                out.mux(aout.encode(f))
+            pkt.pts = pkt.dts = int(round(t / tb))
+            pkt.duration, pkt.time_base, pkt.stream = int(round(1 / 12 / tb)), tb, vout
+            out.mux(pkt)
+        if aout is not None:
+            out.mux(aout.encode(None))
+    return dst
+
+
+def test_same_frames_give_the_same_music_on_the_video_timeline(tmp_path: Path) -> None:
+    """An .avi and an .mp4 of the same frames whose video starts 40 ms in: the same music, that much later."""
+    skdata = pytest.importorskip("skimage.data")
+    from dance2music.io.audio import load_audio
+    from dance2music.io.photo_clip import photo_motion_frames
+    from dance2music.io.video import probe, read_audio
+    from test_api import tiny_model
+
+    frames = photo_motion_frames(skdata.astronaut(), seconds=2.0, fps=12, size=(320, 240))
+    base = tmp_path / "base.mkv"
+    with av.open(str(base), "w") as c:  # MPEG-4 part 2: no B-frames, the packets can go into an .avi as they are
+        s = c.add_stream("mpeg4", rate=12)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        for i, rgb in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode())
+    avi = _remux(base, tmp_path / "dance.avi", 0.0, with_audio=False)
+    late = _remux(base, tmp_path / "dance.mp4", 0.04, with_audio=True)
+    assert probe(late).start == pytest.approx(0.04) and probe(avi).start == 0.0
+
+    model = tiny_model(visual_dim=0)
+    a = model.generate_video(avi, tmp_path / "a.mp4", wav_path=tmp_path / "a.wav", seed=0)
+    b = model.generate_video(late, tmp_path / "b.mp4", wav_path=tmp_path / "b.wav", seed=0)
+    # The same frames, the same music: the same codes; the samples equal to the loudness step's rounding (the
+    # mp4 muxer stretched the last frame by 0.3 ms, so the .mp4's music is 7 samples longer)
+    np.testing.assert_array_equal(a.codes, b.codes)
+    n = len(a.audio)
+    assert abs(len(b.audio) - n) <= 0.001 * SR
+    np.testing.assert_allclose(a.audio, b.audio[:n], atol=1e-4)
+    assert a.meta["video_start"] == 0.0 and b.meta["video_start"] == pytest.approx(0.04)
+    wa, wb = load_audio(tmp_path / "a.wav", sr=None), load_audio(tmp_path / "b.wav", sr=None)
+    lead = round(0.04 * SR)
+    assert len(wb) == round(probe(late).duration * SR) and not wb[:lead].any()  # the container's timeline
+    np.testing.assert_allclose(wa, wb[lead : lead + len(wa)], atol=2e-4)
+    muxed = read_audio(tmp_path / "b.mp4", sr=SR)  # the soundtrack written: the music 40 ms in, like the wav
+    onset = lambda x: int(np.argmax(np.abs(x) > 0.05 * np.abs(x).max()))  # noqa: E731
+    assert abs(onset(muxed) - onset(wb)) <= 0.005 * SR

@@ -401,7 +401,15 @@ class Dance2Music:
         Both outputs are checked before any work (`check_outputs`: no overwrite without ``force``, folders
         that can be written, never the input) and appear together when all is done, or neither does: a
         failure leaves no partial file and never destroys an existing one. ``kwargs`` go to `generate`.
+
+        The music is made for the video's frames counted from its first frame (`extract_features` with
+        ``origin="first_frame"``), so the same frames give the same music whatever the file's timestamps (an
+        .avi and its .mp4 remux); the files written put it on the video's own timeline, sample 0 at the
+        container start, like its soundtrack: ``meta["video_start"]`` seconds of silence (the time before the
+        first frame, usually 0 or a few tens of ms) come first. ``result.audio`` and ``result.features`` both
+        start at the first frame.
         """
+        from .io.audio import save_wav
         from .io.files import atomic_outputs
         from .io.video import mux_audio, output_kind
 
@@ -412,15 +420,47 @@ class Dance2Music:
             from .io.loudness import check_target
 
             check_target(kwargs["loudness"])
-        result = self.generate(src, progress=progress, **kwargs)
+        feats = self._video_features(
+            src, progress, kwargs.pop("analysis_fps", GENERATE_ANALYSIS_FPS), kwargs.pop("pose_lanes", None)
+        )
+        result = self.generate(feats, progress=progress, **kwargs)
+        start = float(feats.meta.get("video_start") or 0.0)
+        lead = max(0, int(round(start * result.sample_rate)))
+        music = np.concatenate([np.zeros(lead, np.float32), result.audio]) if lead else result.audio
+        result.meta["video_start"] = start
         with atomic_outputs([out] if wav is None else [out, wav]) as tmps:
             if output_kind(out) == "video":
-                mux_audio(src, result.audio, result.sample_rate, tmps[0])
+                mux_audio(src, music, result.sample_rate, tmps[0])
             else:
-                result.save_wav(tmps[0])
+                save_wav(tmps[0], music, result.sample_rate)
             if wav is not None:
-                result.save_wav(tmps[1])
+                save_wav(tmps[1], music, result.sample_rate)
         return result
+
+    def _video_features(
+        self, video: Path, progress: bool, analysis_fps: float | None, pose_lanes: int | None
+    ) -> VideoFeatures:
+        """`extract_features` of ``video`` counted from its first frame, as `generate` extracts a path's (a
+        background model load starts once pose is under way, and is dropped when the video fails)."""
+        from .features.extract import extract_features
+
+        if pose_lanes is None:
+            pose_lanes = 2 if usable_cpus() >= 2 else 1
+        loading = self._loading
+        try:
+            return extract_features(
+                video,
+                progress=progress,
+                visual=self._visual_dim() > 0,
+                analysis_fps=analysis_fps,
+                pose_lanes=pose_lanes,
+                on_pose_start=None if loading is None else loading.start,
+                origin="first_frame",
+            )
+        except BaseException:
+            if loading is not None:
+                loading.cancel()
+            raise
 
 
 def check_options(

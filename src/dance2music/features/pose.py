@@ -360,13 +360,16 @@ class PoseTracker:
             self.detected.append(True)
         return kp
 
-    def finish(self, *, duration: float | None = None, fps: float = MOTION_FPS, meta: dict | None = None) -> Motion:
-        """The normalized `Motion` at ``fps`` (see `track_to_motion`); closes the estimator."""
+    def finish(
+        self, *, duration: float | None = None, fps: float = MOTION_FPS, meta: dict | None = None, t0: float = 0.0
+    ) -> Motion:
+        """The normalized `Motion` at ``fps`` (see `track_to_motion`); closes the estimator.
+
+        t0: the instant (s, on the frames' clock) that becomes the motion's time 0; ``duration`` counts from it."""
         self.close()
         kp = np.stack(self.keypoints) if self.keypoints else np.zeros((0, 17, 3), np.float32)
-        return track_to_motion(
-            np.asarray(self.times), kp, np.asarray(self.detected, bool), duration=duration, fps=fps, meta=meta
-        )
+        times = np.asarray(self.times, np.float64) - t0
+        return track_to_motion(times, kp, np.asarray(self.detected, bool), duration=duration, fps=fps, meta=meta)
 
     def close(self) -> None:
         self._est.close()
