@@ -44,7 +44,7 @@ for level in $LEVELS; do
   if [[ -f $RUN/$level/vqvae.safetensors ]]; then files+=("$RUN/$level/vqvae.safetensors"); fi
 done
 if [[ ${#files[@]} -gt 0 ]]; then
-  "$PY" scripts/merge_decoders.py --base vqvae-base --out "$RUN/vqvae.safetensors" "${files[@]}"
+  "$PY" scripts/merge_decoders.py --base vqvae-base --out "$RUN/vqvae.safetensors" "${files[@]}" || status=$?
 fi
 if [[ -n ${OUT:-} ]]; then
   for level in $LEVELS; do
