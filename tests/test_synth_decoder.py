@@ -134,3 +134,15 @@ def test_sound_measures_known_answers():
     clicks = np.zeros_like(tone)
     clicks[:: SR // 2] = 1.0  # 120 BPM: events with silence between them
     assert sound_measures(clicks, SR).onset_contrast_db > sound_measures(noise, SR).onset_contrast_db + 10
+
+
+@pytest.mark.parametrize("name", ["synth_top", "synth_lower"])
+def test_synth_configs_load(name):
+    from pathlib import Path
+
+    from dance2music.training.config import load_config
+    from dance2music.training.synth_task import SynthExperiment, SynthTask, build_discriminators
+
+    cfg = load_config(SynthExperiment, Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
+    SynthTask(cfg)
+    assert set(build_discriminators(cfg).parts) == {"stft", "period"}
