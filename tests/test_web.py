@@ -102,6 +102,32 @@ def test_serve_options_are_checked_before_loading_anything(capsys):
     assert "--concurrency" in capsys.readouterr().err
 
 
+def test_time_said_is_the_time_waited(tmp_path, monkeypatch):
+    """ "made in" counts all the user waits for: the check, the music and the plot (a slow plot included)."""
+    from test_api import dance, tiny_model
+
+    up = tmp_path / "up"
+    up.mkdir()
+    shutil.copy(DEMO, up / "dance.mp4")
+    monkeypatch.setattr("dance2music.features.extract.extract_features", lambda *a, **k: dance(8.0))
+    import dance2music.web.plot as plot
+
+    draw = plot.beat_alignment_plot
+
+    def slow_plot(*args, **kwargs):
+        time.sleep(1.0)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(plot, "beat_alignment_plot", slow_plot)
+    svc = MusicService({"top": tiny_model()}, upload_root=up, work_root=tmp_path / "jobs")
+    t0 = time.perf_counter()
+    job = svc.run(up / "dance.mp4", seed=0)
+    waited = time.perf_counter() - t0
+    assert job.meta["seconds_taken"] >= job.meta["seconds_music"] + 1.0 and job.meta["seconds_taken"] <= waited
+    assert f"made in {job.meta['seconds_taken']:.1f} s" in job.summary
+    svc.discard(job)
+
+
 def test_models_are_served_by_their_level(tmp_path):
     from dance2music.web.app import load_models
 
@@ -183,6 +209,8 @@ def server(tmp_path_factory):
         log.close()
     left = [p for p in tmp.rglob("*") if "d2m-serve-" in str(p)]
     assert not left, f"files left after shutdown: {left[:5]}"
+    logged = (folder / "server.log").read_text()
+    assert "serving top: " in logged and "share=True" not in logged  # no hint that a user cannot act on
 
 
 @pytest.fixture(scope="module")

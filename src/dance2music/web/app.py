@@ -219,6 +219,7 @@ def serve(
             mcp_server=False,
             enable_monitoring=False,
             inbrowser=False,
+            quiet=True,  # Gradio's own banner ends with "set share=True", which a `d2m serve` user cannot do
             theme=_theme(),
         )
     finally:
