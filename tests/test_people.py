@@ -14,6 +14,7 @@ import pytest
 from dance2music.constants import COCO17_INDEX as J
 from dance2music.features.people import (
     FollowedPose,
+    PeopleScan,
     PersonBox,
     PersonDetector,
     PersonTrack,
@@ -341,3 +342,16 @@ def test_a_dancer_far_from_the_camera_is_found_in_tiles_and_followed(tmp_path: P
     assert feats.meta["detection_rate"] > 0.9 and feats.meta["people_note"] == scan.note
     hip_x, hip_y = feats.motion.meta["root_px0"]
     assert 1280 - 424 - 100 < hip_x < 1280 - 100 and hip_y > 720 - 238
+
+
+def test_people_seen_in_one_sampled_frame_only_are_not_counted() -> None:
+    """A remnant of a dancer's spread limbs (or a passer-by) in one sample does not make a solo "2 people"."""
+    a = PersonTrack([0.0, 1.0, 2.0, 3.0], [PersonBox(300, 200, 200)] * 4)
+    b = PersonTrack([0.0, 1.0, 2.0], [PersonBox(600, 200, 180)] * 3)
+    ghost = PersonTrack([1.0], [PersonBox(420, 260, 90)])
+    solo = PeopleScan([0.0, 1.0, 2.0, 3.0], [1, 2, 1, 1], [a, ghost], 0, "tallest over the video, centre", 1280, 720)
+    assert solo.people == 1 and solo.note is None and solo.meta()["people"] == 1
+    two = PeopleScan([0.0, 1.0, 2.0, 3.0], [2, 3, 2, 1], [a, b, ghost], 0, "tallest over the video, left", 1280, 720)
+    assert two.people == 2 and two.note.startswith("2 people in the video")
+    short = PeopleScan([0.0, 1.0], [1, 2], [a, ghost], 0, "tallest over the video, centre", 1280, 720)
+    assert short.people == 2  # two samples: too few to tell a passing find from a person

@@ -389,8 +389,15 @@ class PeopleScan:
 
     @property
     def people(self) -> int:
-        """Most people seen in one sampled frame."""
-        return max(self.counts, default=0)
+        """Most people seen at once in a sampled frame. With three or more frames sampled, only the people seen
+        in at least two of them count: a find in a single frame is most often not someone else but a remnant
+        of a dancer whose spread limbs reach past the area painted over (`PersonDetector.__call__`), or a
+        passer-by; it had made a solo breakdancer "2 people" and three dancers "4". Anyone seen: at least 1."""
+        if len(self.times) < 3:
+            return max(self.counts, default=0)
+        lasting = [set(tr.times) for tr in self.tracks if len(tr.times) >= 2]
+        most = max((sum(t in seen for seen in lasting) for t in self.times), default=0)
+        return max(most, 1 if any(self.counts) else 0)
 
     @property
     def note(self) -> str | None:
@@ -403,6 +410,8 @@ class PeopleScan:
                 where = self.how.rsplit(", ", 1)[-1]
                 return f"the dancer is small in the frame (about {tall:.0f}% of its height, {where}); following them"
             return f"{self.people} small people in the video; following the most prominent ({self.how})"
+        if self.people < 2:  # others seen only in passing: one dancer, followed as when several are seen
+            return None
         return f"{self.people} people in the video; following the most prominent ({self.how})"
 
     def meta(self) -> dict[str, Any]:
