@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One GPU window, one command: the synthetic set (1200 clips, train songs and dances stretched 0.75-1.33x), its
-# feature cache, then the rhythm-conditioned d2m-top and d2m-lower (configs/gan_*_rhythm.yaml) and, when
-# scripts/gpu_synth.sh is there, the adversarial decoders, all trained side by side until a deadline.
+# feature cache, then the rhythm-conditioned d2m-top and d2m-lower (configs/gan_*_rhythm.yaml) and, when the
+# music bundle runs/gpu/audio_train.npy is there (scripts/bundle_audio.py), the adversarial decoders of
+# scripts/gpu_synth.sh, all trained side by side until a deadline.
 # Usage (repo root): bash scripts/gpu_train.sh OUT_DIR [SECONDS_FROM_NOW_TO_STOP_TRAINING]
 # Environment: PYTHON (python3), WORK (/tmp/d2m), CLIPS (1200), BATCH (16), LOADERS (4 loader workers per run),
 # JOBS (14 data processes). What comes back in OUT_DIR: each generator (.safetensors), its G and D weights for
-# `init_from` (<level>_gd.pt), and logs.tgz (logs, configs, generator.json, TensorBoard).
+# `init_from` (<level>_gd.pt), vqvae_adversarial.safetensors (the new decoders) and logs.tgz (logs, configs,
+# generator.json, TensorBoard).
 set -euo pipefail
 OUT=${1:?usage: gpu_train.sh OUT_DIR [SECONDS]}
 BUDGET=${2:-540}
@@ -37,8 +39,9 @@ for level in top lower; do
         --set trainer.ckpt_every=1000 --set trainer.eval_every=1000 > "$WORK/gan_$level.log" 2>&1 &
     pids+=($!)
 done
-if [ -f scripts/gpu_synth.sh ]; then
-    bash scripts/gpu_synth.sh "$WORK" "$MINUTES" > "$WORK/synth_decoders.log" 2>&1 &
+if [ -f runs/gpu/audio_train.npy ]; then  # issue 17's decoders, from the carried music bundle
+    OUT= bash scripts/gpu_synth.sh "$WORK/synth_out" "$(awk -v m="$MINUTES" 'BEGIN { printf "%d", m * 60 + 60 }')" \
+        both > "$WORK/synth_decoders.log" 2>&1 &
     pids+=($!)
 fi
 status=0
@@ -55,7 +58,7 @@ keep = ("version", "models", "step", "task")  # what `init_from` reads; optimize
 torch.save({k: state[k] for k in keep if k in state}, sys.argv[2])
 EOF
 done
-for f in "$WORK"/synth_out/*.safetensors; do [ -f "$f" ] && cp "$f" "$OUT/"; done
+[ -f "$WORK/synth_out/vqvae.safetensors" ] && cp "$WORK/synth_out/vqvae.safetensors" "$OUT/vqvae_adversarial.safetensors"
 tar -czf "$OUT/logs.tgz" -C "$WORK" --exclude='*.pt' --exclude='*.safetensors' \
     $(cd "$WORK" && ls -d *.log gan_* synth_out 2>/dev/null)
 echo "packed at $(elapsed) s"; ls -la "$OUT"
