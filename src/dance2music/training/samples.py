@@ -76,8 +76,9 @@ def write_samples(
             if visual is None:
                 raise ConfigError(f"the model needs visual features; {name} in {cache.root} has none")
             v = torch.from_numpy(visual.features.T.copy())[None].to(device)
-        if use_genre == "dance":
-            genre = torch.tensor([classifier.genres.index(classifier.predict(motion)[0])], device=device)
+        if use_genre == "dance":  # as generate: no genre when the classifier is unsure or the dance unlike its data
+            guess = classifier.assess(motion).genre
+            genre = None if guess is None else torch.tensor([classifier.genres.index(guess)], device=device)
         else:
             labelled = use_genre and entry.get("genre") is not None
             genre = torch.tensor([entry["genre"]], device=device) if labelled else None
