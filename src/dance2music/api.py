@@ -42,11 +42,14 @@ from .types import Motion, Visual
 if TYPE_CHECKING:  # torch is imported where it is used: `from_pretrained(background=True)` loads it in a thread
     import torch
 
+    from .features.rhythm import Rhythm
     from .models.dance_genre import GenreGuess
 
 #: Window starts are multiples of this many 30-fps frames: 128 frames = 4.27 s is a whole number of codes at
 #: hop 128 (735) and hop 32 (2940) for 22.05 kHz, so windows share the whole-length run's code grid exactly.
 _GRID_FRAMES = 128
+#: The beat lock scores each try's music on at most this much of it (decoded twice: keep it short).
+BEAT_LOCK_EXCERPT_S = 12.0
 
 
 @dataclass
@@ -214,6 +217,7 @@ class Dance2Music:
         pose_lanes: int | None = None,
         progress: bool = False,
         loudness: float | None = -16.0,
+        beat_lock: bool = True,
     ) -> GenerationResult:
         """Make music for a dance.
 
@@ -234,6 +238,9 @@ class Dance2Music:
         loudness: integrated loudness (LUFS, ITU-R BS.1770) the music is brought to, its true peak limited to
             -1 dBTP (`io.loudness.normalize_loudness`); ``meta["loudness"]`` records what was measured and done.
             None leaves the decoder's output as it is.
+        beat_lock: for a generator that follows the dance's rhythm, also try its beat grid moved by half a beat
+            and keep the music whose own beats land nearer the grid's (`_beat_locked_codes`); the music can
+            otherwise put its strongest pulse between the dancer's hits. ``meta["beat_lock"]`` says which.
         """
         feats: VideoFeatures | None = None
         vdim = self._visual_dim()
@@ -292,14 +299,16 @@ class Dance2Music:
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
 
-        r, rhythm = None, None
-        if getattr(self.model.generator, "rhythm_dim", 0):
-            from .features.rhythm import estimate_rhythm  # lazy: scipy.ndimage costs 0.3 s of CLI start-up
-
-            rhythm = estimate_rhythm(motion, tempo=tempo)  # the whole dance's pulse; windows cut it below
-            r = torch.from_numpy(rhythm.features().T.copy())[None]
+        rhythm, lock = None, None
+        args = (m, v, genre_idx, tempo, seed, num_samples, window_seconds, progress)
         with torch.no_grad():
-            codes = self._generate_codes(m, v, r, genre_idx, tempo, seed, num_samples, window_seconds, progress)
+            if getattr(self.model.generator, "rhythm_dim", 0):
+                from .features.rhythm import estimate_rhythm  # lazy: scipy.ndimage costs 0.3 s of CLI start-up
+
+                rhythm = estimate_rhythm(motion, tempo=tempo)  # the whole dance's pulse; windows cut it
+                codes, lock = self._beat_locked_codes(rhythm, args, tries=2 if beat_lock else 1)
+            else:
+                codes = self._generate_codes(m, v, None, *args[2:])
         audio = self.model.vqvae.decode_chunked(codes.to(self.device), self.model.level)
         audio = audio[0, 0, :num_samples].clamp(-1, 1).float().cpu().numpy()
         if audio.shape[0] < num_samples:
@@ -315,6 +324,7 @@ class Dance2Music:
             "tempo": tempo,
             "dance_tempo": None if rhythm is None else round(rhythm.tempo, 1),  # the beat grid the music follows
             "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"
+            "beat_lock": lock,
             "seed": seed,
             "duration": duration,
         }
@@ -324,6 +334,46 @@ class Dance2Music:
 
             audio, meta["loudness"] = normalize_loudness(audio, self.sample_rate, target_lufs=float(loudness))
         return GenerationResult(audio, self.sample_rate, codes[0].cpu().numpy(), feats, meta)
+
+    def _beat_locked_codes(self, rhythm: Rhythm, args: tuple, tries: int) -> tuple[torch.Tensor, dict | None]:
+        """Codes that follow ``rhythm``; with ``tries`` 2, the grid moved by half a beat is tried too.
+
+        Each try's music is decoded over an excerpt (at most `BEAT_LOCK_EXCERPT_S`, from the middle) and its own
+        beats (`metrics.beats.music_beats`, librosa's tracker) are scored against the grid's beats there:
+        BeatAlign + beat F1. The try that scores higher wins (the first on a tie). ``args``: `_generate_codes`'s
+        arguments after ``rhythm``. Returns (codes, {"shift": beats moved, "scores": per try}) or (codes, None).
+        """
+        import torch
+
+        m, v, *rest = args
+        tries_out = []
+        for shift in (0.0, 0.5)[: max(1, tries)]:
+            r = torch.from_numpy(rhythm.shifted(shift).features().T.copy())[None]
+            codes = self._generate_codes(m, v, r, *rest)
+            score = self._grid_score(codes, rhythm) if tries > 1 else 0.0
+            tries_out.append((score, shift, codes))
+        if tries <= 1:
+            return tries_out[0][2], None
+        best = max(tries_out, key=lambda t: t[0])  # max keeps the first of equals
+        return best[2], {"shift": best[1], "scores": [round(t[0], 3) for t in tries_out]}
+
+    def _grid_score(self, codes: torch.Tensor, rhythm: Rhythm) -> float:
+        """BeatAlign + beat F1 of the music's own beats against the grid's, on an excerpt of ``codes``."""
+        from .metrics.beats import music_beats
+        from .metrics.motion_beats import beat_align, beat_f1
+
+        hop, sr = self.hop_length, self.sample_rate
+        n = codes.shape[-1]
+        width = min(n, int(BEAT_LOCK_EXCERPT_S * sr / hop))
+        k0 = (n - width) // 2
+        audio = self.model.vqvae.decode_chunked(codes[:, k0 : k0 + width].to(self.device), self.model.level)
+        t0, t1 = k0 * hop / sr, (k0 + width) * hop / sr
+        music = music_beats(audio[0, 0].clamp(-1, 1).float().cpu().numpy(), sr=sr) + t0
+        grid = rhythm.beat_times()
+        grid = grid[(grid >= t0) & (grid < t1)]
+        if music.size == 0 or grid.size == 0:
+            return 0.0
+        return float(beat_align(music, grid) + beat_f1(grid, music).f1)
 
     def _generate_codes(
         self,

@@ -24,7 +24,7 @@ tempo over 120 BPM, the accent envelope and whether a person was seen (`RHYTHM_D
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
@@ -83,6 +83,10 @@ class Rhythm:
     def phase(self) -> np.ndarray:
         """float64[T] in [0, 1): position within the current beat."""
         return np.mod(self.beat_count, 1.0)
+
+    def shifted(self, beats: float) -> Rhythm:
+        """The same grid moved later by ``beats`` of a beat (its phase shifted; tempo and accents unchanged)."""
+        return replace(self, beat_count=self.beat_count - float(beats))
 
     def beat_times(self) -> np.ndarray:
         """float64[K]: seconds where the grid's beats fall (linear interpolation of the beat count)."""
