@@ -14,6 +14,7 @@ import torch
 
 from dance2music.errors import D2MError
 from dance2music.models.d2m import D2M
+from dance2music.pretrained.registry import REGISTRY, resolve
 from dance2music.training.samples import write_samples
 
 
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         path = args.model
+        if args.vqvae is not None and path in REGISTRY:  # D2M.load takes a file: resolve a registered name
+            path = resolve(path, kind="d2m")
         model = D2M.from_pretrained(path) if args.vqvae is None else D2M.load(path, vqvae=args.vqvae)
         if args.prior_weight is not None:
             model.prior_weight = args.prior_weight

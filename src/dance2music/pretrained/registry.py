@@ -69,6 +69,15 @@ REGISTRY: dict[str, Entry] = {
         description="vqvae-base's encoders and codes with width-16 decoders (configs/vqvae_base_fast.yaml): "
         "the same onsets, about twice the decode speed",
     ),
+    "vqvae-base-adv": Entry(
+        name="vqvae-base-adv",
+        file="vqvae_base_adv.safetensors",
+        # set by `python -m dance2music.pretrained.ship_vqvae RUN --name vqvae-base-adv`
+        sha256="0fd054df2b83abffde6796d85b9379d73b6679d0e26fca15810eea67fc9b0ff5",
+        kind="vqvae",
+        description="vqvae-base's encoders and codes with adversarially fine-tuned decoders (configs/synth_top.yaml, "
+        "synth_lower.yaml): a lower high-band noise floor, same decode speed",
+    ),
     "d2m-top": Entry(
         name="d2m-top",
         file="d2m_top.safetensors",

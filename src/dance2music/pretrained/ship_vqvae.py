@@ -21,7 +21,10 @@ from ..models.vqvae import VQVAE
 from .registry import REGISTRY, WEIGHTS_DIR, sha256_file
 
 
-def ship(run: Path, name: str = "vqvae-small", bench: Path | None = None) -> Path:
+def ship(
+    run: Path, name: str = "vqvae-small", bench: Path | None = None, *, command: str | None = None,
+    record: Path | None = None,
+) -> Path:  # fmt: skip
     entry = REGISTRY[name]
     src = run / "vqvae.safetensors"
     model = VQVAE.load(src)
@@ -39,13 +42,16 @@ def ship(run: Path, name: str = "vqvae-small", bench: Path | None = None) -> Pat
         "model": model.config,
         "hops": model.hops,
         "step": meta.get("step"),
-        "command": f"d2m train vqvae --config configs/{name.replace('-', '_')}.yaml --out {run}",
+        "command": command or f"d2m train vqvae --config configs/{name.replace('-', '_')}.yaml --out {run}",
         "training_config": train_cfg,
     }
     if bench is not None:
         info["benchmark"] = json.loads(bench.read_text())
+    if record is not None:  # e.g. the eval curve of a `d2m train synth` run
+        info["training"] = json.loads(record.read_text())
     dst = WEIGHTS_DIR / entry.file
-    model.save(dst, meta={"step": meta.get("step"), "name": name})
+    kept = {k: meta[k] for k in ("base", "codebook_sha256", "decoders") if k in meta}  # scripts/merge_decoders.py
+    model.save(dst, meta={"step": meta.get("step"), "name": name, **kept})
     dst.chmod(0o644)
     dst.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     return dst
@@ -69,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--name", default="vqvae-small")
     ap.add_argument("--bench", type=Path, help="JSON written by benchmarks/bench_vqvae.py --json")
+    ap.add_argument("--command", help="the training command to record (default: d2m train vqvae ...)")
+    ap.add_argument("--record", type=Path, help="JSON of further training record (curve, final metrics)")
     args = ap.parse_args(argv)
-    dst = ship(args.run, args.name, args.bench)
+    dst = ship(args.run, args.name, args.bench, command=args.command, record=args.record)
     set_registry_sha(args.name, sha256_file(dst))
     print(f"wrote {dst} ({dst.stat().st_size / 1024:.0f} KiB) sha256 {sha256_file(dst)}")
     return 0
