@@ -13,6 +13,7 @@ and prints the `pretrained.registry.REGISTRY` entry (with the sha256) to paste.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -35,10 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prior-cache", default=None, help="feature cache whose music gives the genre code prior")
     ap.add_argument("--prior-split", default="train", help="its split (default train)")
     ap.add_argument("--prior-weight", type=float, default=0.0, help="weight of the prior in the lookup (0: none)")
+    ap.add_argument("--record", type=Path, default=None,
+                    help="a JSON training record (command, config, curve, final metrics) kept in the metadata")
     args = ap.parse_args(argv)
     generator, header = load_generator(args.generator)
     out = WEIGHTS_DIR / f"{args.name.replace('-', '_')}.safetensors"
     meta = {**header["meta"], "source": str(args.generator)}
+    if args.record is not None:
+        meta["training"] = json.loads(args.record.read_text())
     # The codes mean what the codebooks say: the shipped VQ-VAE must have those the generator was trained on.
     shipped_path = resolve(args.vqvae, kind="vqvae")
     shipped = VQVAE.load(shipped_path)
@@ -59,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     save_generator(out, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
                    prior_weight=args.prior_weight)  # fmt: skip
     model = D2M.load(out)  # the shipped copy must rebuild with the registered VQ-VAE and make music
-    audio = model.generate(torch.zeros(1, model.generator.motion_dim, 30), _visual(model)).audio
+    rdim = getattr(model.generator, "rhythm_dim", 0)
+    rhythm = torch.zeros(1, rdim, 30) if rdim else None
+    audio = model.generate(torch.zeros(1, model.generator.motion_dim, 30), _visual(model), rhythm=rhythm).audio
     assert audio.shape[-1] == model.sample_rate and torch.isfinite(audio).all()
     level = "top" if model.hop_length == 128 else "lower"
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")

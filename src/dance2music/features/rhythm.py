@@ -7,7 +7,7 @@ the raw keypoints a lot but the pulse little, which is why this input transfers 
 
 Steps (at the motion's frame rate, normally `constants.MOTION_FPS`):
 
-1. speed: mean joint speed of the visible joints plus the root (`metrics.motion_beats.joint_speed`, the same
+1. speed: mean joint speed of the visible joints plus the root (`features.kinematics.joint_speed`, the same
    kinematic-beat definition the metrics use), lightly smoothed;
 2. accent envelope: how deep the speed dips below its surroundings, ``max(0, local mean - speed)`` divided by
    its 95th percentile; kinematic beats (the moments a dancer hits a pose) are its peaks;
@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
-from ..metrics.motion_beats import joint_speed, visible_joints
 from ..types import Motion
+from .kinematics import joint_speed, visible_joints
 
 #: Channels of `Rhythm.features`.
 RHYTHM_DIM = 7
