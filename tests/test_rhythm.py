@@ -163,3 +163,38 @@ def test_real_dances_tempo_is_read_from_their_pose():
         ratio = estimate_rhythm(m).tempo / float(d["nominal_bpm"])
         hits += min(abs(ratio - 1), abs(ratio / 2 - 1), abs(2 * ratio - 1)) < 0.04
     assert hits >= len(files) - 2
+
+
+def tiny_rhythm_model():
+    from dance2music.api import Dance2Music
+    from dance2music.models.d2m import D2M, build_generator
+    from dance2music.models.vqvae import VQVAE
+
+    torch.manual_seed(0)
+    vqvae = VQVAE.from_preset("tiny", downs_t=(5, 2))  # hops 32 and 128, like the real levels
+    for block in vqvae.bottleneck:
+        block.k.normal_()
+    gen = build_generator("tiny", latent_dim=vqvae.emb_width, hop_length=128, noise_dim=2, rhythm_dim=RHYTHM_DIM,
+                          use_tempo=False)  # fmt: skip
+    model = D2M(gen, vqvae)
+    gen.set_sigma_from_codebook(model.codebook)
+    return Dance2Music(model, name="tiny-rhythm")
+
+
+def test_api_reads_the_rhythm_obeys_a_tempo_and_windows_change_nothing():
+    model = tiny_rhythm_model()
+    m = bouncing(100.0, 12.0)
+    whole = model.generate(m, seed=3, window_seconds=1000.0, loudness=None)
+    assert whole.meta["tempo_source"] == "motion" and whole.meta["dance_tempo"] == pytest.approx(100.0, rel=0.04)
+    lock = whole.meta["beat_lock"]
+    assert lock["shift"] in (0.0, 0.5) and len(lock["scores"]) == 2
+    windowed = model.generate(m, seed=3, window_seconds=4.0, loudness=None)  # the grid is the whole dance's
+    np.testing.assert_array_equal(whole.codes, windowed.codes)
+    given = model.generate(m, seed=3, tempo=90.0, loudness=None)
+    assert given.meta["tempo_source"] == "given" and given.meta["dance_tempo"] == pytest.approx(90.0, rel=0.01)
+    assert not np.array_equal(given.codes, whole.codes)
+    plain = model.generate(m, seed=3, beat_lock=False, loudness=None)
+    assert plain.meta["beat_lock"] is None
+    expected = whole.codes if lock["shift"] == 0.0 else None  # without the lock: the grid as read
+    if expected is not None:
+        np.testing.assert_array_equal(plain.codes, expected)
