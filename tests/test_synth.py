@@ -179,3 +179,22 @@ def test_splits_are_stable_and_balanced():
     s = [split_of(i) for i in range(200)]
     assert s.count("train") == 160 and s.count("val") == 20 and s.count("test") == 20
     assert split_of(85) == "val" and split_of(95) == "test" and split_of(5) == "train"
+
+
+def test_tempo_stretch_slows_or_speeds_train_songs_only(tmp_path):
+    """--tempo-stretch: a train clip's song (and so its dance) by a factor in the range; val and test never."""
+    import json
+
+    from dance2music.data.synth.dataset import make_dataset, split_of, tempo_scale_of
+
+    assert split_of(0) == "train" and split_of(80) == "val" and split_of(90) == "test"
+    assert tempo_scale_of(0, 80, (0.75, 1.33)) == tempo_scale_of(0, 90, (0.75, 1.33)) == 1.0
+    scales = [tempo_scale_of(0, i, (0.75, 1.33)) for i in range(40)]
+    assert min(scales) >= 0.75 and max(scales) <= 1.33 and max(scales) - min(scales) > 0.3
+    plain = make_dataset(tmp_path / "a", 1, 2.0, 0, progress=False, video=False)
+    fast = make_dataset(tmp_path / "b", 1, 2.0, 0, progress=False, video=False, tempo_stretch=(1.3, 1.3))
+    lab_a = json.loads((tmp_path / "a" / "labels" / f"{plain[0]}.json").read_text())
+    lab_b = json.loads((tmp_path / "b" / "labels" / f"{fast[0]}.json").read_text())
+    assert lab_a["tempo_scale"] == 1.0 and lab_b["tempo_scale"] == pytest.approx(1.3)
+    assert lab_b["tempo"] == pytest.approx(lab_a["tempo"] * 1.3, abs=0.1)
+    assert not (tmp_path / "b" / "videos").exists()
