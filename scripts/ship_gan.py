@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--prior-cache", default=None, help="feature cache whose music gives the genre code prior")
     ap.add_argument("--prior-split", default="train", help="its split (default train)")
+    ap.add_argument("--prior-max", type=int, default=None, help="count the prior over at most this many sequences")
     ap.add_argument("--prior-weight", type=float, default=0.0, help="weight of the prior in the lookup (0: none)")
     ap.add_argument("--record", type=Path, default=None,
                     help="a JSON training record (command, config, curve, final metrics) kept in the metadata")
@@ -59,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     meta["vqvae_codebook_sha256"] = digest
     prior = None
     if args.prior_cache:
-        prior = code_prior_from_cache(D2M.load(args.generator, vqvae=shipped), args.prior_cache, args.prior_split)
-        meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split}
+        prior = code_prior_from_cache(D2M.load(args.generator, vqvae=shipped), args.prior_cache, args.prior_split,
+                                     args.prior_max)
+        meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split, "max_sequences": args.prior_max}
     save_generator(out, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
                    prior_weight=args.prior_weight)  # fmt: skip
     model = D2M.load(out)  # the shipped copy must rebuild with the registered VQ-VAE and make music
