@@ -128,6 +128,114 @@ def test_time_said_is_the_time_waited(tmp_path, monkeypatch):
     svc.discard(job)
 
 
+def _avi(path: Path, frames: int = 30) -> Path:
+    """A real video a browser cannot play: MPEG-4 Part 2 in AVI."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width = s.height = 64
+        for i in range(frames):
+            img = np.full((64, 64, 3), (i * 8) % 256, dtype=np.uint8)
+            for pk in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pk)
+        for pk in s.encode():
+            c.mux(pk)
+    return path
+
+
+def _picture(path: Path) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_upload_status_says_at_once_what_a_file_is(tmp_path):
+    """The page's first answer to a file (before Make music): a non-video gets one line, never silence."""
+    svc = _service(tmp_path)
+    up = tmp_path / "up" / "u1"
+    up.mkdir(parents=True)
+    (up / "notes.txt").write_text("my dance notes\n")
+    (up / "not_a_video.mp4").write_text("hello, I am not a video\n")
+    shutil.copy(DEMO, up / "dance.mp4")
+    cases = {
+        "notes.txt": "cannot read notes.txt as a video",
+        "not_a_video.mp4": "cannot read not_a_video.mp4 as a video",
+        "photo.png": "photo.png is a picture, not a video",
+        "photo.jpg": "photo.jpg is a picture, not a video",
+        "still.gif": "still.gif is a picture, not a video",
+    }
+    for name in ("photo.png", "photo.jpg", "still.gif"):
+        _picture(up / name)
+    for name, words in cases.items():
+        st = svc.upload_status(up / name)
+        assert not st.ok and st.message.startswith(words) and "\n" not in st.message, (name, st)
+    with pytest.raises(InputError, match="is a picture"):  # and Make music refuses it with the same words
+        svc.run(up / "photo.png")
+    assert svc.pending_jobs() == []
+
+    from dance2music.web.service import browser_can_play
+
+    st = svc.upload_status(up / "dance.mp4")
+    assert st.ok and st.message == "dance.mp4: 8.0 s of video (640x360, 30 fps). Ready: press Make music."
+    assert browser_can_play(st.info)  # H.264 in MP4: previewed
+    st = svc.upload_status(_avi(up / "clip.avi"))
+    assert (
+        st.ok
+        and not browser_can_play(st.info)
+        and "No preview: browsers do not play mpeg4 in a .avi file" in st.message
+    )
+    assert svc.upload_status(None).message == ""
+
+
+def _fake_result(seconds: float):
+    """What `beat_alignment_plot` reads of a `GenerationResult`: a random dance and clicks every 0.7 s."""
+    import types
+
+    import numpy as np
+
+    from test_api import dance
+
+    sr = 22050
+    audio = (np.random.default_rng(1).normal(size=int(seconds * sr)) * 0.01).astype(np.float32)
+    for t in np.arange(0.3, seconds, 0.7):
+        audio[int(t * sr) : int(t * sr) + 200] += 0.8
+    return types.SimpleNamespace(features=dance(seconds), audio=audio, sample_rate=sr, duration=seconds)
+
+
+def test_beat_plot_stays_readable_for_long_videos(tmp_path):
+    """At most 30 s a row (a 2-minute video: 4 rows of 30 s), so beats stay apart; past 6 rows, the start is shown."""
+    from PIL import Image
+
+    from dance2music.web.plot import beat_alignment_plot, plot_windows
+
+    assert plot_windows(8.0) == [(0.0, 8.0)]
+    assert plot_windows(45.0) == [(0.0, 22.5), (22.5, 45.0)]
+    assert plot_windows(120.0) == [(0.0, 30.0), (30.0, 60.0), (60.0, 90.0), (90.0, 120.0)]
+    assert len(plot_windows(600.0)) == 6 and plot_windows(600.0)[-1][1] == 180.0
+
+    sizes = {}
+    for seconds in (8.0, 120.0):
+        png = tmp_path / f"beats_{seconds:.0f}.png"
+        report = beat_alignment_plot(_fake_result(seconds), png)
+        assert report.motion_beats.size > seconds  # a dense dance: more than one beat a second
+        with Image.open(png) as im:
+            sizes[seconds] = im.size
+    w8, h8 = sizes[8.0]
+    w120, h120 = sizes[120.0]
+    assert (w8, h8) == (720, 306)  # the short video's figure as before
+    assert w120 == 720 and h120 > 3 * h8  # four rows, each as tall as the short one's
+    # pixels per second along the time axis (the axes span 84% of the width): at least 15, as for a 40-s row
+    assert 0.84 * w120 / 30.0 >= 15 and 0.84 * w8 / 8.0 >= 15
+    long = beat_alignment_plot(_fake_result(200.0), tmp_path / "beats_200.png")  # past 180 s: the first 180 s
+    assert long.motion_beats.max() > 180  # ... but the numbers count all of it
+    with Image.open(tmp_path / "beats_200.png") as im:
+        assert im.size[0] == 720 and im.size[1] < 2 * h120  # six rows at most
+
+
 def test_models_are_served_by_their_level(tmp_path):
     from dance2music.web.app import load_models
 
@@ -251,8 +359,16 @@ def _upload(driver, path: Path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.find_element(By.CSS_SELECTOR, "#d2m-input input[type=file]").send_keys(str(path))
-    # the file is uploaded and shown in the input before the run button may be pressed
-    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-input video[src]"))
+    # the server has read the file (status line) and the page previews it before the run button may be pressed
+    WebDriverWait(driver, 60).until(lambda d: "Ready" in _status(d))
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-preview video[src]"))
+
+
+def _toasts(driver) -> list[str]:
+    """Gradio's popups (e.g. its video box's "Video not playable")."""
+    from selenium.webdriver.common.by import By
+
+    return [t.text for t in driver.find_elements(By.CSS_SELECTOR, "[data-testid=toast-body]")]
 
 
 def _status(driver) -> str:
@@ -329,21 +445,72 @@ def test_demo_video_comes_back_with_music(server, browser):
 
 
 @browser_only
-def test_non_video_file_shows_the_error(server, browser, tmp_path):
-    """A text file named .mp4 passes the browser's type filter; the server reads its content and says why not."""
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("not_a_video.mp4", "cannot read not_a_video.mp4 as a video"),  # passes any filter on the name
+        ("notes.txt", "cannot read notes.txt as a video"),
+        ("photo.png", "photo.png is a picture, not a video"),
+    ],
+)
+def test_non_video_file_shows_the_error(server, browser, tmp_path, name, words):
+    """A non-video gets one line in the page as soon as it is dropped (no popup, no preview); Make music repeats it
+    in the same place."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, _ = server
-    bad = tmp_path / "not_a_video.mp4"
-    bad.write_text("this is a text file, not a dance\n" * 10)
+    bad = tmp_path / name
+    if name.endswith(".png"):
+        _picture(bad)
+    else:
+        bad.write_text("this is a text file, not a dance\n" * 10)
     _open_page(browser, url)
     browser.find_element(By.CSS_SELECTOR, "#d2m-input input[type=file]").send_keys(str(bad))
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-input video"))
-    browser.find_element(By.CSS_SELECTOR, "#d2m-run").click()
     WebDriverWait(browser, 60, poll_frequency=0.3).until(lambda d: "Error" in _status(d))
-    assert "cannot read not_a_video.mp4 as a video" in _status(browser)
+    assert _status(browser).startswith(f"Error: {words}"), _status(browser)
+    time.sleep(1.5)  # a browser's failed attempt to play the file would show its popup by now
+    assert _toasts(browser) == [] and not browser.find_elements(By.CSS_SELECTOR, "#d2m-preview video[src]")
+
+    # Make music: wait for the request's progress overlay on the status line to come and go
+    browser.execute_script(
+        "window.d2mRan = false; new MutationObserver(() => {"
+        " if (document.querySelector('#d2m-status .progress-text')) window.d2mRan = true; })"
+        ".observe(document.querySelector('#d2m-status'), {subtree: true, childList: true, attributes: true});"
+    )
+    browser.find_element(By.CSS_SELECTOR, "#d2m-run").click()
+    WebDriverWait(browser, 60, poll_frequency=0.2).until(
+        lambda d: (
+            d.execute_script("return window.d2mRan;")
+            and not d.find_elements(By.CSS_SELECTOR, "#d2m-status .progress-text")
+        )
+    )
+    time.sleep(1.0)
+    status = _status(browser)
+    assert status.count(words) == 1 and status.count("Error") == 1, status  # the error once
+    assert _toasts(browser) == []
     assert not browser.find_elements(By.CSS_SELECTOR, "#d2m-result video[src]")
+
+
+@browser_only
+def test_genre_names_fit_their_box(server, browser):
+    """The genre box is as wide as its column: every choice, and longer names still, show whole."""
+    from selenium.webdriver.common.by import By
+
+    _open_page(browser, server[0])
+    box = browser.find_element(By.CSS_SELECTOR, "#d2m-genre input")
+    from dance2music.constants import GENRE_NAMES, GENRES
+
+    names = ["From the dance (chosen by the model)", "Middle Hip-hop (unlike-training: no genre)"]
+    names += [f"{GENRE_NAMES[g]} ({g})" for g in GENRES]
+    for text in names:
+        fits = browser.execute_script(
+            "const e = arguments[0]; e.value = arguments[1]; return [e.scrollWidth, e.clientWidth];", box, text
+        )
+        assert fits[0] <= fits[1], (text, fits)
+    # the box has its own row: as wide as the upload box above it
+    left = browser.find_element(By.CSS_SELECTOR, "#d2m-input").size["width"]
+    assert browser.find_element(By.CSS_SELECTOR, "#d2m-genre").size["width"] >= 0.9 * left
 
 
 @browser_only
@@ -352,8 +519,9 @@ def test_demo_button_fills_in_the_bundled_video(server, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
     _open_page(browser, server[0])
-    assert not browser.find_elements(By.CSS_SELECTOR, "#d2m-input video[src]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#d2m-preview video[src]")
     browser.find_element(By.CSS_SELECTOR, "#d2m-demo").click()
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-input video[src]"))
-    src = browser.find_element(By.CSS_SELECTOR, "#d2m-input video").get_attribute("src")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#d2m-preview video[src]"))
+    assert _status(browser) == "demo.mp4: 8.0 s of video (640x360, 30 fps). Ready: press Make music."
+    src = browser.find_element(By.CSS_SELECTOR, "#d2m-preview video").get_attribute("src")
     assert urllib.request.urlopen(src, timeout=30).read() == DEMO.read_bytes()  # served from the server's copy

@@ -29,7 +29,7 @@ from pathlib import Path
 from ..api import Dance2Music
 from ..constants import GENRE_NAMES, GENRES
 from ..errors import ConfigError, D2MError, ModelError
-from .service import LEVELS, Limits, MusicService
+from .service import LEVELS, Limits, MusicService, browser_can_play
 
 #: The video shipped with the package, offered with one click.
 DEMO_VIDEO = Path(__file__).resolve().parents[1] / "assets" / "demo.mp4"
@@ -41,6 +41,8 @@ _INTRO = """# dance2music
 Upload a dance video (or try the demo): a D2M-GAN model watches the dancer and makes music whose beats land on
 the moves. You get the video back with its new soundtrack, the music alone, and a plot of how the movement beats
 line up with the music."""
+
+_READY_HINT = "Upload a video and press **Make music**."
 
 
 @dataclass(frozen=True)
@@ -153,23 +155,31 @@ def build_app(service: MusicService, *, keep_minutes: float = 30.0, demo_video: 
         gr.Markdown(_INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
-                video_in = gr.Video(label="Dance video", sources=["upload"], elem_id="d2m-input", height=320)
+                # A file box, not gr.Video: a video box plays the file in the browser before the server has seen
+                # it, so a text file named .mp4 got a "Video not playable" popup besides the page's own message,
+                # and a .txt or a picture dropped on it got no word at all. Here every file reaches the server,
+                # which reads its content (`MusicService.upload_status`) and answers in the status line; the
+                # preview below shows only videos that passed and that a browser can play.
+                video_in = gr.File(label="Dance video", file_count="single", type="filepath", elem_id="d2m-input",
+                                   height=110)  # fmt: skip
+                preview = gr.Video(label="Your video", elem_id="d2m-preview", height=240, interactive=False,
+                                   visible=False)  # fmt: skip
                 gr.Markdown(limits_txt)
-                with gr.Row():
-                    level = gr.Radio(
-                        list(service.levels),
-                        value=service.levels[0],
-                        label="Level (top: coarser, faster; lower: finer, slower)",
-                        interactive=len(service.levels) > 1,
-                        elem_id="d2m-level",
-                    )
-                    genre = gr.Dropdown(genre_choices, value="", label="Genre", elem_id="d2m-genre")
+                # one widget a row: the genre box gets the column's width, so its longest names are not cut off
+                level = gr.Radio(
+                    list(service.levels),
+                    value=service.levels[0],
+                    label="Level (top: coarser, faster; lower: finer, slower)",
+                    interactive=len(service.levels) > 1,
+                    elem_id="d2m-level",
+                )
+                genre = gr.Dropdown(genre_choices, value="", label="Genre", elem_id="d2m-genre")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (same seed, same music)")
                 with gr.Row():
                     demo_btn = gr.Button("Use the demo dance", elem_id="d2m-demo", visible=demo_video is not None)
                     run_btn = gr.Button("Make music", variant="primary", elem_id="d2m-run")
             with gr.Column(scale=1):
-                status = gr.Markdown("Upload a video and press **Make music**.", elem_id="d2m-status")
+                status = gr.Markdown(_READY_HINT, elem_id="d2m-status")
                 video_out = gr.Video(label="Your dance with its music", elem_id="d2m-result", height=320,
                                      interactive=False)  # fmt: skip
                 with gr.Row():
@@ -177,6 +187,22 @@ def build_app(service: MusicService, *, keep_minutes: float = 30.0, demo_video: 
                     dl_wav = gr.DownloadButton("Download music (wav)", visible=False, elem_id="d2m-download-wav")
                 plot = gr.Image(label="Beat alignment", type="filepath", interactive=False, elem_id="d2m-plot")
 
+        def uploaded(path):
+            """A file arrived (or the demo was filled in, or the box was cleared): say at once what it is."""
+            if path is None:
+                return _READY_HINT, gr.update(value=None, visible=False)
+            try:
+                check = service.upload_status(path)
+            except Exception as e:  # a bug, not the user's file
+                traceback.print_exc(file=sys.stderr)
+                return f"**Error:** internal error ({type(e).__name__})", gr.update(value=None, visible=False)
+            if not check.ok:
+                return f"**Error:** {_plain(check.message)}", gr.update(value=None, visible=False)
+            show = browser_can_play(check.info)
+            return _plain(check.message), gr.update(value=str(path) if show else None, visible=show)
+
+        # queue=False: the check is a quick probe and must not wait behind other people's generations
+        video_in.change(uploaded, inputs=video_in, outputs=[status, preview], queue=False, api_name=False)
         if demo_video is not None:
             # queue=False: filling in the demo must not wait behind other people's generations
             demo_btn.click(lambda: str(demo_video), outputs=video_in, queue=False, api_name=False)

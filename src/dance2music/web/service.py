@@ -134,12 +134,40 @@ class MusicService:
                 f"the file is {_mb(size)}; this page accepts videos up to {_mb(self.limits.max_upload_bytes)}"
             )
         info = probe(p)  # reads the content: a text file named .mp4 fails here with a VideoError
+        if (
+            info.container in _PICTURE_DEMUXERS
+            or info.container.endswith("_pipe")
+            or (info.num_frames == 1 and info.codec in _PICTURE_CODECS)
+        ):
+            raise InputError(f"{p.name} is a picture, not a video: upload a video of someone dancing")
         if info.duration > self.limits.max_seconds + 1e-6:
             raise InputError(
                 f"the video lasts {info.duration:.1f} s; this page accepts videos up to "
                 f"{self.limits.max_seconds:g} s (use `d2m generate` for longer ones)"
             )
         return info
+
+    def upload_status(self, path: str | os.PathLike | None) -> UploadStatus:
+        """What the page says as soon as a file arrives, before any work: `check_upload` as one line of text.
+
+        Never raises for the user's file: a non-video (text, picture, a text file named .mp4) gives ``ok`` False
+        and the reason, the same words `run` would fail with.
+        """
+        from ..errors import D2MError
+
+        if path is None or str(path) == "":
+            return UploadStatus(False, "", None)
+        try:
+            info = self.check_upload(path)
+        except D2MError as e:
+            return UploadStatus(False, str(e), None)
+        size = f"{info.width}x{info.height}, {info.fps:.3g} fps"
+        text = f"{Path(str(path)).name}: {info.duration:.1f} s of video ({size}). Ready: press Make music."
+        if not browser_can_play(info):
+            text += (
+                f" (No preview: browsers do not play {info.codec} in {_container_name(info)}; the result is an mp4.)"
+            )
+        return UploadStatus(True, text, info)
 
     # ---- step 2 ---------------------------------------------------------------------------------------
     def run(
@@ -210,6 +238,39 @@ class MusicService:
     def pending_jobs(self) -> list[Path]:
         """Job folders not yet discarded (for tests and the shutdown clean-up)."""
         return sorted(p for p in self.work_root.glob("job-*") if p.is_dir())
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    """The page's answer to an upload. ok: it can be used; message: one line of plain text (empty: no file)."""
+
+    ok: bool
+    message: str
+    info: Any = None  # the `VideoInfo` when ok
+
+
+#: Demuxers and codecs of still pictures, which PyAV opens as one-frame "videos".
+_PICTURE_DEMUXERS = frozenset({"image2", "ico"})  # and every "*_pipe"; gif/apng only with one frame
+_PICTURE_CODECS = frozenset({"png", "mjpeg", "gif", "webp", "bmp", "tiff", "apng", "jpegxl", "qoi", "ppm"})
+
+
+def browser_can_play(info) -> bool:
+    """Whether a browser's <video> plays this file as it is (H.264/VP9/AV1 in MP4 or MOV, VP8/VP9/AV1 in WebM).
+
+    The page previews only such uploads: for others (AVI, MPEG-4 Part 2, HEVC ...) the browser would fail with
+    a "not playable" message although the server reads them fine.
+    """
+    container, codec = info.container, info.codec
+    if container.startswith("mov,mp4"):
+        return codec in {"h264", "vp9", "av1"}
+    if container.startswith("matroska"):
+        return codec in {"vp8", "vp9", "av1"} and Path(str(info.path)).suffix.lower() == ".webm"
+    return False
+
+
+def _container_name(info) -> str:
+    suffix = Path(str(info.path)).suffix.lower().lstrip(".")
+    return f"a .{suffix} file" if suffix else f"this {info.container.split(',')[0]} file"
 
 
 def _mb(n: int) -> str:
