@@ -83,14 +83,14 @@ REGISTRY: dict[str, Entry] = {
         file="d2m_top.safetensors",
         sha256="72e425df6fd569790ad63c1e787aad98eb71b0f548c048f5dc31dc56c9e42b49",  # scripts/ship_gan.py prints it
         kind="d2m",
-        description="D2M-GAN top-level generator (hop 128) on vqvae-base with the dance's rhythm and a genre code prior",
+        description="D2M-GAN top level (hop 128) on vqvae-base with the dance's rhythm and a genre code prior",
     ),
     "d2m-lower": Entry(
         name="d2m-lower",
         file="d2m_lower.safetensors",
         sha256="5a1ae90791f3c6a1d9d8e8e9fe980e23ab5d2ad0e472cbfba26c7023b0d02a41",  # scripts/ship_gan.py prints it
         kind="d2m",
-        description="D2M-GAN lower-level generator (hop 32) on vqvae-base with the dance's rhythm and a genre code prior",
+        description="D2M-GAN lower level (hop 32) on vqvae-base with the dance's rhythm and a genre code prior",
     ),
     "dance-genre": Entry(
         name="dance-genre",
