@@ -21,6 +21,7 @@ from ..constants import SAMPLE_RATE
 from ..errors import ConfigError, InputError
 
 AUDIO_EXTENSIONS = (".wav", ".opus", ".ogg", ".flac", ".mp3")
+_EQ_MARGIN = 1024  # samples filtered on each side of a crop and dropped: the spectrum's circular wrap-around
 
 #: Every 7th bundled track (sorted by name, starting at the 4th) is held out: 4 of 28, across moods and styles.
 _IMMICH_EVAL_EVERY, _IMMICH_EVAL_OFFSET = 7, 3
@@ -144,13 +145,94 @@ class MusicDataConfig:
         )
 
 
-class MusicCrops(Dataset):
-    """Random crops of a set of music files, held in memory as mono float32 at ``sample_rate``.
+def to_float(a: np.ndarray) -> np.ndarray:
+    """int16 or float audio -> float32 in [-1, 1]."""
+    if a.dtype == np.int16:
+        return a.astype(np.float32) / 32767.0
+    return a.astype(np.float32)
 
-    ``len()`` is the total duration divided by the crop length (one epoch sees about every second once).
-    Item ``i`` of epoch ``e`` picks a file with probability proportional to its length and a uniform offset,
-    both drawn from ``default_rng([seed, e, i])``; files shorter than a crop are zero-padded.
-    Returns Tensor[1 x segment] in [-1, 1].
+
+def eq_curve(freqs: np.ndarray, rng: np.random.Generator, *, shelf_db: float, tilt_db: float) -> np.ndarray:
+    """One random EQ move as a linear gain per frequency: a low shelf (corner 80-400 Hz), a high shelf
+    (2-8 kHz) or a tilt (0 dB at 1 kHz, linear in log-frequency), each with an equal chance."""
+    octaves = np.log2(np.maximum(freqs, 20.0) / 1000.0)
+    kind = int(rng.integers(0, 3))
+    if kind == 2:
+        db = rng.uniform(-tilt_db, tilt_db) * octaves / np.log2(11025.0 / 1000.0)
+    else:
+        lo, hi = (80.0, 400.0) if kind == 0 else (2000.0, 8000.0)
+        corner = np.log2(np.exp(rng.uniform(np.log(lo), np.log(hi))) / 1000.0)
+        step = 1.0 / (1.0 + np.exp(-2.0 * (octaves - corner)))  # 0 -> 1 over about two octaves
+        db = rng.uniform(-shelf_db, shelf_db) * (1.0 - step if kind == 0 else step)
+    return 10.0 ** (db / 20.0)
+
+
+class AugmentedCrops(Dataset):
+    """Random crops of ``tracks`` (mono arrays, int16 or float) with EQ and gain augmentation.
+
+    Augmentation per crop, from the item's generator: one random EQ move with probability ``eq_prob``
+    (`eq_curve`: a low shelf, a high shelf or a tilt of up to ``shelf_db`` / ``tilt_db``, as a smooth zero-phase
+    gain on the crop's spectrum), then a gain U(``gain``).
+
+    ``len()`` is the total duration divided by the crop length. Item ``i`` of epoch ``e`` picks a track with
+    probability proportional to its length and a uniform offset, from ``default_rng([seed, e, i])``; tracks
+    shorter than a crop are zero-padded. Returns Tensor[1 x segment] in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        tracks: list[np.ndarray],
+        *,
+        segment: int,
+        seed: int = 0,
+        gain: tuple[float, float] = (0.3, 1.0),
+        eq_prob: float = 0.0,
+        shelf_db: float = 6.0,
+        tilt_db: float = 6.0,
+        sample_rate: int = SAMPLE_RATE,
+    ) -> None:
+        if not tracks:
+            raise ConfigError("no music to train on")
+        self.tracks = list(tracks)
+        self.segment, self.seed, self.gain, self.epoch = int(segment), int(seed), gain, 0
+        self.eq_prob, self.shelf_db, self.tilt_db, self.sample_rate = eq_prob, shelf_db, tilt_db, sample_rate
+        lengths = np.array([max(len(a), 1) for a in self.tracks], dtype=np.float64)
+        self.prob = lengths / lengths.sum()
+        self._len = max(1, int(lengths.sum() // self.segment))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        a = self.tracks[int(rng.choice(len(self.tracks), p=self.prob))]
+        start = int(rng.integers(0, max(1, len(a) - self.segment + 1)))
+        eq = self.eq_prob > 0 and rng.random() < self.eq_prob
+        m = _EQ_MARGIN if eq else 0
+        lo, hi = max(0, start - m), min(len(a), start + self.segment + m)
+        crop = to_float(a[lo:hi])
+        if eq:
+            n_fft = 1 << max(0, len(crop) - 1).bit_length()  # a power of two: numpy's FFT is slow on primes
+            spec = np.fft.rfft(crop, n=n_fft)
+            freqs = np.fft.rfftfreq(n_fft, 1.0 / self.sample_rate)
+            spec *= eq_curve(freqs, rng, shelf_db=self.shelf_db, tilt_db=self.tilt_db)
+            crop = np.fft.irfft(spec, n=n_fft)[: len(crop)].astype(np.float32)
+            peak = float(np.abs(crop).max()) if crop.size else 0.0
+            if peak > 0.99:  # a boost must not clip
+                crop *= 0.99 / peak
+        crop = crop[start - lo : start - lo + self.segment]
+        if len(crop) < self.segment:
+            crop = np.pad(crop, (0, self.segment - len(crop)))
+        g = float(rng.uniform(*self.gain)) if self.gain[1] > self.gain[0] else float(self.gain[0])
+        return torch.from_numpy(crop * g).float().unsqueeze(0)
+
+
+class MusicCrops(AugmentedCrops):
+    """Random crops of a set of music files, held in memory as mono float32 at ``sample_rate``, with gain
+    augmentation (`AugmentedCrops` without EQ; ``files`` keeps their paths).
     """
 
     def __init__(
@@ -165,27 +247,8 @@ class MusicCrops(Dataset):
         if not files:
             raise ConfigError("no music files to train on")
         self.files = list(files)
-        self.audio = [load_audio(f, sample_rate) for f in self.files]
-        self.segment, self.seed, self.gain, self.epoch = int(segment), int(seed), gain, 0
-        lengths = np.array([max(len(a), 1) for a in self.audio], dtype=np.float64)
-        self.prob = lengths / lengths.sum()
-        self._len = max(1, int(lengths.sum() // self.segment))
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        a = self.audio[int(rng.choice(len(self.audio), p=self.prob))]
-        start = int(rng.integers(0, max(1, len(a) - self.segment + 1)))
-        crop = a[start : start + self.segment]
-        if len(crop) < self.segment:
-            crop = np.pad(crop, (0, self.segment - len(crop)))
-        g = float(rng.uniform(*self.gain)) if self.gain[1] > self.gain[0] else float(self.gain[0])
-        return torch.from_numpy(crop * g).float().unsqueeze(0)
+        tracks = [load_audio(f, sample_rate) for f in self.files]
+        super().__init__(tracks, segment=segment, seed=seed, gain=gain, sample_rate=sample_rate)
 
 
 def eval_segments(

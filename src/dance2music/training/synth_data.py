@@ -24,13 +24,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..constants import SAMPLE_RATE
+from ..data.music import AugmentedCrops, load_audio, resolve_sources, to_float
 from ..errors import ConfigError
 
 _BUNDLE_FORMAT = "dance2music.audio_bundle"
-_EQ_MARGIN = 1024  # samples filtered on each side of a crop and dropped: the spectrum's circular wrap-around
 
 
 @dataclass
@@ -94,13 +93,6 @@ def load_bundle(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> list
     return [data[t["start"] : t["start"] + t["length"]] for t in meta["tracks"]]
 
 
-def to_float(a: np.ndarray) -> np.ndarray:
-    """int16 or float audio -> float32 in [-1, 1]."""
-    if a.dtype == np.int16:
-        return a.astype(np.float32) / 32767.0
-    return a.astype(np.float32)
-
-
 def excerpts(
     tracks: list[tuple[str, np.ndarray]], budget_seconds: float, *, sample_rate: int, piece_seconds: float = 6.0
 ) -> list[tuple[str, np.ndarray]]:
@@ -127,88 +119,11 @@ def excerpts(
     return out
 
 
-# -- crops --------------------------------------------------------------------------------------------------------
-def eq_curve(freqs: np.ndarray, rng: np.random.Generator, *, shelf_db: float, tilt_db: float) -> np.ndarray:
-    """One random EQ move as a linear gain per frequency: a low shelf (corner 80-400 Hz), a high shelf
-    (2-8 kHz) or a tilt (0 dB at 1 kHz, linear in log-frequency), each with an equal chance."""
-    octaves = np.log2(np.maximum(freqs, 20.0) / 1000.0)
-    kind = int(rng.integers(0, 3))
-    if kind == 2:
-        db = rng.uniform(-tilt_db, tilt_db) * octaves / np.log2(11025.0 / 1000.0)
-    else:
-        lo, hi = (80.0, 400.0) if kind == 0 else (2000.0, 8000.0)
-        corner = np.log2(np.exp(rng.uniform(np.log(lo), np.log(hi))) / 1000.0)
-        step = 1.0 / (1.0 + np.exp(-2.0 * (octaves - corner)))  # 0 -> 1 over about two octaves
-        db = rng.uniform(-shelf_db, shelf_db) * (1.0 - step if kind == 0 else step)
-    return 10.0 ** (db / 20.0)
-
-
-class AugmentedCrops(Dataset):
-    """Random crops of ``tracks`` with EQ and gain augmentation (see the module docstring).
-
-    ``len()`` is the total duration divided by the crop length. Item ``i`` of epoch ``e`` picks a track with
-    probability proportional to its length and a uniform offset, from ``default_rng([seed, e, i])``; tracks
-    shorter than a crop are zero-padded. Returns Tensor[1 x segment] in [-1, 1].
-    """
-
-    def __init__(
-        self,
-        tracks: list[np.ndarray],
-        *,
-        segment: int,
-        seed: int = 0,
-        gain: tuple[float, float] = (0.3, 1.0),
-        eq_prob: float = 0.0,
-        shelf_db: float = 6.0,
-        tilt_db: float = 6.0,
-        sample_rate: int = SAMPLE_RATE,
-    ) -> None:
-        if not tracks:
-            raise ConfigError("no music to train on")
-        self.tracks = list(tracks)
-        self.segment, self.seed, self.gain, self.epoch = int(segment), int(seed), gain, 0
-        self.eq_prob, self.shelf_db, self.tilt_db, self.sample_rate = eq_prob, shelf_db, tilt_db, sample_rate
-        lengths = np.array([max(len(a), 1) for a in self.tracks], dtype=np.float64)
-        self.prob = lengths / lengths.sum()
-        self._len = max(1, int(lengths.sum() // self.segment))
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        a = self.tracks[int(rng.choice(len(self.tracks), p=self.prob))]
-        start = int(rng.integers(0, max(1, len(a) - self.segment + 1)))
-        eq = self.eq_prob > 0 and rng.random() < self.eq_prob
-        m = _EQ_MARGIN if eq else 0
-        lo, hi = max(0, start - m), min(len(a), start + self.segment + m)
-        crop = to_float(a[lo:hi])
-        if eq:
-            n_fft = 1 << max(0, len(crop) - 1).bit_length()  # a power of two: numpy's FFT is slow on primes
-            spec = np.fft.rfft(crop, n=n_fft)
-            freqs = np.fft.rfftfreq(n_fft, 1.0 / self.sample_rate)
-            spec *= eq_curve(freqs, rng, shelf_db=self.shelf_db, tilt_db=self.tilt_db)
-            crop = np.fft.irfft(spec, n=n_fft)[: len(crop)].astype(np.float32)
-            peak = float(np.abs(crop).max()) if crop.size else 0.0
-            if peak > 0.99:  # a boost must not clip
-                crop *= 0.99 / peak
-        crop = crop[start - lo : start - lo + self.segment]
-        if len(crop) < self.segment:
-            crop = np.pad(crop, (0, self.segment - len(crop)))
-        g = float(rng.uniform(*self.gain)) if self.gain[1] > self.gain[0] else float(self.gain[0])
-        return torch.from_numpy(crop * g).float().unsqueeze(0)
-
-
 def train_crops(cfg: SynthDataConfig, seed: int) -> AugmentedCrops:
     """The training set ``cfg`` describes: from its bundle if it names one, else from its sources."""
     if cfg.bundle:
         tracks = load_bundle(cfg.bundle, cfg.sample_rate)
     else:
-        from ..data.music import load_audio, resolve_sources
-
         tracks = [load_audio(f, cfg.sample_rate) for f in resolve_sources(cfg.sources)]
     return AugmentedCrops(
         tracks, segment=int(round(cfg.segment_seconds * cfg.sample_rate)), seed=seed,
