@@ -94,7 +94,21 @@ class STFTDiscriminator(nn.Module):
         return self.post(h), feats
 
 
-class MultiScaleSTFTDiscriminator(nn.Module):
+class _DiscriminatorSet(nn.Module):
+    """Several sub-discriminators (``self.discriminators``) on the same waveform: their logits and features."""
+
+    discriminators: nn.ModuleList
+
+    def forward(self, x: torch.Tensor) -> DiscriminatorOutput:
+        logits, feats = [], []
+        for d in self.discriminators:
+            out, f = d(x)
+            logits.append(out)
+            feats.append(f)
+        return logits, feats
+
+
+class MultiScaleSTFTDiscriminator(_DiscriminatorSet):
     """`STFTDiscriminator` s at several FFT sizes (hop = n_fft / 4), e.g. 2048 / 1024 / 512 at 22.05 kHz.
 
     forward: Tensor[B x 1 x T] -> (list[logits], list[list[feature maps]]), one entry per FFT size.
@@ -120,14 +134,6 @@ class MultiScaleSTFTDiscriminator(nn.Module):
             )
             for n in n_ffts
         )  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> DiscriminatorOutput:
-        logits, feats = [], []
-        for d in self.discriminators:
-            out, f = d(x)
-            logits.append(out)
-            feats.append(f)
-        return logits, feats
 
 
 class PeriodDiscriminator(nn.Module):
@@ -174,7 +180,7 @@ class PeriodDiscriminator(nn.Module):
         return self.post(h), feats
 
 
-class MultiPeriodDiscriminator(nn.Module):
+class MultiPeriodDiscriminator(_DiscriminatorSet):
     """`PeriodDiscriminator` s for several periods (HiFi-GAN's primes 2, 3, 5, 7, 11: little overlap).
 
     forward: Tensor[B x 1 x T] -> (list[logits], list[list[feature maps]]), one entry per period.
@@ -201,14 +207,6 @@ class MultiPeriodDiscriminator(nn.Module):
             )
             for p in periods
         )  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> DiscriminatorOutput:
-        logits, feats = [], []
-        for d in self.discriminators:
-            out, f = d(x)
-            logits.append(out)
-            feats.append(f)
-        return logits, feats
 
 
 #: Named sizes. ``tiny`` runs a CPU training step in a fraction of a second (tests); ``base`` is the GPU one.
