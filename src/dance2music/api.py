@@ -341,7 +341,7 @@ class Dance2Music:
         Each try's music is decoded over an excerpt (at most `BEAT_LOCK_EXCERPT_S`, from the middle) and its own
         beats (`metrics.beats.music_beats`, librosa's tracker) are scored against the grid's beats there:
         BeatAlign + beat F1. The try that scores higher wins (the first on a tie). ``args``: `_generate_codes`'s
-        arguments after ``rhythm``. Returns (codes, {"shift": beats moved, "scores": per try}) or (codes, None).
+        arguments, the rhythm left out. Returns (codes, {"shift": beats moved, "scores": per try}) or (codes, None).
         """
         import torch
 
