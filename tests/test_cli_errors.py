@@ -123,10 +123,14 @@ def test_features_success_writes_loadable_file(tmp_path: Path, capfd) -> None:
     out = tmp_path / "a.npz"
     assert main(["features", str(clip), "-o", str(out), "--no-progress"]) == 0
     captured = capfd.readouterr()
-    assert captured.err == "" and "person in 100% of frames" in captured.out
+    # The pose model's numerics vary with the CPU (CI's finds the astronaut in 92 %, this machine's in
+    # 100 %): the contract is that the summary states the rate the file records, and that it is high.
+    assert captured.err == ""
     feats = load_features(out)
+    rate = feats.motion.meta["detection_rate"]
+    assert f"person in {rate:.0%} of frames" in captured.out and rate >= 0.75
     assert feats.motion.keypoints.shape == (30, 17, 3) and feats.visual.features.shape[0] == 30
-    assert feats.meta["width"] == 320 and feats.motion.meta["detection_rate"] == 1.0
+    assert feats.meta["width"] == 320
     assert main(["features", str(clip), "-o", str(out), "--no-progress"]) == 2  # exists: needs --force
     assert main(["features", str(clip), "-o", str(out), "--no-progress", "--force"]) == 0
 
