@@ -12,19 +12,10 @@ import numpy as np
 import pytest
 
 from dance2music.constants import COCO17_INDEX as J
-from dance2music.features.people import (
-    FollowedPose,
-    PeopleScan,
-    PersonBox,
-    PersonDetector,
-    PersonTrack,
-    choose_person,
-    link_tracks,
-    sample_frames,
-    scan_frames,
-    scan_people,
-    scan_times,
-)
+from dance2music.features.people.detect import PersonBox, PersonDetector
+from dance2music.features.people.follow import FollowedPose
+from dance2music.features.people.scan import PeopleScan, sample_frames, scan_frames, scan_people, scan_times
+from dance2music.features.people.track import PersonTrack, choose_person, link_tracks
 
 cv2 = pytest.importorskip("cv2")
 

@@ -176,7 +176,7 @@ def test_quiet_stderr_is_restored_when_threads_overlap() -> None:
     import os
     import threading
 
-    from dance2music.features.pose import _quiet_native_stderr
+    from dance2music.features.mediapipe_import import quiet_native_stderr
 
     def ident() -> tuple[int, int]:
         st = os.fstat(2)
@@ -187,14 +187,14 @@ def test_quiet_stderr_is_restored_when_threads_overlap() -> None:
     inside = []
 
     def first() -> None:
-        with _quiet_native_stderr():
+        with quiet_native_stderr():
             a_in.set()
             b_in.wait(5)
         a_out.set()  # leaves while the other is still inside
 
     def second() -> None:
         a_in.wait(5)
-        with _quiet_native_stderr():
+        with quiet_native_stderr():
             b_in.set()
             a_out.wait(5)
             inside.append(ident())

@@ -21,7 +21,7 @@ from ..constants import MOTION_FPS, VISUAL_FPS
 from ..errors import NoPersonError
 from ..io.video import iter_frames, probe
 from ..types import Motion, Visual
-from .people import scan_people
+from .people.scan import scan_people
 from .pose import POSE_MAX_SIDE, PoseTracker, track_to_motion
 from .visual import FlowGridExtractor
 

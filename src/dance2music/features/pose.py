@@ -22,9 +22,7 @@ so a caller can decode a video once and feed the same frames to several extracto
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,7 +31,9 @@ import numpy as np
 
 from ..constants import MOTION_FPS
 from ..errors import NoPersonError
+from ..io.video import iter_frames, probe
 from ..types import Motion
+from .mediapipe_import import GraphOwner, import_mediapipe, quiet_native_stderr
 from .motion_formats import normalize_keypoints
 
 #: MediaPipe pose landmark index for each COCO-17 joint (nose, eyes, ears, shoulders ... ankles).
@@ -54,48 +54,7 @@ MIN_DETECTION_RATE = 0.05
 warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
 
 
-class _QuietStderr:
-    """The state behind `_quiet_native_stderr`: fd 2 is redirected while at least one thread is inside."""
-
-    lock = threading.Lock()
-    depth = 0
-    saved: int | None = None
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence C++ log lines (TFLite "INFO: Created ... delegate", absl warnings) written straight to fd 2.
-
-    MediaPipe prints them while it starts its graph; a command line that promises one
-    line of output on error cannot let them through. Python-level exceptions are unaffected.
-    Threads may build graphs at once (`features.extract.PoseLanes` builds its trackers beside the people
-    scan's detector): the first one in redirects fd 2 and the last one out restores it, so that no thread
-    can "restore" the other's /dev/null.
-    """
-    q = _QuietStderr
-    with q.lock:
-        if q.depth == 0:
-            try:
-                q.saved = os.dup(2)
-            except OSError:  # no stderr at all (some embedded hosts)
-                q.saved = None
-            if q.saved is not None:
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, 2)
-                os.close(null)
-        q.depth += 1
-    try:
-        yield
-    finally:
-        with q.lock:
-            q.depth -= 1
-            if q.depth == 0 and q.saved is not None:
-                os.dup2(q.saved, 2)
-                os.close(q.saved)
-                q.saved = None
-
-
-class PoseEstimator:
+class PoseEstimator(GraphOwner):
     """MediaPipe pose on single RGB images -> COCO-17 keypoints in that image's pixels.
 
     static_image: True for unrelated photos (detect every time); False for video frames (detect once,
@@ -109,13 +68,11 @@ class PoseEstimator:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
     ) -> None:
-        with _quiet_native_stderr():
-            from .mediapipe_import import import_mediapipe
-
+        with quiet_native_stderr():
             import_mediapipe()
             from mediapipe.python.solutions import pose as mp_pose
 
-            self._pose = mp_pose.Pose(
+            self._graph = mp_pose.Pose(
                 static_image_mode=static_image,
                 model_complexity=1,  # 0 and 2 download their models at run time; 1 ships in the wheel
                 smooth_landmarks=False,  # its smoothing lags; we smooth zero-phase afterwards
@@ -125,7 +82,7 @@ class PoseEstimator:
             )
             # The graph opens its models (and logs about it) on worker threads after the constructor
             # returns; one blank frame waits for that while native output is still silenced.
-            self._pose.process(np.zeros((64, 64, 3), np.uint8))
+            self._graph.process(np.zeros((64, 64, 3), np.uint8))
         self._closed = False
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
@@ -133,7 +90,7 @@ class PoseEstimator:
 
         rgb: uint8[H, W, 3].
         """
-        result = self._pose.process(np.ascontiguousarray(rgb))
+        result = self._graph.process(np.ascontiguousarray(rgb))
         if result.pose_landmarks is None:
             return None
         h, w = rgb.shape[:2]
@@ -142,17 +99,6 @@ class PoseEstimator:
         for k, i in enumerate(MEDIAPIPE_TO_COCO17):
             out[k] = (lm[i].x * w, lm[i].y * h, min(1.0, max(0.0, lm[i].visibility)))
         return out
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._pose.close()
-
-    def __enter__(self) -> PoseEstimator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def keypoints_from_image(rgb: np.ndarray) -> np.ndarray | None:
@@ -187,7 +133,7 @@ def cubic_spline(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
 
     The same linear system as SciPy's (slopes at the knots, tridiagonal once the not-a-knot rows are written
     in SciPy's way), solved by elimination in numpy; agrees with SciPy to float rounding. It spares
-    `d2m generate` importing scipy.interpolate (0.7 s of CPU, scipy.spatial and scipy.sparse with it).
+    `d2m generate` importing scipy.interpolate (and scipy.spatial and scipy.sparse with it).
     y: float[N, C]; xq: float[M] -> float[M, C].
     """
     x = np.asarray(x, np.float64)
@@ -399,8 +345,6 @@ def estimate_motion(
 
 def motion_from_video(path: str | os.PathLike, *, fps: float = MOTION_FPS) -> Motion:
     """Decode ``path`` and return its dancer's `Motion` (keypoint pixels in the displayed frame's size)."""
-    from ..io.video import iter_frames, probe
-
     info = probe(path)
     frames = iter_frames(path, max_side=POSE_MAX_SIDE)
     first = next(frames)

@@ -10,15 +10,8 @@ import numpy as np
 from ..constants import SAMPLE_RATE
 from ..errors import InputError
 from .files import atomic_output
-
-
-def _resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """float32[C, N] from ``sr_in`` to ``sr_out`` (soxr high quality through librosa)."""
-    if sr_in == sr_out:
-        return audio
-    import librosa
-
-    return librosa.resample(audio, orig_sr=sr_in, target_sr=sr_out, res_type="soxr_hq", axis=-1).astype(np.float32)
+from .resample import resample
+from .video import read_audio, read_audio_rate
 
 
 def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, mono: bool = True) -> np.ndarray:
@@ -44,8 +37,6 @@ def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, mono: bool
     except (sf.LibsndfileError, RuntimeError, TypeError):
         audio, file_sr = None, None
     if audio is None:  # not a format libsndfile knows: let FFmpeg (PyAV) decode it, video containers included
-        from .video import read_audio, read_audio_rate
-
         file_sr = read_audio_rate(p)
         target = int(sr) if sr else file_sr
         audio = read_audio(p, sr=target, mono=False)
@@ -53,7 +44,7 @@ def load_audio(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, mono: bool
     if audio.shape[1] == 0:
         raise InputError(f"{p.name} holds no audio samples")
     if sr and file_sr != sr:
-        audio = _resample(audio, int(file_sr), int(sr))
+        audio = resample(audio, int(file_sr), int(sr))
     if mono:
         return audio.mean(axis=0).astype(np.float32)
     return audio.astype(np.float32)
@@ -70,8 +61,6 @@ def audio_info(path: str | os.PathLike) -> tuple[int, float]:
         info = sf.info(str(p))
         return int(info.samplerate), float(info.duration)
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        from .video import read_audio, read_audio_rate
-
         rate = read_audio_rate(p)
         return rate, len(read_audio(p, sr=rate)) / rate
 

@@ -28,6 +28,7 @@ from ..constants import SAMPLE_RATE
 from ..errors import InputError, VideoError
 from ..system import usable_cpus
 from .files import atomic_output
+from .resample import resample
 
 #: Video codecs that an mp4 container can take as they are, so `mux_audio` copies their packets.
 MP4_COPY_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1"})
@@ -146,7 +147,7 @@ def _check_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def _open(path: str | os.PathLike, need_video: bool = True) -> av.container.InputContainer:
+def open_video(path: str | os.PathLike, need_video: bool = True) -> av.container.InputContainer:
     """Open ``path`` for reading; raises `VideoError` when it is not a media file (or has no video)."""
     p = _check_path(path)
     try:
@@ -154,7 +155,7 @@ def _open(path: str | os.PathLike, need_video: bool = True) -> av.container.Inpu
     except av.FFmpegError as e:
         what = "a video" if need_video else "media"
         raise VideoError(f"cannot read {p.name} as {what} ({_one_line(e)}): not a media file, or a damaged one") from e
-    if need_video and _video_stream(container) is None:
+    if need_video and video_stream(container) is None:
         audio_only = bool(container.streams.audio)
         container.close()
         if audio_only:
@@ -163,7 +164,7 @@ def _open(path: str | os.PathLike, need_video: bool = True) -> av.container.Inpu
     return container
 
 
-def _video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+def video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
     """The first real video stream: cover art in music files (an "attached picture") does not count."""
     for st in container.streams.video:
         if not st.disposition & av.stream.Disposition.attached_pic:
@@ -171,7 +172,7 @@ def _video_stream(container: av.container.InputContainer) -> av.VideoStream | No
     return None
 
 
-def _container_start(container: av.container.InputContainer) -> float:
+def container_start(container: av.container.InputContainer) -> float:
     """The container's start time in seconds (the origin of every time this module returns)."""
     if container.start_time is not None:
         return container.start_time / av.time_base
@@ -197,23 +198,39 @@ def _legacy_rotation(stream: av.VideoStream) -> int:
         return 0
 
 
-def _frame_rotation(frame: av.VideoFrame, stream: av.VideoStream) -> int:
+def frame_rotation(frame: av.VideoFrame, stream: av.VideoStream) -> int:
+    """Degrees counter-clockwise (0, 90, 180, 270) that turn ``frame`` of ``stream`` upright."""
     rot = frame.rotation  # PyAV reads the display matrix; counter-clockwise degrees
     return _normalize_rotation(rot) if rot else _legacy_rotation(stream)
 
 
-def _apply_rotation(rgb: np.ndarray, rotation: int) -> np.ndarray:
+def apply_rotation(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """``rgb`` (uint8[H, W, 3]) turned ``rotation`` degrees counter-clockwise (a `frame_rotation` value)."""
     if rotation == 0:
         return rgb
     # np.rot90 with k=1 turns an image (row 0 at the top) a quarter turn counter-clockwise as displayed.
     return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
 
 
-def _scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(width, height) scaled down so that the longer side is at most ``max_side`` (None: unchanged)."""
     if not max_side or max(width, height) <= max_side:
         return width, height
     s = max_side / max(width, height)
     return max(2, int(round(width * s))), max(2, int(round(height * s)))
+
+
+def frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> np.ndarray:
+    """A decoded frame as uint8[H, W, 3] RGB at ``size`` (width, height; area interpolation when it differs
+    from the frame's), then turned ``rotation`` degrees (`apply_rotation`)."""
+    w, h = size
+    # One swscale thread: its automatic threading doubles the CPU time of an area scale on 2 cores for no
+    # wall-time gain (same pixels either way).
+    if (w, h) == (frame.width, frame.height):
+        rgb = frame.to_ndarray(format="rgb24", threads=1)
+    else:
+        rgb = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA", threads=1)
+    return apply_rotation(rgb, rotation)
 
 
 # ---------------------------------------------------------------------------------------------- probing
@@ -227,12 +244,12 @@ def probe(path: str | os.PathLike, scan: bool = True) -> VideoInfo:
     and `VideoError` for a file that is not a decodable video (text, truncated, audio only, zero frames).
     """
     p = _check_path(path)
-    container = _open(p)
+    container = open_video(p)
     try:
-        vs = _video_stream(container)
-        origin = _container_start(container)
+        vs = video_stream(container)
+        origin = container_start(container)
         first = _first_frame(container, vs, p)
-        rotation = _frame_rotation(first, vs)
+        rotation = frame_rotation(first, vs)
         coded_w, coded_h = first.width, first.height
         codec = vs.codec_context.name
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -308,9 +325,9 @@ class _PacketScan:
 
 def _scan_packets(p: Path) -> _PacketScan | None:
     """Demux (do not decode) every video packet of ``p``; None when the packets carry no timestamps."""
-    container = _open(p)
+    container = open_video(p)
     try:
-        vs = _video_stream(container)
+        vs = video_stream(container)
         tb = vs.time_base
         pts, durs = [], []
         try:
@@ -403,16 +420,16 @@ def _decode_frames(
     # k-th smallest stamp. Otherwise (mp4, mkv, webm) the decoder's own presentation stamps are right.
     scan = _scan_packets(_check_path(path))
     by_index = scan.times if scan is not None and scan.in_decode_order else None
-    container = _open(path)
+    container = open_video(path)
     name = Path(path).name
     try:
-        vs = _video_stream(container)
+        vs = video_stream(container)
         if usable_cpus() > 2:
             # Frame + slice threads: decoding is the bottleneck on long 1080p clips. With two CPUs or fewer
             # the analysis keeps them busy, and the threads only add work: 30 s of 720p took 4.1 CPU-s
             # with them and 3.4 without, in the same wall time.
             vs.thread_type = "AUTO"
-        origin = _container_start(container)
+        origin = container_start(container)
         skip = _frames_to_skip(keep, scan, vs.time_base, origin) if by_index is None else None
         rate = vs.average_rate or vs.guessed_rate
         step = 1.0 / float(rate) if rate else 1.0 / 30.0
@@ -421,8 +438,8 @@ def _decode_frames(
         try:
             for frame in _decode_skipping(container, vs, skip, flagged):
                 if rotation is None:
-                    rotation = _frame_rotation(frame, vs)
-                    size = _scaled_size(frame.width, frame.height, max_side)
+                    rotation = frame_rotation(frame, vs)
+                    size = scaled_size(frame.width, frame.height, max_side)
                 if by_index is not None and count < len(by_index):
                     t = float(by_index[count]) - origin
                 elif frame.time is not None:
@@ -433,14 +450,7 @@ def _decode_frames(
                 count += 1
                 if keep is not None and not keep(t):
                     continue  # the RGB conversion is most of the per-frame cost after decoding itself
-                w, h = size
-                # One swscale thread: its automatic threading doubles the CPU time of a 720p -> 640 area
-                # scale on 2 cores for no wall-time gain (same pixels either way).
-                if (w, h) == (frame.width, frame.height):
-                    rgb = frame.to_ndarray(format="rgb24", threads=1)
-                else:
-                    rgb = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA", threads=1)
-                yield t, _apply_rotation(rgb, rotation)
+                yield t, frame_to_rgb(frame, size, rotation)
         except av.FFmpegError as e:
             raise VideoError(f"cannot decode {name} ({_one_line(e)}): the file is damaged or truncated") from e
         if count == 0:
@@ -537,7 +547,7 @@ def _prefetched(make: Callable[[], Iterator[_T]], size: int, name: str) -> Itera
 
 def read_audio_rate(path: str | os.PathLike) -> int:
     """Sample rate of a media file's first audio stream; `VideoError` when it has none."""
-    container = _open(path, need_video=False)
+    container = open_video(path, need_video=False)
     try:
         if not container.streams.audio:
             raise VideoError(f"{Path(path).name} has no audio track")
@@ -553,14 +563,14 @@ def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, mono: bool = True
     container start (leading silence is inserted when the audio starts late, so it lines up with
     `iter_frames` times). Raises `VideoError` when the file has no audio stream or cannot be decoded.
     """
-    container = _open(path, need_video=False)
+    container = open_video(path, need_video=False)
     name = Path(path).name
     try:
         if not container.streams.audio:
             raise VideoError(f"{name} has no audio track")
         st = container.streams.audio[0]
         st.thread_type = "AUTO"
-        origin = _container_start(container)
+        origin = container_start(container)
         resampler = av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=int(sr))
         chunks: list[np.ndarray] = []
         first_time = None
@@ -635,9 +645,7 @@ class _AudioTrack:
         rate: int | None = None,
     ):  # fmt: skip
         if rate is not None and rate != int(sr):  # Opus takes 48 kHz only
-            from .audio import _resample
-
-            audio = np.stack([_resample(ch, int(sr), rate) for ch in audio]).astype(np.float32)
+            audio = np.stack([resample(ch, int(sr), rate) for ch in audio]).astype(np.float32)
             sr = rate
         self.audio = audio  # float32[C, N], already at its final length
         self.sr = int(sr)
@@ -819,10 +827,10 @@ def mux_audio(
 
 
 def _mux_copy(info: VideoInfo, audio: np.ndarray, sr: int, tmp: Path, fmt: OutputFormat) -> None:
-    inp = _open(info.path)
+    inp = open_video(info.path)
     try:
-        vin = _video_stream(inp)
-        origin = _container_start(inp)
+        vin = video_stream(inp)
+        origin = container_start(inp)
         out = av.open(str(tmp), mode="w", format=fmt.muxer)
         try:
             vout = out.add_stream_from_template(vin)

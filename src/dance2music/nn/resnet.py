@@ -23,13 +23,17 @@ class PolyphaseConvTranspose1d(nn.ConvTranspose1d):
     ``stride * T`` long; other settings fall back to the stock implementation.
     """
 
-    def _fast_ok(self) -> bool:
+    def fast_ok(self) -> bool:
+        """Whether the polyphase path applies (kernel - 2*padding == stride, no dilation, groups or extra
+        output padding)."""
         (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
         return (
             k - 2 * p == s and self.dilation == (1,) and self.groups == 1 and self.output_padding == (0,)
         )
 
-    def _phase_weight(self) -> tuple[torch.Tensor, int, int]:
+    def phase_weight(self) -> tuple[torch.Tensor, int, int]:
+        """(weight [stride*C_out x C_in x K] phase-major, left, right): the ordinary conv whose ``stride`` output
+        phases, interleaved, are this transposed conv's output, and the zero padding its input takes."""
         (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
         m_min, m_max = (p - (k - 1)) // s, (s - 1 + p) // s
         c_in, c_out = self.in_channels, self.out_channels
@@ -43,9 +47,9 @@ class PolyphaseConvTranspose1d(nn.ConvTranspose1d):
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         """x: Tensor[B x C_in x T] -> Tensor[B x C_out x stride*T]."""
-        if output_size is not None or not self._fast_ok():
+        if output_size is not None or not self.fast_ok():
             return super().forward(x, output_size)
-        w, left, right = self._phase_weight()
+        w, left, right = self.phase_weight()
         s, c_out = self.stride[0], self.out_channels
         bias = None if self.bias is None else self.bias.repeat(s)
         y = F.conv1d(F.pad(x, (left, right)), w, bias)  # [B x (s*C_out) x T]
@@ -241,9 +245,9 @@ def fused_tail_weight(
     separate path. None when the layers are not of the fusable kind.
     """
     (s,), (ko,), (po,) = up.stride, out.kernel_size, out.padding
-    if not (up._fast_ok() and out.stride == (1,) and out.dilation == (1,) and out.groups == 1 and ko == 2 * po + 1):
+    if not (up.fast_ok() and out.stride == (1,) and out.dilation == (1,) and out.groups == 1 and ko == 2 * po + 1):
         return None
-    pw, left, _ = up._phase_weight()  # [s*C_mid x C_in x K], phase-major
+    pw, left, _ = up.phase_weight()  # [s*C_mid x C_in x K], phase-major
     c_mid, c_in, c_out = up.out_channels, up.in_channels, out.out_channels
     pw = pw.view(s, c_mid, c_in, -1)
     m_min = -left

@@ -90,7 +90,7 @@ class _Upsample:
     """`resnet.PolyphaseConvTranspose1d` (fast case): one conv to ``stride*C_out`` columns, read as rows."""
 
     def __init__(self, up: PolyphaseConvTranspose1d):
-        w, left, right = up._phase_weight()
+        w, left, right = up.phase_weight()
         bias = None if up.bias is None else up.bias.detach().repeat(up.stride[0])
         self.conv = _TapConv(w.detach(), bias, 1, left, right)
         self.stride, self.c_out = up.stride[0], up.out_channels
@@ -156,7 +156,7 @@ class TimeMajorDecoder:
             if not isinstance(block, DecoderConvBlock) or len(block.model) < 2:
                 return False
             for resnet, up in list(block.model)[1:]:
-                if not (isinstance(up, PolyphaseConvTranspose1d) and up._fast_ok()):
+                if not (isinstance(up, PolyphaseConvTranspose1d) and up.fast_ok()):
                     return False
                 if not all(isinstance(b, ResConv1DBlock) for b in resnet.model):
                     return False
