@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from dance2music.models.d2m import D2M, code_prior_from_cache, load_generator, save_generator
+from dance2music.models.d2m import D2M, load_generator, save_generator
+from dance2music.training.code_prior import code_prior_from_cache
 from dance2music.models.vqvae import VQVAE
 from dance2music.pretrained.registry import WEIGHTS_DIR, resolve, sha256_file
 

@@ -8,14 +8,13 @@
     model.generate_video("dance.mp4", "dance_with_music.mp4")
 
 `Dance2Music.generate` also takes features (`features.extract.VideoFeatures` or a `types.Motion`) so that
-dataset clips and pre-extracted features need no video. Long inputs are generated in windows whose
-context covers the generator's receptive field and whose starts lie on both the 30 fps frame grid and the
-code grid, so the windowed result equals a whole-length run (no seam, no click) while memory stays flat.
+dataset clips and pre-extracted features need no video. This module is the I/O and options around
+`models.d2m.D2M.generate`, which makes the music (in windows of any length, with the beat lock): features,
+genre, options, loudness, files and meta.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,14 +41,8 @@ from .types import Motion, Visual
 if TYPE_CHECKING:  # torch is imported where it is used: `from_pretrained(background=True)` loads it in a thread
     import torch
 
-    from .features.rhythm import Rhythm
     from .models.dance_genre import GenreGuess
 
-#: Window starts are multiples of this many 30-fps frames: 128 frames = 4.27 s is a whole number of codes at
-#: hop 128 (735) and hop 32 (2940) for 22.05 kHz, so windows share the whole-length run's code grid exactly.
-_GRID_FRAMES = 128
-#: The beat lock scores each try's music on at most this much of it (decoded twice: keep it short).
-BEAT_LOCK_EXCERPT_S = 12.0
 
 
 @dataclass
@@ -116,6 +109,23 @@ def infer_genre(motion: Motion) -> GenreGuess | None:
         return None
 
 
+def _choose_genre(genre: str | int | None, motion: Motion) -> tuple[int | None, dict[str, Any]]:
+    """The genre index the generator gets (None: no genre) and the meta that says where it came from."""
+    genre_idx, genre_source, genre_prob, genre_note = parse_genre(genre), "given", None, None
+    if genre_idx is None and (guess := infer_genre(motion)) is not None:
+        genre_prob, genre_source, genre_note = round(guess.probability, 3), guess.verdict, guess.reason or None
+        genre_idx = None if guess.genre is None else GENRES.index(guess.genre)
+    if genre_idx in (None, NO_GENRE):
+        genre_idx = None
+        genre_source = genre_source if genre_source in ("uncertain", "unlike-training") else "none"
+    return genre_idx, {
+        # "given", "dance" (read off the motion), "uncertain" or "unlike-training" (no genre; the note says why)
+        "genre_source": genre_source,
+        "genre_probability": genre_prob,  # the classifier's calibrated probability of its best guess
+        "genre_note": genre_note,
+    }
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None``/``"auto"`` -> CUDA when available, else CPU; refuses CUDA when there is none."""
     import torch
@@ -147,12 +157,10 @@ class Dance2Music:
     ):
         """Load shipped weights by name (``d2m-top``, ``d2m-lower``; see `pretrained.registry`) or a file path.
 
-        background: on the CPU, return at once and import torch and build the model in a worker thread; the
-            first use of `model` waits for it (and raises its error). `generate` on a video extracts the
-            features meanwhile. The import starts once pose is under way (pose runs in native code and leaves
-            the interpreter to the import; the people scan and pose's start-up do not, and an import beside
-            the scan made it take twice as long), when `model` is first used, or after `LOAD_START_TIMEOUT_S`
-            at the latest.
+        background: on the CPU, return at once and build the model in a worker thread, so that a video's
+            features are extracted meanwhile; the import waits until pose is under way (an import beside the
+            people scan slows it, see docs/architecture.md), `model` is first used, or `LOAD_START_TIMEOUT_S`.
+            The first use of `model` waits for it (and raises its error).
             A bad name or path still fails here, before any work.
         """
         from .pretrained.registry import resolve
@@ -188,7 +196,7 @@ class Dance2Music:
         """Size of the visual features the generator takes (0: none), known before a background load ends."""
         if self._loading is not None and "visual_dim" in self._spec:
             return int(self._spec["visual_dim"] or 0)
-        return int(getattr(self.model.generator, "visual_dim", 0) or 0)
+        return self.model.visual_dim
 
     # ---- properties -----------------------------------------------------------------------------------
     @property
@@ -201,7 +209,7 @@ class Dance2Music:
 
     @property
     def level(self) -> str:
-        return "top" if self.model.level == len(self.model.vqvae.hops) - 1 else "lower"
+        return self.model.level_name
 
     # ---- generation -----------------------------------------------------------------------------------
     def generate(
@@ -239,11 +247,53 @@ class Dance2Music:
             -1 dBTP (`io.loudness.normalize_loudness`); ``meta["loudness"]`` records what was measured and done.
             None leaves the decoder's output as it is.
         beat_lock: for a generator that follows the dance's rhythm, also try its beat grid moved by half a beat
-            and keep the music whose own beats land nearer the grid's (`_beat_locked_codes`); the music can
+            and keep the music whose own beats land nearer the grid's (`models.d2m.D2M.generate`); the music can
             otherwise put its strongest pulse between the dancer's hits. ``meta["beat_lock"]`` says which.
         """
+        feats, motion, visual, duration = self._dance(source, visual, progress, analysis_fps, pose_lanes)
+        from .features.rhythm import estimate_rhythm  # lazy: scipy.ndimage costs CLI start-up time
+        from .models.d2m import dance_tensors
+
+        motion = motion.resample(MOTION_FPS)
+        m, v = dance_tensors(motion, visual, self._visual_dim())
+        genre_idx, genre_info = _choose_genre(genre, motion)
+        model = self.model
+        rhythm = estimate_rhythm(motion, tempo=tempo) if model.follows_rhythm else None  # the whole dance's pulse
+        music = model.generate(
+            m, v, rhythm=rhythm, genre=genre_idx, tempo=tempo, seed=seed,
+            num_samples=int(round(duration * self.sample_rate)), window_seconds=window_seconds,
+            beat_lock=beat_lock, progress=progress,
+        )  # fmt: skip
+        meta = {
+            "model": self.name,
+            "level": self.level,
+            "genre": None if genre_idx is None else GENRES[genre_idx],
+            **genre_info,
+            "tempo": tempo,
+            "dance_tempo": None if rhythm is None else round(rhythm.tempo, 1),  # the beat grid the music follows
+            "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"
+            "beat_lock": music.beat_lock,
+            "seed": music.seed,
+            "duration": duration,
+        }
+        audio = music.audio[0, 0].float().cpu().numpy().astype(np.float32)
+        if loudness is not None:
+            from .io.loudness import normalize_loudness
+
+            audio, meta["loudness"] = normalize_loudness(audio, self.sample_rate, target_lufs=float(loudness))
+        return GenerationResult(audio, self.sample_rate, music.codes[0].cpu().numpy(), feats, meta)
+
+    def _dance(
+        self,
+        source: str | os.PathLike | VideoFeatures | Motion,
+        visual: Visual | None,
+        progress: bool,
+        analysis_fps: float | None,
+        pose_lanes: int | None,
+    ) -> tuple[VideoFeatures | None, Motion, Visual | None, float]:
+        """``source`` -> (its features when it has them, motion, visual, duration in seconds); a path's features
+        are extracted (a background model load starts once pose is under way, and is dropped when it fails)."""
         feats: VideoFeatures | None = None
-        vdim = self._visual_dim()
         if isinstance(source, (str, os.PathLike)):
             from .features.extract import extract_features
 
@@ -254,7 +304,7 @@ class Dance2Music:
                 feats = extract_features(
                     source,
                     progress=progress,
-                    visual=vdim > 0,
+                    visual=self._visual_dim() > 0,
                     analysis_fps=analysis_fps,
                     pose_lanes=pose_lanes,
                     on_pose_start=None if loading is None else loading.start,
@@ -263,8 +313,7 @@ class Dance2Music:
                 if loading is not None:
                     loading.cancel()  # a bad video: the program can exit without importing torch first
                 raise
-            motion, visual = feats.motion, feats.visual
-            duration = feats.duration
+            motion, visual, duration = feats.motion, feats.visual, feats.duration
         elif isinstance(source, VideoFeatures):
             feats = source
             motion, visual, duration = source.motion, source.visual, source.duration
@@ -274,165 +323,7 @@ class Dance2Music:
             raise InputError(f"cannot make music from a {type(source).__name__}; pass a video path or features")
         if motion.num_frames == 0 or duration <= 0:
             raise InputError("the dance is empty (no frames)")
-        import torch
-
-        motion = motion.resample(MOTION_FPS)
-        m = torch.from_numpy(motion.features().T.copy())[None]  # [1, 53, T]
-        v = None
-        if vdim > 0:
-            if visual is None:
-                v = torch.zeros(1, vdim, m.shape[-1])
-            else:
-                vf = visual.resample(MOTION_FPS).features
-                if vf.shape[1] != vdim:
-                    raise InputError(f"visual features are {vf.shape[1]}-d, the model needs {vdim}-d")
-                vf = _fit_frames(vf, m.shape[-1])
-                v = torch.from_numpy(vf.T.copy())[None]
-        genre_idx, genre_source, genre_prob, genre_note = parse_genre(genre), "given", None, None
-        if genre_idx is None and (guess := infer_genre(motion)) is not None:
-            genre_prob, genre_source, genre_note = round(guess.probability, 3), guess.verdict, guess.reason or None
-            genre_idx = None if guess.genre is None else GENRES.index(guess.genre)
-        if genre_idx in (None, NO_GENRE):
-            genre_idx = None
-            genre_source = genre_source if genre_source in ("uncertain", "unlike-training") else "none"
-        num_samples = int(round(duration * self.sample_rate))
-        if seed is None:
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
-
-        rhythm, lock = None, None
-        args = (m, v, genre_idx, tempo, seed, num_samples, window_seconds, progress)
-        with torch.no_grad():
-            if getattr(self.model.generator, "rhythm_dim", 0):
-                from .features.rhythm import estimate_rhythm  # lazy: scipy.ndimage costs 0.3 s of CLI start-up
-
-                rhythm = estimate_rhythm(motion, tempo=tempo)  # the whole dance's pulse; windows cut it
-                codes, lock = self._beat_locked_codes(rhythm, args, tries=2 if beat_lock else 1)
-            else:
-                codes = self._generate_codes(m, v, None, *args[2:])
-        audio = self.model.vqvae.decode_chunked(codes.to(self.device), self.model.level)
-        audio = audio[0, 0, :num_samples].clamp(-1, 1).float().cpu().numpy()
-        if audio.shape[0] < num_samples:
-            audio = np.pad(audio, (0, num_samples - audio.shape[0]))
-        meta = {
-            "model": self.name,
-            "level": self.level,
-            "genre": None if genre_idx is None else GENRES[genre_idx],
-            # "given", "dance" (read off the motion), "uncertain" or "unlike-training" (no genre; the note says why)
-            "genre_source": genre_source,
-            "genre_probability": genre_prob,  # the classifier's calibrated probability of its best guess
-            "genre_note": genre_note,
-            "tempo": tempo,
-            "dance_tempo": None if rhythm is None else round(rhythm.tempo, 1),  # the beat grid the music follows
-            "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"
-            "beat_lock": lock,
-            "seed": seed,
-            "duration": duration,
-        }
-        audio = audio.astype(np.float32)
-        if loudness is not None:
-            from .io.loudness import normalize_loudness
-
-            audio, meta["loudness"] = normalize_loudness(audio, self.sample_rate, target_lufs=float(loudness))
-        return GenerationResult(audio, self.sample_rate, codes[0].cpu().numpy(), feats, meta)
-
-    def _beat_locked_codes(self, rhythm: Rhythm, args: tuple, tries: int) -> tuple[torch.Tensor, dict | None]:
-        """Codes that follow ``rhythm``; with ``tries`` 2, the grid moved by half a beat is tried too.
-
-        Each try's music is decoded over an excerpt (at most `BEAT_LOCK_EXCERPT_S`, from the middle) and its own
-        beats (`metrics.beats.music_beats`, librosa's tracker) are scored against the grid's beats there:
-        BeatAlign + beat F1. The try that scores higher wins (the first on a tie). ``args``: `_generate_codes`'s
-        arguments, the rhythm left out. Returns (codes, {"shift": beats moved, "scores": per try}) or (codes, None).
-        """
-        import torch
-
-        m, v, *rest = args
-        tries_out = []
-        for shift in (0.0, 0.5)[: max(1, tries)]:
-            r = torch.from_numpy(rhythm.shifted(shift).features().T.copy())[None]
-            codes = self._generate_codes(m, v, r, *rest)
-            score = self._grid_score(codes, rhythm) if tries > 1 else 0.0
-            tries_out.append((score, shift, codes))
-        if tries <= 1:
-            return tries_out[0][2], None
-        best = max(tries_out, key=lambda t: t[0])  # max keeps the first of equals
-        return best[2], {"shift": best[1], "scores": [round(t[0], 3) for t in tries_out]}
-
-    def _grid_score(self, codes: torch.Tensor, rhythm: Rhythm) -> float:
-        """BeatAlign + beat F1 of the music's own beats against the grid's, on an excerpt of ``codes``."""
-        from .metrics.beats import music_beats
-        from .metrics.motion_beats import beat_align, beat_f1
-
-        hop, sr = self.hop_length, self.sample_rate
-        n = codes.shape[-1]
-        width = min(n, int(BEAT_LOCK_EXCERPT_S * sr / hop))
-        k0 = (n - width) // 2
-        audio = self.model.vqvae.decode_chunked(codes[:, k0 : k0 + width].to(self.device), self.model.level)
-        t0, t1 = k0 * hop / sr, (k0 + width) * hop / sr
-        music = music_beats(audio[0, 0].clamp(-1, 1).float().cpu().numpy(), sr=sr) + t0
-        grid = rhythm.beat_times()
-        grid = grid[(grid >= t0) & (grid < t1)]
-        if music.size == 0 or grid.size == 0:
-            return 0.0
-        return float(beat_align(music, grid) + beat_f1(grid, music).f1)
-
-    def _generate_codes(
-        self,
-        motion: torch.Tensor,
-        visual: torch.Tensor | None,
-        rhythm: torch.Tensor | None,
-        genre: int | None,
-        tempo: float | None,
-        seed: int,
-        num_samples: int,
-        window_seconds: float,
-        progress: bool,
-    ) -> torch.Tensor:
-        """LongTensor[1 x T_code]: the generator run window by window on the shared code grid (call without grad)."""
-        import torch
-
-        g = self.model.generator
-        dev = self.device
-        kwargs = {
-            "genre": None if genre is None else torch.tensor([genre], device=dev),
-            "tempo": None if tempo is None else torch.tensor([float(tempo)], device=dev),
-        }
-        if not hasattr(g, "receptive_field_seconds") or not hasattr(g, "code_rate"):
-            raise ConfigError("this generator has a fixed length; use an aligned (default) model for videos")
-        n_codes = max(1, -(-num_samples // self.hop_length))
-        code_rate = float(g.code_rate)
-        gen = torch.Generator().manual_seed(seed)
-        noise_dim = int(getattr(g, "noise_dim", 0) or 0)
-        noise = torch.randn(1, noise_dim, n_codes, generator=gen) if noise_dim else None
-
-        t_frames = motion.shape[-1]
-        win = max(1, int(round(window_seconds * MOTION_FPS / _GRID_FRAMES))) * _GRID_FRAMES
-        ctx = int(math.ceil(g.receptive_field_seconds * MOTION_FPS / _GRID_FRAMES)) * _GRID_FRAMES
-        starts = list(range(0, t_frames, win))
-        out = torch.empty(1, n_codes, dtype=torch.long)
-        bar = None
-        if progress and len(starts) > 1:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(starts), desc="music", unit="window", leave=False)
-        for f0 in starts:
-            f1 = min(t_frames, f0 + win)
-            lo, hi = max(0, f0 - ctx), min(t_frames, f1 + ctx)
-            k_lo = int(round(lo / MOTION_FPS * code_rate))
-            k0 = int(round(f0 / MOTION_FPS * code_rate))
-            k1 = n_codes if f1 == t_frames else int(round(f1 / MOTION_FPS * code_rate))
-            k_hi = n_codes if hi == t_frames else int(round(hi / MOTION_FPS * code_rate))
-            mw = motion[..., lo:hi].to(dev)
-            vw = None if visual is None else visual[..., lo:hi].to(dev)
-            nw = None if noise is None else noise[..., k_lo:k_hi].to(dev)
-            extra = {} if rhythm is None else {"rhythm": rhythm[..., lo:hi].to(dev)}
-            latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs, **extra)
-            codes = self.model.lookup_codes(latents, kwargs["genre"])
-            out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        return out
+        return feats, motion, visual, duration
 
     def generate_video(
         self,
@@ -626,10 +517,3 @@ def _generator_spec(path: Path) -> dict[str, Any]:
     fields = generator_header(read_metadata(path))
     return fields["generator"] if fields else {}
 
-
-def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:
-    """Trim or edge-pad ``x[T, D]`` to ``n`` frames (visual and motion of one video can differ by one)."""
-    if x.shape[0] >= n:
-        return x[:n]
-    pad = np.repeat(x[-1:], n - x.shape[0], axis=0) if x.shape[0] else np.zeros((n, x.shape[1]), x.dtype)
-    return np.concatenate([x, pad], axis=0)

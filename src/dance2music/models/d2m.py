@@ -4,7 +4,11 @@
 and decoder of that level are the synthesizer (paper Sec. 3.2). It is what inference loads:
 
     model = D2M.from_pretrained("d2m-top")
-    out = model.generate(motion, visual, genre=genre)   # out.audio: Tensor[B x 1 x N] at 22.05 kHz
+    m, v = dance_tensors(motion, visual, model.visual_dim)
+    out = model.generate(m, v, rhythm=estimate_rhythm(motion), genre=genre, seed=0)  # out.audio: [1 x 1 x N]
+
+`generate` is the one generating path: the API (`api.Dance2Music`), the evaluation samples (`models.samples`),
+the benchmarks and the ship check all run it, in windows of any length with the beat lock.
 
 Builders turn config dicts into modules (`build_generator`, `build_discriminator`); the modules themselves
 take typed keyword arguments and never see a config. A generator file is a safetensors file whose metadata
@@ -14,22 +18,40 @@ against (registered name + sha256), so one ``D2M.load(path)`` rebuilds everythin
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError, ModelError
+from ..constants import MOTION_FPS
+from ..errors import ConfigError, InputError, ModelError
+from ..features.beats import beat_align, beat_f1, music_beats
+from ..features.rhythm import Rhythm
+from ..io.files import atomic_output
+from ..pretrained.registry import resolve
+from ..types import Motion, Visual
 from .discriminator import MultiScaleDiscriminator
 from .generator import D2MGenerator, OfficialGenerator
 from .generator_file import FORMAT as _FORMAT
 from .generator_file import FORMAT_VERSION as _FORMAT_VERSION
 from .generator_file import generator_header
+from .vqvae import VQVAE
+
+#: Window starts are multiples of this many 30-fps frames: 128 frames = 4.27 s is a whole number of codes at
+#: hop 128 (735) and hop 32 (2940) for 22.05 kHz, so windows share the whole-length run's code grid exactly.
+_GRID_FRAMES = 128
+#: The beat lock scores each try's music on at most this much of it (decoded twice: keep it short).
+BEAT_LOCK_EXCERPT_S = 12.0
 
 #: Generator architectures by name: ``kind`` picks the class, the rest are its keyword arguments.
 GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
@@ -107,19 +129,45 @@ def build_discriminator(spec: Mapping[str, Any] | str, **overrides: Any) -> Mult
 
 
 @dataclass
-class D2MOutput:
-    """What `D2M.generate` returns.
+class GeneratedMusic:
+    """What `D2M.generate` returns: the music as tensors, before any loudness step.
 
-    latents: Tensor[B x 64 x T_code] -- the generator's continuous VQ features.
-    codes: LongTensor[B x T_code] -- their nearest codebook entries.
-    audio: Tensor[B x 1 x N] -- the decoded music at ``sample_rate``, N = T_code * hop (or the requested length).
-    sample_rate: int.
+    codes: LongTensor[1 x T_code] -- the VQ codes the generator chose (on the CPU).
+    audio: Tensor[1 x 1 x N] in [-1, 1] at ``sample_rate``, N the requested length.
+    seed: the seed of the generator's noise (the one drawn when none was given).
+    beat_lock: {"shift": beats the kept grid was moved, "scores": per try}, or None when there was no choice.
     """
 
-    latents: torch.Tensor
     codes: torch.Tensor
     audio: torch.Tensor
     sample_rate: int
+    seed: int
+    beat_lock: dict | None = None
+
+
+def dance_tensors(
+    motion: Motion, visual: Visual | None = None, visual_dim: int = 0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A dance as `D2M.generate` takes it: ``motion`` resampled to `MOTION_FPS` -> ``Tensor[1 x 53 x T]``; for a
+    generator with a ``visual_dim``-d visual module, ``visual`` resampled and fitted to T frames ->
+    ``Tensor[1 x visual_dim x T]`` (zeros when None), else None. Refuses visual features of another size."""
+    m = torch.from_numpy(motion.resample(MOTION_FPS).features().T.copy())[None]
+    if visual_dim <= 0:
+        return m, None
+    if visual is None:
+        return m, torch.zeros(1, visual_dim, m.shape[-1])
+    vf = visual.resample(MOTION_FPS).features
+    if vf.shape[1] != visual_dim:
+        raise InputError(f"visual features are {vf.shape[1]}-d, the model needs {visual_dim}-d")
+    return m, torch.from_numpy(_fit_frames(vf, m.shape[-1]).T.copy())[None]
+
+
+def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:
+    """Trim or edge-pad ``x[T, D]`` to ``n`` frames (visual and motion of one video can differ by one)."""
+    if x.shape[0] >= n:
+        return x[:n]
+    pad = np.repeat(x[-1:], n - x.shape[0], axis=0) if x.shape[0] else np.zeros((n, x.shape[1]), x.dtype)
+    return np.concatenate([x, pad], axis=0)
 
 
 class D2M(nn.Module):
@@ -145,7 +193,7 @@ class D2M(nn.Module):
         self.vqvae = vqvae
         self.vqvae_ref = vqvae_ref
         self.level = vqvae.level_for_hop(generator.hop_length)
-        #: ``Tensor[G x K]`` log-frequency of each code in the real music of each genre (`code_prior_from_cache`),
+        #: ``Tensor[G x K]`` log-frequency of each code in the real music of each genre (`training.code_prior`),
         #: or None; with ``prior_weight`` > 0 the lookup of a known genre adds ``-prior_weight * code_prior[g]``.
         self.register_buffer("code_prior", None if code_prior is None else code_prior.float())
         self.prior_weight = float(prior_weight)
@@ -161,6 +209,11 @@ class D2M(nn.Module):
     @property
     def sample_rate(self) -> int:
         return int(self.vqvae.sample_rate)
+
+    @property
+    def level_name(self) -> str:
+        """``"top"`` (the coarsest VQ level) or ``"lower"``."""
+        return "top" if self.level == len(self.vqvae.hops) - 1 else "lower"
 
     @property
     def codebook(self) -> torch.Tensor:
@@ -208,40 +261,187 @@ class D2M(nn.Module):
         return self.vqvae.decode_features(quantized, self.level)
 
     # ---- inference ---------------------------------------------------------------------------------------
+    @property
+    def follows_rhythm(self) -> bool:
+        """Whether the generator takes the dance's rhythm (`features.rhythm.Rhythm.features()`) as an input."""
+        return bool(getattr(self.generator, "rhythm_dim", 0))
+
     @torch.no_grad()
     def generate(
         self,
         motion: torch.Tensor,
         visual: torch.Tensor | None = None,
         *,
-        genre: torch.Tensor | None = None,
-        tempo: torch.Tensor | None = None,
+        rhythm: Rhythm | None = None,
+        genre: int | None = None,
+        tempo: float | None = None,
+        seed: int | None = None,
         num_samples: int | None = None,
-        noise: torch.Tensor | None = None,
-        rhythm: torch.Tensor | None = None,
-        chunk: int = 4096,
-    ) -> D2MOutput:
-        """Dance features -> music.
+        window_seconds: float = 34.0,
+        beat_lock: bool = True,
+        progress: bool = False,
+    ) -> GeneratedMusic:
+        """Dance features -> music of exactly ``num_samples`` samples, generated window by window.
 
-        motion: ``Tensor[B x 53 x T_m]`` at 30 fps; visual: ``Tensor[B x D x T_v]`` at 30 fps (when the generator
-        has a visual module); genre/tempo: ``Tensor[B]`` or None; rhythm: ``Tensor[B x R x T_m]`` at 30 fps for a
-        generator that takes the dance's rhythm (see `D2MGenerator.forward`).
-        num_samples: output length; default ``round(T_m / fps * sample_rate)``. Decoding runs in windows of
-        ``chunk`` codes so memory does not grow with the length.
+        motion: ``Tensor[1 x 53 x T]`` at `MOTION_FPS` (see `dance_tensors`); visual: ``Tensor[1 x D x T]`` or
+        None (a generator with a visual module then needs zeros, see `dance_tensors`).
+        rhythm: the whole dance's pulse (``estimate_rhythm(motion)``), required by a generator that follows it
+            (`follows_rhythm`); each window takes its cut of it.
+        genre: an index into `constants.GENRES`, or None (unknown); tempo: BPM given to the generator, or None.
+        seed: seeds the noise, drawn once for the whole length (so windows do not change the music); None draws
+            a fresh one (recorded in the result).
+        num_samples: output length; default ``round(T / MOTION_FPS * sample_rate)``.
+        window_seconds: length of each generation window: memory is bounded by it, not by the dance. Windows
+            start on multiples of `_GRID_FRAMES` and carry the generator's receptive field as context, so the
+            result equals a whole-length run.
+        beat_lock: with a rhythm, also try the grid moved by half a beat and keep the music whose own beats land
+            nearer the grid's (`_beat_locked_codes`).
+        The official-shape generator makes fixed 2-s segments: its music is back-to-back segments (the last
+        partial one dropped), each decoded alone.
         """
         self.eval()
-        g = self.generator
-        fps = g.input_fps
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        if isinstance(self.generator, OfficialGenerator):
+            return self._fixed_segments(motion, visual, genre, seed)
         if num_samples is None:
-            num_samples = int(round(motion.shape[-1] / fps * self.sample_rate))
-        n_codes = None if isinstance(g, OfficialGenerator) else max(1, -(-num_samples // self.hop_length))
-        extra = {} if rhythm is None else {"rhythm": rhythm}
-        latents = g(motion, visual, genre=genre, tempo=tempo, num_codes=n_codes, noise=noise, **extra)
-        codes = self.lookup_codes(latents, genre)
-        audio = self.vqvae.decode_chunked(codes, self.level, chunk=chunk)
-        if not isinstance(g, OfficialGenerator):
-            audio = audio[..., :num_samples]
-        return D2MOutput(latents, codes, audio.clamp(-1, 1), self.sample_rate)
+            num_samples = int(round(motion.shape[-1] / MOTION_FPS * self.sample_rate))
+        args = (motion, visual, genre, tempo, seed, num_samples, window_seconds, progress)
+        lock = None
+        if self.follows_rhythm:
+            if rhythm is None:
+                raise ConfigError("this generator follows the dance's rhythm: pass rhythm=estimate_rhythm(motion)")
+            codes, lock = self._beat_locked_codes(rhythm, args, tries=2 if beat_lock else 1)
+        else:
+            codes = self._generate_codes(motion, visual, None, *args[2:])
+        audio = self.vqvae.decode_chunked(codes.to(self.device), self.level)[..., :num_samples].clamp(-1, 1)
+        if audio.shape[-1] < num_samples:
+            audio = F.pad(audio, (0, num_samples - audio.shape[-1]))
+        return GeneratedMusic(codes, audio, self.sample_rate, seed, lock)
+
+    @property
+    def device(self) -> torch.device:
+        return self.codebook.device
+
+    @property
+    def segment_samples(self) -> int | None:
+        """Samples of one fixed segment for the official-shape generator (its music is whole segments), else None."""
+        g = self.generator
+        return int(g.num_codes * g.hop_length) if isinstance(g, OfficialGenerator) else None
+
+    @property
+    def visual_dim(self) -> int:
+        """Size of the visual features the generator takes (0: none)."""
+        return int(getattr(self.generator, "visual_dim", 0) or 0)
+
+    def _beat_locked_codes(self, rhythm: Rhythm, args: tuple, tries: int) -> tuple[torch.Tensor, dict | None]:
+        """Codes that follow ``rhythm``; with ``tries`` 2, the grid moved by half a beat is tried too.
+
+        Each try's music is decoded over an excerpt (at most `BEAT_LOCK_EXCERPT_S`, from the middle) and its own
+        beats (librosa's tracker) are scored against the grid's beats there: BeatAlign + beat F1. The try that
+        scores higher wins (the first on a tie). ``args``: `_generate_codes`'s arguments, the rhythm left out.
+        Returns (codes, {"shift": beats moved, "scores": per try}) or (codes, None).
+        """
+        m, v, *rest = args
+        tries_out = []
+        for shift in (0.0, 0.5)[: max(1, tries)]:
+            r = torch.from_numpy(rhythm.shifted(shift).features().T.copy())[None]
+            codes = self._generate_codes(m, v, r, *rest)
+            score = self._grid_score(codes, rhythm) if tries > 1 else 0.0
+            tries_out.append((score, shift, codes))
+        if tries <= 1:
+            return tries_out[0][2], None
+        best = max(tries_out, key=lambda t: t[0])  # max keeps the first of equals
+        return best[2], {"shift": best[1], "scores": [round(t[0], 3) for t in tries_out]}
+
+    def _grid_score(self, codes: torch.Tensor, rhythm: Rhythm) -> float:
+        """BeatAlign + beat F1 of the music's own beats against the grid's, on an excerpt of ``codes``."""
+        hop, sr = self.hop_length, self.sample_rate
+        n = codes.shape[-1]
+        width = min(n, int(BEAT_LOCK_EXCERPT_S * sr / hop))
+        k0 = (n - width) // 2
+        audio = self.vqvae.decode_chunked(codes[:, k0 : k0 + width].to(self.device), self.level)
+        t0, t1 = k0 * hop / sr, (k0 + width) * hop / sr
+        music = music_beats(audio[0, 0].clamp(-1, 1).float().cpu().numpy(), sr=sr) + t0
+        grid = rhythm.beat_times()
+        grid = grid[(grid >= t0) & (grid < t1)]
+        if music.size == 0 or grid.size == 0:
+            return 0.0
+        return float(beat_align(music, grid) + beat_f1(grid, music).f1)
+
+    def _generate_codes(
+        self,
+        motion: torch.Tensor,
+        visual: torch.Tensor | None,
+        rhythm: torch.Tensor | None,
+        genre: int | None,
+        tempo: float | None,
+        seed: int,
+        num_samples: int,
+        window_seconds: float,
+        progress: bool,
+    ) -> torch.Tensor:
+        """LongTensor[1 x T_code]: the generator run window by window on the shared code grid (call without grad)."""
+        g = self.generator
+        dev = self.device
+        kwargs = {
+            "genre": None if genre is None else torch.tensor([genre], device=dev),
+            "tempo": None if tempo is None else torch.tensor([float(tempo)], device=dev),
+        }
+        n_codes = max(1, -(-num_samples // self.hop_length))
+        code_rate = float(g.code_rate)
+        gen = torch.Generator().manual_seed(seed)
+        noise_dim = int(getattr(g, "noise_dim", 0) or 0)
+        noise = torch.randn(1, noise_dim, n_codes, generator=gen) if noise_dim else None
+
+        t_frames = motion.shape[-1]
+        win = max(1, int(round(window_seconds * MOTION_FPS / _GRID_FRAMES))) * _GRID_FRAMES
+        ctx = int(math.ceil(g.receptive_field_seconds * MOTION_FPS / _GRID_FRAMES)) * _GRID_FRAMES
+        starts = list(range(0, t_frames, win))
+        out = torch.empty(1, n_codes, dtype=torch.long)
+        bar = None
+        if progress and len(starts) > 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(starts), desc="music", unit="window", leave=False)
+        for f0 in starts:
+            f1 = min(t_frames, f0 + win)
+            lo, hi = max(0, f0 - ctx), min(t_frames, f1 + ctx)
+            k_lo = int(round(lo / MOTION_FPS * code_rate))
+            k0 = int(round(f0 / MOTION_FPS * code_rate))
+            k1 = n_codes if f1 == t_frames else int(round(f1 / MOTION_FPS * code_rate))
+            k_hi = n_codes if hi == t_frames else int(round(hi / MOTION_FPS * code_rate))
+            mw = motion[..., lo:hi].to(dev)
+            vw = None if visual is None else visual[..., lo:hi].to(dev)
+            nw = None if noise is None else noise[..., k_lo:k_hi].to(dev)
+            extra = {} if rhythm is None else {"rhythm": rhythm[..., lo:hi].to(dev)}
+            latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs, **extra)
+            codes = self.lookup_codes(latents, kwargs["genre"])
+            out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        return out
+
+    def _fixed_segments(
+        self, motion: torch.Tensor, visual: torch.Tensor | None, genre: int | None, seed: int
+    ) -> GeneratedMusic:
+        """Back-to-back segments through the fixed-size official-shape generator, each decoded alone."""
+        g = self.generator
+        frames = g.motion_frames
+        dev = self.device
+        genre_t = None if genre is None else torch.tensor([genre], device=dev)
+        codes, audio = [], []
+        for start in range(0, motion.shape[-1] - frames + 1, frames):
+            vs = None if visual is None else visual[..., start : start + frames].to(dev)
+            latents = g(motion[..., start : start + frames].to(dev), vs, genre=genre_t)
+            c = self.lookup_codes(latents, genre_t)
+            codes.append(c.cpu())
+            audio.append(self.vqvae.decode_chunked(c, self.level).clamp(-1, 1))
+        if not codes:
+            raise ConfigError(f"the official-shape generator needs at least {frames} frames of dance")
+        return GeneratedMusic(torch.cat(codes, -1), torch.cat(audio, -1), self.sample_rate, seed, None)
 
     # ---- persistence -------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, meta: Mapping[str, Any] | None = None, half: bool = False) -> Path:
@@ -264,15 +464,11 @@ class D2M(nn.Module):
         ref = header.get("vqvae")
         prior = dict(code_prior=header.get("code_prior"), prior_weight=float(header.get("prior_weight") or 0.0))
         if vqvae is None or isinstance(vqvae, str):
-            from .vqvae import VQVAE
-
             ref = vqvae or ref
             if not ref:
                 raise ModelError(f"{path} does not say which VQ-VAE it needs; pass one")
             local = Path(ref).expanduser()
             if not local.is_file():
-                from ..pretrained.registry import resolve
-
                 local = resolve(ref, kind="vqvae")
             vqvae = VQVAE.load(local, map_location=map_location)
             _check_vqvae(local, vqvae, header["meta"], path)
@@ -281,8 +477,6 @@ class D2M(nn.Module):
     @classmethod
     def from_pretrained(cls, name_or_path: str = "d2m-top", *, map_location: str | torch.device = "cpu") -> D2M:
         """Load shipped weights by registered name (``d2m-top``, ``d2m-lower``) or a generator file path."""
-        from ..pretrained.registry import resolve
-
         return cls.load(resolve(name_or_path, kind="d2m"), map_location=map_location)
 
 
@@ -293,9 +487,6 @@ def _check_vqvae(vqvae_path: Path, vqvae: nn.Module, meta: dict, generator_path:
     expected_sha256 = meta.get("vqvae_sha256")
     if not expected_sha256:
         return
-    import hashlib
-    import warnings
-
     if hashlib.sha256(Path(vqvae_path).read_bytes()).hexdigest() == expected_sha256:
         return
     codebooks = meta.get("vqvae_codebook_sha256")
@@ -318,36 +509,6 @@ def freeze(module: nn.Module) -> nn.Module:
 _PRIOR_KEY = "lookup.code_prior"
 
 
-@torch.no_grad()
-def code_prior_from_cache(
-    model: D2M, cache_dir: str | os.PathLike, split: str = "train", max_sequences: int | None = None
-) -> torch.Tensor:
-    """``Tensor[G x K]``: log-frequency of each code of ``model``'s level in the real music of each genre of a
-    feature cache's ``split`` (add-one smoothed), for `D2M.lookup_codes`. Genres absent from the cache get the
-    pooled frequencies of all. ``max_sequences``: count over at most this many, evenly spread (encoding every
-    sequence of a large cache takes long on a CPU)."""
-    from ..constants import GENRES
-    from ..data.cache import FeatureCache
-
-    cache = FeatureCache(cache_dir, split)
-    k = model.codebook.shape[0]
-    counts = torch.zeros(len(GENRES), k, dtype=torch.float64)
-    entries = cache.entries
-    if max_sequences is not None and len(entries) > max_sequences:
-        step = len(entries) / max_sequences
-        entries = [entries[int(i * step)] for i in range(max_sequences)]
-    for e in entries:
-        if e.get("genre") is None:
-            continue
-        audio = torch.from_numpy(cache.read_audio(e["name"]))[None, None].to(model.codebook.device)
-        codes = model.vqvae.encode(audio, model.level)[0].cpu()
-        counts[int(e["genre"])] += torch.bincount(codes, minlength=k).double()
-    pooled = counts.sum(0)
-    counts[counts.sum(1) == 0] = pooled
-    counts += 1.0
-    return (counts / counts.sum(1, keepdim=True)).log().float()
-
-
 def save_generator(
     path: str | os.PathLike,
     generator: nn.Module,
@@ -366,8 +527,6 @@ def save_generator(
     code_prior, prior_weight: the genre code prior of `D2M.lookup_codes` (stored as ``lookup.code_prior``).
     """
     from safetensors.torch import save_file
-
-    from ..io.files import atomic_output
 
     path = Path(path)
     buffers = {name for name, _ in generator.named_buffers()}

@@ -35,6 +35,8 @@ import numpy as np
 
 from ..constants import COCO17, GENRE_NAMES, GENRES, MOTION_FPS
 from ..errors import ModelError
+from ..io.files import atomic_output
+from ..pretrained.registry import resolve
 from ..types import Motion
 
 #: Window length (s) of the classifier's features; dances shorter than this are one window.
@@ -271,8 +273,6 @@ class DanceGenreClassifier:
         """Write ``path`` (safetensors) and ``<stem>.json`` (genres, meta, calibration) beside it, atomically."""
         from safetensors.numpy import save_file
 
-        from ..io.files import atomic_output
-
         path = Path(path)
         calib = {"temperature": self.temperature, "ood_threshold": self.ood_threshold,
                  "min_probability": self.min_probability}  # fmt: skip
@@ -318,8 +318,6 @@ class DanceGenreClassifier:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = "dance-genre") -> DanceGenreClassifier:
-        from ..pretrained.registry import resolve
-
         return cls.load(resolve(name_or_path, kind="dance_genre"))
 
 
