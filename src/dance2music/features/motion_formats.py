@@ -81,6 +81,24 @@ def normalize_keypoints(
     Returns a `Motion` at ``fps`` with ``meta`` holding ``scale_px`` and ``root_px0`` (to map back to pixels).
     Raises `NoPersonError` when no frame has a person.
     """
+    kp, seen, valid = _seen_joints(kp_px, valid)
+    meta = dict(meta or {})
+    xy = kp[..., :2]
+    root, hips_seen = _root_track(xy, seen, valid, meta)
+    rel = _posture(xy - root[:, None, :], seen)
+    scale = _torso_scale(xy, seen, valid, hips_seen, meta)
+    # 4. normalize
+    first = int(np.flatnonzero(valid)[0])
+    conf = np.where(seen, np.clip(kp[..., 2], 0.0, 1.0), 0.0)
+    out = np.concatenate([rel / scale, conf[..., None]], axis=-1).astype(np.float32)
+    root_norm = ((root - root[first]) / scale).astype(np.float32)
+    meta.update(scale_px=scale, root_px0=[float(root[first, 0]), float(root[first, 1])])
+    return Motion(out, fps, valid, root_norm, meta)
+
+
+def _seen_joints(kp_px: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keypoints float64[T, 17, 3] with non-finite ones zeroed, seen bool[T, 17], valid bool[T]); raises
+    `NoPersonError` when no frame has a person."""
     kp = np.array(kp_px, dtype=np.float64, copy=True)
     if kp.ndim != 3 or kp.shape[1:] != (17, 3):
         raise ValueError(f"keypoints must be [T, 17, 3], got {kp.shape}")
@@ -98,10 +116,12 @@ def normalize_keypoints(
     seen &= valid[:, None]
     if t_len == 0 or not valid.any():
         raise NoPersonError("no person found in any frame of the motion")
-    meta = dict(meta or {})
-    xy = kp[..., :2]
+    return kp, seen, valid
 
-    # 1. root trajectory (pixels)
+
+def _root_track(xy: np.ndarray, seen: np.ndarray, valid: np.ndarray, meta: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Step 1: the root trajectory float64[T, 2] (pixels) and where both hips are seen, bool[T]."""
+    t_len = xy.shape[0]
     hips_seen = seen[:, _LHIP] & seen[:, _RHIP]
     root = np.zeros((t_len, 2))
     if hips_seen.any():
@@ -112,10 +132,12 @@ def normalize_keypoints(
         root = (xy * seen[..., None]).sum(axis=1) / counts
         root_known = valid.copy()
         meta["root"] = "centroid (hips never seen)"
-    root = _fill_gaps(root, root_known)
+    return _fill_gaps(root, root_known), hips_seen
 
-    # 2. root-relative posture, gaps filled per joint
-    rel = xy - root[:, None, :]
+
+def _posture(rel: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Step 2: root-relative positions float64[T, 17, 2] with each joint's gaps filled in time, and a joint
+    never seen on its stand-in's track (``rel`` is changed in place and returned)."""
     joint_seen = seen.any(axis=0)
     for j in range(17):
         if joint_seen[j]:
@@ -128,8 +150,11 @@ def normalize_keypoints(
             rel[:, 0] = 0.5 * (rel[:, _LSH] + rel[:, _RSH])
         else:
             rel[:, j] = rel[:, _STAND_IN[j]]
+    return rel
 
-    # 3. scale: median torso length
+
+def _torso_scale(xy: np.ndarray, seen: np.ndarray, valid: np.ndarray, hips_seen: np.ndarray, meta: dict) -> float:
+    """Step 3: the median torso length in pixels, or the fallbacks (noted in ``meta``)."""
     torso_ok = seen[:, _LSH] & seen[:, _RSH] & hips_seen
     scale = 0.0
     if torso_ok.any():
@@ -147,14 +172,7 @@ def normalize_keypoints(
     if not scale > 1e-6:
         scale = 1.0
         meta["scale"] = "unit (degenerate keypoints)"
-
-    # 4. normalize
-    first = int(np.flatnonzero(valid)[0])
-    conf = np.where(seen, np.clip(kp[..., 2], 0.0, 1.0), 0.0)
-    out = np.concatenate([rel / scale, conf[..., None]], axis=-1).astype(np.float32)
-    root_norm = ((root - root[first]) / scale).astype(np.float32)
-    meta.update(scale_px=scale, root_px0=[float(root[first, 0]), float(root[first, 1])])
-    return Motion(out, fps, valid, root_norm, meta)
+    return scale
 
 
 # --------------------------------------------------------------------------------------------------
