@@ -20,7 +20,7 @@ from .. import __version__
 from ..errors import D2MError, Stopped
 
 #: Subcommand modules, in the order `d2m --help` lists them.
-COMMANDS: tuple[str, ...] = ("generate", "data", "demo", "evaluate", "features", "serve", "train")
+COMMANDS: tuple[str, ...] = ("generate", "data", "demo", "evaluate", "features", "serve", "train", "ship")
 
 
 def build_parser() -> argparse.ArgumentParser:

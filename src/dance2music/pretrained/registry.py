@@ -8,14 +8,16 @@ rebuilds the model (``<stem>.json``). `resolve` accepts:
 - a registered name: the file is looked up in the package's ``weights/`` folder, then in the cache folder
   (``$D2M_HOME``, default ``~/.cache/dance2music``), and its sha256 is checked.
 
-Nothing is ever downloaded. Another component adds its weights by adding an `Entry` to `REGISTRY`.
+Nothing is ever downloaded. Weights are added and updated by ``d2m ship KIND ...`` (`cli.ship`), which copies
+them into `WEIGHTS_DIR` and writes their entry here with `write_entry`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ModelError
@@ -47,7 +49,7 @@ REGISTRY: dict[str, Entry] = {
     "vqvae-small": Entry(
         name="vqvae-small",
         file="vqvae_small.safetensors",
-        # set by `python -m dance2music.pretrained.ship_vqvae RUN` when the tokenizer is retrained
+        # set by `d2m ship vqvae RUN` when the tokenizer is retrained
         sha256="78e44b6af6e696ec80a9d4972b79b6b46b2db94308c133b842806517f5b3f52d",
         kind="vqvae",
         description="audio tokenizer: 2-level VQ-VAE in JukeBox's layout, hops 32/128 at 22.05 kHz, 512x64 codes",
@@ -55,7 +57,7 @@ REGISTRY: dict[str, Entry] = {
     "vqvae-base": Entry(
         name="vqvae-base",
         file="vqvae_base.safetensors",
-        # set by `python -m dance2music.pretrained.ship_vqvae RUN --name vqvae-base`
+        # set by `d2m ship vqvae RUN --name vqvae-base`
         sha256="09ed47da7e1def052f277408f4cf159b0c0195e80c15e716731803d9c32e0533",
         kind="vqvae",
         description="audio tokenizer, width 32 (configs/vqvae_base.yaml): sharper onsets, half the decode speed",
@@ -63,7 +65,7 @@ REGISTRY: dict[str, Entry] = {
     "vqvae-base-fast": Entry(
         name="vqvae-base-fast",
         file="vqvae_base_fast.safetensors",
-        # set by `python -m dance2music.pretrained.ship_vqvae RUN --name vqvae-base-fast`
+        # set by `d2m ship vqvae RUN --name vqvae-base-fast`
         sha256="cb7411f015d449dc15648a7e04f8191889e98bfd654432234ae6249dcfc55bd0",
         kind="vqvae",
         description="vqvae-base's encoders and codes with width-16 decoders (configs/vqvae_base_fast.yaml): "
@@ -72,7 +74,7 @@ REGISTRY: dict[str, Entry] = {
     "vqvae-base-adv": Entry(
         name="vqvae-base-adv",
         file="vqvae_base_adv.safetensors",
-        # set by `python -m dance2music.pretrained.ship_vqvae RUN --name vqvae-base-adv`
+        # set by `d2m ship vqvae RUN --name vqvae-base-adv`
         sha256="0fd054df2b83abffde6796d85b9379d73b6679d0e26fca15810eea67fc9b0ff5",
         kind="vqvae",
         description="vqvae-base's encoders and codes with adversarially fine-tuned decoders (configs/synth_top.yaml, "
@@ -81,28 +83,28 @@ REGISTRY: dict[str, Entry] = {
     "d2m-top": Entry(
         name="d2m-top",
         file="d2m_top.safetensors",
-        sha256="72e425df6fd569790ad63c1e787aad98eb71b0f548c048f5dc31dc56c9e42b49",  # scripts/ship_gan.py prints it
+        sha256="72e425df6fd569790ad63c1e787aad98eb71b0f548c048f5dc31dc56c9e42b49",  # set by `d2m ship d2m`
         kind="d2m",
         description="D2M-GAN top level (hop 128) on vqvae-base with the dance's rhythm and a genre code prior",
     ),
     "d2m-lower": Entry(
         name="d2m-lower",
         file="d2m_lower.safetensors",
-        sha256="5646d4f2e1926baaadb2aab46482769890e347b2d7df60e2c63a60cafadcc541",  # scripts/ship_gan.py prints it
+        sha256="5646d4f2e1926baaadb2aab46482769890e347b2d7df60e2c63a60cafadcc541",  # set by `d2m ship d2m`
         kind="d2m",
         description="D2M-GAN lower level (hop 32) on vqvae-base with the dance's rhythm and a genre code prior",
     ),
     "dance-genre": Entry(
         name="dance-genre",
         file="dance_genre.safetensors",
-        sha256="dfa75c4039c6d0d1a90a52cbee4702f540e770df32a37de20ded81b5906868ca",  # scripts/train_dance_genre.py
+        sha256="dfa75c4039c6d0d1a90a52cbee4702f540e770df32a37de20ded81b5906868ca",  # set by `d2m ship dance-genre`
         kind="dance_genre",
         description="dance genre from the motion (10 AIST++ genres), calibrated; says when it does not know",
     ),
     "genre-cnn": Entry(
         name="genre-cnn",
         file="genre_cnn.safetensors",
-        sha256="d80eeae0ee54aa193bf9535ac2a43ecc799e35d68cd7c54318bf72f9c1693daa",  # scripts/train_genre.py prints it
+        sha256="d80eeae0ee54aa193bf9535ac2a43ecc799e35d68cd7c54318bf72f9c1693daa",  # set by `d2m ship genre-cnn`
         kind="genre_cnn",
         description="music genre CNN on log-mel (10 AIST++ genres); its embedding serves FAD and retrieval",
     ),
@@ -151,6 +153,26 @@ def resolve(name_or_path: str | os.PathLike, kind: str | None = None) -> Path:
     raise ModelError(
         f"weights for {s!r} not found: put {entry.file} in {WEIGHTS_DIR} or {cache_dir()} (set D2M_HOME)"
     )
+
+
+def write_entry(entry: Entry) -> None:
+    """Register ``entry`` in `REGISTRY` and in this source file: an entry of that name gets the new sha256 (and
+    file); a new name is added at the end of `REGISTRY` with its kind and description."""
+    path = Path(__file__)
+    text = path.read_text()
+    name = re.escape(entry.name)
+    block = re.compile(r'(Entry\(\s*name="' + name + r'",\s*file=")([^"]*)(",.*?sha256=")([0-9a-f]*)(")', re.S)
+    text, n = block.subn(lambda m: m.group(1) + entry.file + m.group(3) + entry.sha256 + m.group(5), text, count=1)
+    if n == 0:
+        end = text.index("\n}\n", text.index("REGISTRY: dict"))
+        text = text[:end] + (
+            f'\n    "{entry.name}": Entry(\n        name="{entry.name}",\n        file="{entry.file}",\n'
+            f'        sha256="{entry.sha256}",  # set by `d2m ship {entry.kind.replace("_", "-")}`\n'
+            f'        kind="{entry.kind}",\n        description={entry.description!r},\n    ),'
+        ) + text[end:]
+    path.write_text(text)
+    old = REGISTRY.get(entry.name)
+    REGISTRY[entry.name] = entry if old is None else replace(old, file=entry.file, sha256=entry.sha256)
 
 
 def config_path(weights: str | os.PathLike) -> Path:

@@ -1,0 +1,195 @@
+"""``d2m ship KIND ...``: copy trained weights into the package and register them (`pretrained.registry`).
+
+    d2m ship vqvae runs/vqvae_base --name vqvae-base [--bench bench.json] [--record curve.json]
+    d2m ship d2m RUN/generator.safetensors --name d2m-top --vqvae vqvae-base \\
+        [--prior-cache data/cache/synth --prior-weight 100] [--record record.json]
+    d2m ship dance-genre OUT/dance_genre.safetensors         # scripts/train_dance_genre.py's file
+    d2m ship genre-cnn OUT/genre_cnn.safetensors              # scripts/train_genre.py's file
+
+Every kind ends the same way: the weights and their ``<stem>.json`` lie in `pretrained.registry.WEIGHTS_DIR`
+and the registry entry of ``--name`` holds their sha256 (`registry.write_entry`; a new name gets a new entry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..pretrained.registry import REGISTRY, WEIGHTS_DIR, Entry, resolve, sha256_file, write_entry
+
+#: Kinds shipped as the file their training wrote (copied, checked, registered): subcommand -> registry kind.
+FILE_KINDS = {"dance-genre": "dance_genre", "genre-cnn": "genre_cnn"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "ship",
+        help="copy trained weights into the package and register them (vqvae, d2m, dance-genre, genre-cnn)",
+        description="Copy trained weights into the package's weights folder and write their registry entry.",
+    )
+    kinds = p.add_subparsers(dest="kind", metavar="KIND")
+    v = kinds.add_parser("vqvae", help="a tokenizer run folder (RUN/vqvae.safetensors)")
+    v.add_argument("run", type=Path)
+    v.add_argument("--name", default="vqvae-small")
+    v.add_argument("--bench", type=Path, help="JSON written by benchmarks/bench_vqvae.py --json")
+    v.add_argument("--command", help="the training command to record (default: d2m train vqvae ...)")
+    v.add_argument("--record", type=Path, help="JSON of further training record (curve, final metrics)")
+    v.set_defaults(func=run_vqvae)
+    g = kinds.add_parser("d2m", help="a D2M-GAN generator (generator.safetensors of d2m train gan)")
+    g.add_argument("generator", type=Path)
+    g.add_argument("--name", required=True, help="registry name, e.g. d2m-top")
+    g.add_argument("--vqvae", default="vqvae-small", help="the registered VQ-VAE it ships with")
+    g.add_argument(
+        "--trained-vqvae", default=None,
+        help="the VQ-VAE it was trained against when --vqvae is another with the same codebooks (new decoders)",
+    )  # fmt: skip
+    g.add_argument("--prior-cache", default=None, help="feature cache whose music gives the genre code prior")
+    g.add_argument("--prior-split", default="train", help="its split (default train)")
+    g.add_argument("--prior-max", type=int, default=None, help="count the prior over at most this many sequences")
+    g.add_argument("--prior-weight", type=float, default=0.0, help="weight of the prior in the lookup (0: none)")
+    g.add_argument(
+        "--record", type=Path, default=None,
+        help="a JSON training record (command, config, curve, final metrics) kept in the metadata",
+    )  # fmt: skip
+    g.set_defaults(func=run_d2m)
+    for kind in FILE_KINDS:
+        f = kinds.add_parser(kind, help=f"a {kind} weights file (and its .json beside it)")
+        f.add_argument("weights", type=Path)
+        f.add_argument("--name", default=kind)
+        f.add_argument("--description", default="", help="one line for a new registry entry")
+        f.set_defaults(func=run_file)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _target(name: str, kind: str) -> Path:
+    """Where the weights of registry name ``name`` go (an entry of another kind is refused)."""
+    entry = REGISTRY.get(name)
+    if entry is not None and entry.kind != kind:
+        raise ConfigError(f"{name!r} is registered as a {entry.kind}, not a {kind}")
+    return WEIGHTS_DIR / (entry.file if entry else f"{name.replace('-', '_')}.safetensors")
+
+
+def _register(name: str, kind: str, dst: Path, description: str) -> None:
+    sha = sha256_file(dst)
+    write_entry(Entry(name=name, file=dst.name, sha256=sha, kind=kind, description=description))
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.2f} MB), registered {name!r} sha256 {sha}")
+
+
+def run_vqvae(args: argparse.Namespace) -> int:
+    """``RUN/vqvae.safetensors`` (float32) -> the weights folder, with a ``.json`` of the model config, the training
+    config and step that produced it, and the benchmark numbers if given."""
+    import yaml
+
+    from ..models.vqvae import VQVAE
+
+    name, run = args.name, Path(args.run)
+    src = run / "vqvae.safetensors"
+    model = VQVAE.load(src)
+    meta = _vqvae_meta(src)
+    train_cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else None
+    info = {
+        "name": name,
+        "kind": "vqvae",
+        "model": model.config,
+        "hops": model.hops,
+        "step": meta.get("step"),
+        "command": args.command or f"d2m train vqvae --config configs/{name.replace('-', '_')}.yaml --out {run}",
+        "training_config": train_cfg,
+    }
+    if args.bench is not None:
+        info["benchmark"] = json.loads(args.bench.read_text())
+    if args.record is not None:  # e.g. the eval curve of a `d2m train synth` run
+        info["training"] = json.loads(args.record.read_text())
+    dst = _target(name, "vqvae")
+    kept = {k: meta[k] for k in ("base", "codebook_sha256", "decoders") if k in meta}  # scripts/merge_decoders.py
+    model.save(dst, meta={"step": meta.get("step"), "name": name, **kept})
+    dst.chmod(0o644)
+    dst.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+    _register(name, "vqvae", dst, f"audio tokenizer: VQ-VAE, hops {'/'.join(map(str, model.hops))}")
+    return 0
+
+
+def _vqvae_meta(path: Path) -> dict:
+    """The ``meta`` a VQ-VAE file records (its step, codebook digest, ...)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        header = f.metadata() or {}
+    meta = json.loads(header["dance2music.vqvae"])["meta"] if "dance2music.vqvae" in header else {}
+    return meta or json.loads(header.get("meta", "{}"))
+
+
+def run_d2m(args: argparse.Namespace) -> int:
+    """A generator -> the weights folder (float16 weights, float32 buffers: half the size, the same music to the
+    ear), with the shipped VQ-VAE's codebook digest and the genre code prior when asked; the copy must rebuild
+    and generate before it is registered."""
+    from ..models.d2m import D2M, load_generator, save_generator
+    from ..models.vqvae import VQVAE
+    from ..training.code_prior import code_prior_from_cache
+
+    generator, header = load_generator(args.generator)
+    meta = {**header["meta"], "source": str(args.generator)}
+    if args.record is not None:
+        meta["training"] = json.loads(args.record.read_text())
+    # The codes mean what the codebooks say: the shipped VQ-VAE must have those the generator was trained on.
+    shipped_path = resolve(args.vqvae, kind="vqvae")
+    shipped = VQVAE.load(shipped_path)
+    digest = shipped.codebook_sha256()
+    known = header["meta"].get("vqvae_codebook_sha256")
+    if args.trained_vqvae:
+        known = VQVAE.from_pretrained(args.trained_vqvae).codebook_sha256()
+    trained_sha = header["meta"].get("vqvae_sha256")
+    if known is None and trained_sha not in (None, sha256_file(shipped_path)):
+        raise ConfigError(f"{args.generator} was trained against another VQ-VAE: name it with --trained-vqvae")
+    if known is not None and known != digest:
+        raise ConfigError(f"{args.vqvae} does not have the codebooks {args.generator} was trained on")
+    meta["vqvae_codebook_sha256"] = digest
+    prior = None
+    if args.prior_cache:
+        model = D2M.load(args.generator, vqvae=shipped)
+        prior = code_prior_from_cache(model, args.prior_cache, args.prior_split, args.prior_max)
+        meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split, "max_sequences": args.prior_max}
+    dst = _target(args.name, "d2m")
+    save_generator(dst, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
+                   prior_weight=args.prior_weight)  # fmt: skip
+    model = D2M.load(dst)  # the shipped copy must rebuild with the registered VQ-VAE and make music
+    _check_generates(model)
+    desc = f"D2M-GAN {model.level_name} level (hop {model.hop_length}) on {args.vqvae}"
+    _register(args.name, "d2m", dst, desc)
+    return 0
+
+
+def _check_generates(model) -> None:
+    """One second of a still dance through `D2M.generate`, as the API runs it: finite music of that length."""
+    import numpy as np
+
+    from ..constants import MOTION_FPS
+    from ..features.rhythm import estimate_rhythm
+    from ..models.d2m import dance_tensors
+    from ..types import Motion
+
+    dance = Motion(np.zeros((int(round(MOTION_FPS)), 17, 3), np.float32), fps=MOTION_FPS)
+    m, v = dance_tensors(dance, None, model.visual_dim)
+    rhythm = estimate_rhythm(dance) if model.follows_rhythm else None
+    audio = model.generate(m, v, rhythm=rhythm, seed=0, beat_lock=False).audio
+    if audio.shape[-1] != model.sample_rate or not bool(audio.isfinite().all()):
+        raise ConfigError("the shipped copy does not make a second of finite music for a second of dance")
+
+
+def run_file(args: argparse.Namespace) -> int:
+    """A weights file its training wrote -> the weights folder (with its ``.json``), checked, registered."""
+    kind = FILE_KINDS[args.kind]
+    src, dst = Path(args.weights), _target(args.name, kind)
+    if args.kind == "dance-genre":
+        from ..models.dance_genre import DanceGenreClassifier
+
+        DanceGenreClassifier.load(src)  # refuses a file that is not one
+    if src.resolve() != dst.resolve():
+        shutil.copyfile(src, dst)
+        if src.with_suffix(".json").is_file():
+            shutil.copyfile(src.with_suffix(".json"), dst.with_suffix(".json"))
+    _register(args.name, kind, dst, args.description)
+    return 0

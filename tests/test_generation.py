@@ -1,0 +1,101 @@
+"""One generating path: the evaluation samples, the tensor-level `D2M.generate` and the API make the same music
+for the same dance and seed; `d2m ship` copies, checks and registers weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dance2music.api import Dance2Music
+from dance2music.features.rhythm import estimate_rhythm
+from dance2music.models.d2m import D2M, build_generator, dance_tensors
+from dance2music.models.samples import sample_music, sequence_seed, write_samples
+from dance2music.models.vqvae import VQVAE
+from test_rhythm import bouncing, tiny_rhythm_model
+
+
+def tiny_generator(**kw):
+    torch.manual_seed(1)
+    return build_generator("tiny", **kw)
+
+
+def test_tensor_level_generate_is_the_apis_music():
+    """The API adds only I/O and options: the same dance, genre, tempo and seed give the same samples."""
+    api = tiny_rhythm_model()
+    dance = bouncing(110.0, 9.0)
+    for tempo in (None, 96.0):
+        res = api.generate(dance, seed=4, genre="gBR", tempo=tempo, window_seconds=4.0, loudness=None)
+        audio = sample_music(api.model, dance, None, genre=0, tempo=tempo, seed=4)
+        np.testing.assert_array_equal(audio, res.audio)
+        m, v = dance_tensors(dance, None, api.model.visual_dim)
+        music = api.model.generate(m, v, rhythm=estimate_rhythm(dance, tempo=tempo), genre=0, tempo=tempo, seed=4)
+        np.testing.assert_array_equal(music.codes[0].numpy(), res.codes)
+        assert music.beat_lock == res.meta["beat_lock"] and music.seed == 4
+
+
+def test_a_rhythm_generator_needs_the_rhythm():
+    from dance2music.errors import ConfigError
+
+    model = tiny_rhythm_model().model
+    with pytest.raises(ConfigError, match="rhythm"):
+        model.generate(torch.zeros(1, 53, 30), seed=0)
+
+
+def test_training_samples_are_the_apis_music(tmp_path):
+    """`write_samples` (what `d2m evaluate --generated` scores) writes what the API makes for each sequence."""
+    import soundfile as sf
+
+    from dance2music.data.cache import FeatureCache
+    from gan_fixtures import make_cache, make_vqvae
+
+    cache_dir, vq_path = make_cache(tmp_path), make_vqvae(tmp_path)
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8, visual_dim=6), VQVAE.load(vq_path))
+    files = write_samples(model, cache_dir, tmp_path / "gen", split="val", seed=2, progress=False)
+    cache = FeatureCache(cache_dir, "val")
+    api = Dance2Music(model, name="tiny")
+    for k, (name, path) in enumerate(zip(cache.names(), files)):
+        motion, visual, _ = cache.load_arrays(name)
+        entry = cache.entry(name)
+        tempo = float(entry["tempo"]) if entry.get("tempo") else None
+        genre = entry.get("genre")
+        res = api.generate(motion, visual=visual, genre="none" if genre is None else int(genre), tempo=tempo,
+                           seed=sequence_seed(2, k), loudness=None)  # fmt: skip
+        written = sf.read(path, dtype="float32")[0]
+        assert written.shape == res.audio.shape
+        np.testing.assert_allclose(written, res.audio, atol=1.0 / 32767)  # the wav's 16-bit rounding
+
+
+def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
+    """`d2m ship d2m` writes half-size weights beside their .json, generates with them, and writes the registry
+    entry: a new name gets one, shipping again updates its sha256."""
+    import ast
+    import shutil
+
+    from dance2music.cli import main, ship
+    from dance2music.pretrained import registry
+
+    vq = VQVAE.from_preset("tiny", downs_t=(5, 2))
+    vq_file = vq.save(tmp_path / "vq.safetensors")
+    gen_file = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq).save(tmp_path / "g.safetensors")
+    source = tmp_path / "registry.py"
+    shutil.copyfile(registry.__file__, source)
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setattr(registry, "__file__", str(source))
+    monkeypatch.setattr(ship, "WEIGHTS_DIR", weights)
+    saved = dict(registry.REGISTRY)
+    try:
+        assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+        entry = registry.REGISTRY["d2m-test"]
+        assert entry.kind == "d2m" and entry.sha256 == registry.sha256_file(weights / "d2m_test.safetensors")
+        assert (weights / "d2m_test.json").is_file()
+        text = source.read_text()
+        assert text.count('name="d2m-test"') == 1 and entry.sha256 in text
+        ast.parse(text)  # the edited file is still Python
+        (weights / "d2m_test.safetensors").unlink()
+        assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+        assert source.read_text().count('name="d2m-test"') == 1  # updated in place, not added twice
+    finally:
+        registry.REGISTRY.clear()
+        registry.REGISTRY.update(saved)
