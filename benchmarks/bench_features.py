@@ -1,7 +1,7 @@
 """Throughput of the feature pipeline on a 720p clip: decode fps, pose fps, visual-feature fps, peak RSS.
 
 By default it renders a 10-s 1280x720 24-fps clip of a real photograph in motion (scikit-image's astronaut,
-see `dance2music.io.photo_clip`) to a temporary folder; ``--video`` measures any other file, and the shared
+see `dance2music.data.synth.photo_clip`) to a temporary folder; ``--video`` measures any other file, and the shared
 real dance clip (../shared/data/real-dance, 1280x720) is measured too when it is present.
 
     python benchmarks/bench_features.py                    # Markdown table on stdout
@@ -37,7 +37,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dance" / 
 def make_clip(path: Path, seconds: float) -> Path:
     from skimage import data
 
-    from dance2music.io.photo_clip import photo_motion_frames
+    from dance2music.data.synth.photo_clip import photo_motion_frames
     from dance2music.io.video import write_video
 
     frames = photo_motion_frames(data.astronaut(), seconds=seconds, fps=24.0, size=(1280, 720), tempo=110.0)

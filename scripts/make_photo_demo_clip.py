@@ -11,7 +11,7 @@ from pathlib import Path
 
 from skimage import data
 
-from dance2music.io.photo_clip import photo_motion_frames
+from dance2music.data.synth.photo_clip import photo_motion_frames
 from dance2music.io.video import write_video
 
 DEFAULT = Path(__file__).resolve().parents[1] / "src" / "dance2music" / "assets" / "demo.mp4"

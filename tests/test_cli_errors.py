@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from dance2music.cli import main
+from dance2music.data.synth.photo_clip import noise_frames
 from dance2music.io.audio import save_wav
-from dance2music.io.photo_clip import noise_frames
 from dance2music.io.video import write_video
 
 SR = 22050
@@ -114,8 +114,8 @@ def test_existing_output_is_refused_before_work(tmp_path: Path, capfd) -> None:
 
 def test_features_success_writes_loadable_file(tmp_path: Path, capfd) -> None:
     skdata = pytest.importorskip("skimage.data")
+    from dance2music.data.synth.photo_clip import photo_motion_frames
     from dance2music.features.extract import load_features
-    from dance2music.io.photo_clip import photo_motion_frames
 
     clip = write_video(
         photo_motion_frames(skdata.astronaut(), seconds=1.0, fps=12, size=(320, 240)), 12, tmp_path / "a.mp4"
@@ -337,8 +337,8 @@ def _remux(src: Path, dst: Path, start: float, with_audio: bool) -> Path:
 def test_same_frames_give_the_same_music_on_the_video_timeline(tmp_path: Path) -> None:
     """An .avi and an .mp4 of the same frames whose video starts 40 ms in: the same music, that much later."""
     skdata = pytest.importorskip("skimage.data")
+    from dance2music.data.synth.photo_clip import photo_motion_frames
     from dance2music.io.audio import load_audio
-    from dance2music.io.photo_clip import photo_motion_frames
     from dance2music.io.video import probe, read_audio
     from test_api import tiny_model
 

@@ -109,7 +109,7 @@ def test_smoothing_is_zero_phase() -> None:
 
 
 def test_pose_tracker_on_moving_photo() -> None:
-    from dance2music.io.photo_clip import photo_motion_frames
+    from dance2music.data.synth.photo_clip import photo_motion_frames
 
     tracker = PoseTracker()
     for i, rgb in enumerate(photo_motion_frames(skdata.astronaut(), seconds=1.0, fps=12, size=(320, 240))):

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..constants import CLIP_SECONDS, MOTION_FPS, SAMPLE_RATE, VISUAL_FPS
 from ..errors import ConfigError
+from ..io.video import iter_frames, probe
 from ..types import Clip, Motion, Visual
 
 #: Meta keys holding times in seconds on the sequence's timeline (shifted to the clip's start when cut).
@@ -199,7 +200,6 @@ def video_visual(path: str | Path) -> Visual:
     size, same extractor), without its pose pass: for datasets whose motion comes from keypoint files."""
     from ..features.pose import POSE_MAX_SIDE
     from ..features.visual import visual_features
-    from ..io.video import iter_frames, probe
 
     info = probe(path)
     return visual_features(iter_frames(path, max_side=POSE_MAX_SIDE), duration=info.duration, fps=VISUAL_FPS)

@@ -36,6 +36,7 @@ from ..constants import SAMPLE_RATE, VISUAL_FPS
 from ..errors import ConfigError, InputError
 from ..features import motion_formats as mf
 from ..io.audio import load_audio
+from ..io.video import probe
 from ..types import Visual
 from .aist import SPLITS, VIDEO_EXTS
 from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file, video_visual
@@ -221,8 +222,6 @@ class TikTokRaw(SequenceSource):
             raise InputError(f"{name}: no video in {self.root / 'videos'} (visual features need it)")
         fps, visual = self.fps, None
         if video is not None:
-            from ..io.video import probe
-
             fps = probe(video).fps
             if self.visual != "none":
                 visual = video_visual(video)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..constants import GENRE_NAMES, GENRES, SAMPLE_RATE
 from ..errors import ConfigError, InputError, VideoError
+from ..io.video import read_audio
 from .aist import SPLITS, VIDEO_EXTS
 from .clips import Sequence, SequenceSource, as_motion_fps, as_visual_fps
 
@@ -89,7 +90,6 @@ class VideoFolder(SequenceSource):
 
     def load(self, name: str) -> Sequence:
         from ..features.extract import extract_features
-        from ..io.video import read_audio
 
         if name not in self._paths:
             raise InputError(f"no video {name!r} in {self.root}")

@@ -395,7 +395,7 @@ def iter_frames(
         after it keep their own true times. None yields every frame. A ``keep`` with a ``plan(times)``
         method (`features.extract.AnalysisGrid`) says in advance which of the stream's frame times it will
         take; then frames it will refuse that no other frame refers to are not decoded at all (the frames
-        yielded are the same; 30 s of 720p at 10 of 30 fps took 2.75 instead of 3.6 CPU-s).
+        yielded are the same).
     prefetch: with N > 0, decoding and RGB conversion run in a background thread that stays at most N
         frames ahead of the consumer (memory stays flat), so that a second core decodes while the caller
         analyses; ``keep`` is then called from that thread. Errors are raised in the caller's thread, the

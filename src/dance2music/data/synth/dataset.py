@@ -34,6 +34,7 @@ import numpy as np
 from ...constants import GENRE_NAMES, GENRES, SAMPLE_RATE
 from ...errors import ConfigError
 from ...io.files import atomic_output
+from ...io.video import write_video
 from . import skeleton as sk
 from .moves import DanceMotion, make_dance
 from .music import make_song
@@ -203,8 +204,6 @@ def make_clip(
         out / "keypoints2d" / f"{name}.pkl",
     )  # fmt: skip
     if video:
-        from ...io.video import write_video
-
         frames = render_video_frames(dance, scene, VIDEO_FPS)
         write_video(frames, VIDEO_FPS, out / "videos" / f"{name.replace('cAll', 'c01')}.mp4",
                     audio=song.audio, sr=song.sr, crf=crf)  # fmt: skip

@@ -136,8 +136,8 @@ def scan_frames(
     one frame's decode. When keyframes serve at least `SCAN_MIN_KEYFRAMES` slices (every slice of a video
     with fewer), the slices without one are left out; otherwise the frames at the centres are decoded
     (`sample_frames`). Phone and camera videos carry a keyframe every second or two, so all their slices
-    are served; a file re-encoded with ffmpeg's defaults carries one every 250 frames (8 s at 30 fps), and
-    decoding a 30-s one towards twelve instants took 1.3 s against 0.1 s for its four keyframes.
+    are served; a file re-encoded with ffmpeg's defaults carries one every 250 frames (8 s at 30 fps), whose
+    keyframes serve too few slices (the cost of each way is in docs/people.md).
     """
     times = scan_times(duration, interval=interval, max_frames=max_frames)
     width = duration / len(times)
