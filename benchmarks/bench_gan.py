@@ -2,8 +2,9 @@
 
 Measures, on this machine's CPU with ``--threads`` torch threads (default 2, the project's machines), the
 default aligned generator and the official-shape preset, at the top level (hop 128) and the lower level
-(hop 32), each followed by the lookup and the VQ-VAE decoder of that level. Speed does not depend on the
-weights' values, so the generators are freshly initialised; the decoder is the shipped VQ-VAE's (``--vqvae``).
+(hop 32), alone and through `D2M.generate` (the path users run: windows, lookup, the VQ-VAE decoder). Speed
+does not depend on the weights' values, so the generators are freshly initialised; the decoder is the shipped
+VQ-VAE's (``--vqvae``).
 
     python benchmarks/bench_gan.py                 # Markdown table on stdout
     python benchmarks/bench_gan.py --json out.json --seconds 10 --repeats 3
@@ -67,11 +68,11 @@ def bench(name: str, model: D2M, seconds: float, repeats: int) -> dict:
         frames = int(round(seconds * g.input_fps))
         motion = torch.randn(1, g.motion_dim, frames)
         visual = torch.randn(1, g.visual_dim, frames) if g.visual_dim else None
-    genre = torch.tensor([0])
     with torch.inference_mode():
-        t_gen = time_call(lambda: g(motion, visual, genre=genre), repeats)
-        t_all = time_call(lambda: model.generate(motion, visual, genre=genre), repeats)
-        n = model.generate(motion, visual, genre=genre).audio.shape[-1]
+        t_gen = time_call(lambda: g(motion, visual, genre=torch.tensor([0])), repeats)
+        # `D2M.generate`, the path `d2m generate` runs: windows, lookup, chunked decoding
+        t_all = time_call(lambda: model.generate(motion, visual, genre=0, seed=0), repeats)
+        n = model.generate(motion, visual, genre=0, seed=0).audio.shape[-1]
     music = n / SAMPLE_RATE
     return {
         "model": name,

@@ -17,8 +17,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+
+from ..constants import MOTION_FPS
 from ..errors import ConfigError
 from ..pretrained.registry import REGISTRY, WEIGHTS_DIR, Entry, resolve, sha256_file, write_entry
+from ..types import Motion
 
 #: Kinds shipped as the file their training wrote (copied, checked, registered): subcommand -> registry kind.
 FILE_KINDS = {"dance-genre": "dance_genre", "genre-cnn": "genre_cnn"}
@@ -164,12 +168,8 @@ def run_d2m(args: argparse.Namespace) -> int:
 
 def _check_generates(model) -> None:
     """One second of a still dance through `D2M.generate`, as the API runs it: finite music of that length."""
-    import numpy as np
-
-    from ..constants import MOTION_FPS
-    from ..features.rhythm import estimate_rhythm
+    from ..features.rhythm import estimate_rhythm  # scipy: lazy, as the CLI's quick paths want
     from ..models.d2m import dance_tensors
-    from ..types import Motion
 
     dance = Motion(np.zeros((int(round(MOTION_FPS)), 17, 3), np.float32), fps=MOTION_FPS)
     m, v = dance_tensors(dance, None, model.visual_dim)
