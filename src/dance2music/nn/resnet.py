@@ -137,7 +137,31 @@ class Resnet1D(nn.Module):
         return sum(blk.model[1].dilation[0] for blk in self.model)
 
 
-class EncoderConvBlock(nn.Module):
+def _resnet(
+    width: int, depth: int, rate: int, cycle: int | None, reverse: bool, m_conv: float, res_scale: bool
+) -> Resnet1D:
+    """The `Resnet1D` of an encoder or decoder level (the blocks' own arguments, in `Resnet1D`'s order)."""
+    return Resnet1D(
+        width=width,
+        depth=depth,
+        dilation_growth_rate=rate,
+        dilation_cycle=cycle,
+        reverse_dilation=reverse,
+        m_conv=m_conv,
+        res_scale=res_scale,
+    )
+
+
+class _Blocks(nn.Module):
+    """An encoder or decoder stack: its ``model`` (an `nn.Sequential`) applied as it is."""
+
+    model: nn.Sequential
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class EncoderConvBlock(_Blocks):
     """``down_t`` x [strided conv (kernel 2*stride) -> Resnet1D], then a kernel-3 conv to ``out_channels``.
 
     Input ``[B x in_channels x T]`` -> ``[B x out_channels x T / stride_t**down_t]`` (T a multiple of it).
@@ -164,24 +188,14 @@ class EncoderConvBlock(nn.Module):
             blocks.append(
                 nn.Sequential(
                     nn.Conv1d(in_channels if i == 0 else width, width, k, stride_t, p),
-                    Resnet1D(
-                        width=width,
-                        depth=depth,
-                        dilation_growth_rate=dilation_growth_rate,
-                        dilation_cycle=dilation_cycle,
-                        m_conv=m_conv,
-                        res_scale=res_scale,
-                    ),
+                    _resnet(width, depth, dilation_growth_rate, dilation_cycle, False, m_conv, res_scale),
                 )
             )
         blocks.append(nn.Conv1d(width, out_channels, 3, 1, 1))
         self.model = nn.Sequential(*blocks)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
-
-class DecoderConvBlock(nn.Module):
+class DecoderConvBlock(_Blocks):
     """A kernel-3 conv to ``width``, then ``down_t`` x [Resnet1D (reversed dilations) -> transposed conv].
 
     Input ``[B x in_channels x T]`` -> ``[B x out_channels x T * stride_t**down_t]``; the last transposed
@@ -209,22 +223,11 @@ class DecoderConvBlock(nn.Module):
         for i in range(down_t):
             blocks.append(
                 nn.Sequential(
-                    Resnet1D(
-                        width=width,
-                        depth=depth,
-                        dilation_growth_rate=dilation_growth_rate,
-                        dilation_cycle=dilation_cycle,
-                        reverse_dilation=reverse_dilation,
-                        m_conv=m_conv,
-                        res_scale=res_scale,
-                    ),
+                    _resnet(width, depth, dilation_growth_rate, dilation_cycle, reverse_dilation, m_conv, res_scale),
                     PolyphaseConvTranspose1d(width, out_channels if i == down_t - 1 else width, k, stride_t, p),
                 )
             )
         self.model = nn.Sequential(*blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
 
 def _tail_exact(up: PolyphaseConvTranspose1d, out: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
