@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
 
+    from dance2music.features.beats import BEAT_F1_TOLERANCE_S, kinematic_beats, match_beats
     from dance2music.features.extract import extract_features
-    from dance2music.metrics.motion_beats import BEAT_F1_TOLERANCE_S, kinematic_beats, match_beats
 
     seqs = (args.root / "splits" / f"crossmodal_{args.split}.txt").read_text().split()[: args.limit]
     runs = [(r, lanes) for r in args.rates for lanes in args.lanes]  # the first is the reference

@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lanes", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args(argv)
 
+    from dance2music.features.beats import beat_f1, kinematic_beats
     from dance2music.features.extract import extract_features
     from dance2music.features.motion_formats import read_openpose_folder
-    from dance2music.metrics.motion_beats import beat_f1, kinematic_beats
 
     ref = kinematic_beats(read_openpose_folder(args.openpose, fps=args.fps)).times
     print(f"OpenPose beats (s): {np.round(ref, 2).tolist()}")

@@ -33,8 +33,8 @@ import torch  # noqa: E402
 
 from dance2music.constants import SAMPLE_RATE  # noqa: E402
 from dance2music.data.music import load_audio, resolve_sources
+from dance2music.features.beats import beat_f1
 from dance2music.losses.spectral import LogMelDistance, MultiResolutionSTFTLoss
-from dance2music.metrics.motion_beats import beat_f1
 from dance2music.models.vqvae import VQVAE
 
 ONSET_TOLERANCE_S = 0.05

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from dance2music import Dance2Music
-from dance2music.metrics.beats import music_beats
+from dance2music.features.beats import music_beats
 from dance2music.metrics.evaluate_motion import keypoints_to_motion, load_keypoint_sequence
 
 

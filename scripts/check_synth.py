@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     import librosa
 
     from dance2music.features import motion_formats as mf
+    from dance2music.features.beats import circular_shift, kinematic_beats, match_beats
     from dance2music.io.audio import load_audio
-    from dance2music.metrics.motion_beats import circular_shift, kinematic_beats, match_beats
 
     root = Path(args.root)
     names = sorted(p.stem for p in (root / "labels").glob("*.json"))

@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     from dance2music.api import Dance2Music
     from dance2music.constants import SAMPLE_RATE
     from dance2music.data.music import immich_tracks
+    from dance2music.features.beats import kinematic_beats
     from dance2music.features.extract import extract_features
     from dance2music.io.audio import load_audio
     from dance2music.metrics.evaluate_videos import mismatch_cuts
-    from dance2music.metrics.motion_beats import kinematic_beats
 
     model = Dance2Music.from_pretrained(args.model)
     pool = [load_audio(p, sr=SAMPLE_RATE) for p in immich_tracks("all")]

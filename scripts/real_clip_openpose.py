@@ -18,12 +18,11 @@ import numpy as np
 from dance2music import Dance2Music
 from dance2music.constants import GENERATE_ANALYSIS_FPS, SAMPLE_RATE
 from dance2music.data.music import immich_tracks
+from dance2music.features.beats import circular_shift, kinematic_beats, music_beats
 from dance2music.features.extract import extract_features
 from dance2music.features.motion_formats import read_openpose_folder
 from dance2music.io.audio import load_audio
-from dance2music.metrics.beats import music_beats
 from dance2music.metrics.evaluate_videos import mismatch_cuts, score_beats, score_music
-from dance2music.metrics.motion_beats import circular_shift, kinematic_beats
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dance"
 OPENPOSE_FPS = 23.976  # the clip's frame rate (its README)

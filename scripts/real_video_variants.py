@@ -127,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     from dance2music.cli import main as d2m
     from dance2music.constants import SAMPLE_RATE
     from dance2music.data.music import immich_tracks
+    from dance2music.features.beats import kinematic_beats
     from dance2music.features.extract import extract_features
     from dance2music.io.audio import load_audio
     from dance2music.io.video import iter_frames, probe, read_audio
     from dance2music.metrics.evaluate_videos import mismatch_cuts
-    from dance2music.metrics.motion_beats import kinematic_beats
 
     decoded = list(iter_frames(args.clip))
     times = np.array([t for t, _ in decoded])

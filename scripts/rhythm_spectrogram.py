@@ -26,9 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from dance2music import Dance2Music
     from dance2music.constants import SAMPLE_RATE
-    from dance2music.metrics.beats import music_beats
+    from dance2music.features.beats import kinematic_beats, music_beats
     from dance2music.metrics.evaluate_motion import keypoints_to_motion, load_keypoint_sequence
-    from dance2music.metrics.motion_beats import kinematic_beats
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="keypoint sequences (<name>.npz)")

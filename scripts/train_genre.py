@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from dance2music.errors import D2MError
     from dance2music.metrics import genre as G
+    from dance2music.models import genre_cnn as GC
     from dance2music.pretrained.registry import sha256_file
+    from dance2music.training import genre_cnn as TG
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -51,14 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     except D2MError:
         test = []
     print(f"tracks: train {len(train)}, val {len(val)}, test {len(test)} (loaded in {time.time() - t0:.1f} s)")
-    res = G.train_genre_classifier(
+    res = TG.train_genre_classifier(
         train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         crops_per_window=args.crops_per_window, augment=args.augment,
     )  # fmt: skip
     test_acc = G.clip_accuracy(res.model, test) if test else float("nan")
     val_clip_acc = G.clip_accuracy(res.model, val) if val else float("nan")
     rng = np.random.default_rng(args.seed + 2)
-    degraded = [G.GenreTrack(t.name, G.degrade(t.audio[None], t.sr, rng, p=1.0)[0], t.sr, t.genre) for t in test]
+    degraded = [G.GenreTrack(t.name, TG.degrade(t.audio[None], t.sr, rng, p=1.0)[0], t.sr, t.genre) for t in test]
     test_deg_acc = G.clip_accuracy(res.model, degraded) if test else float("nan")
     info = {
         "data": args.data,
@@ -73,12 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         "augment": args.augment,
         "seed": args.seed,
         "train_seconds": round(res.seconds, 1),
-        **G.model_summary(res.model),
+        **TG.model_summary(res.model),
     }
     made_by = Path(args.data) / "synth.json"  # the synthetic set says how it was made
     if made_by.is_file():
         info["dataset"] = json.loads(made_by.read_text())
-    path = G.save_genre_model(res.model, args.out, info)
+    path = GC.save_genre_model(res.model, args.out, info)
     print(f"val window acc {res.val_accuracy:.3f}, val clip acc {val_clip_acc:.3f}, test clip acc {test_acc:.3f}")
     print(f"test clip acc on degraded music {test_deg_acc:.3f}")
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB) sha256 {sha256_file(path)}")

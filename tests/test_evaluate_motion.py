@@ -11,6 +11,7 @@ import pytest
 
 from dance2music.constants import COCO17_INDEX, SAMPLE_RATE
 from dance2music.errors import InputError
+from dance2music.features.beats import beat_alignment, circular_shift
 from dance2music.metrics.evaluate_motion import (
     LOWER_BODY,
     degrade_keypoints,
@@ -22,8 +23,6 @@ from dance2music.metrics.evaluate_motion import (
     sign_flip_p,
     torso_length,
 )
-from dance2music.metrics.evaluate_videos import score_beats
-from dance2music.metrics.motion_beats import circular_shift
 
 REAL_MOTION = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-motion"
 
@@ -57,10 +56,12 @@ def test_sign_flip_p():
 def test_shift_null_of_aligned_beats_is_lower():
     kin = np.arange(0.25, 6.0, 0.5)  # beats every 0.5 s
     music = kin.copy()
-    assert score_beats(kin, music) == pytest.approx({"ba_bailando": 1.0, "ba_fact": 1.0, "beat_f1": 1.0})
+    a = beat_alignment(kin, music)
+    assert (a.beat_align, a.beat_align_fact, a.f1, a.precision, a.recall) == pytest.approx((1.0,) * 5)
+    assert a.report_scores() == pytest.approx({"ba_bailando": 1.0, "ba_fact": 1.0, "beat_f1": 1.0})
     offsets = shift_offsets(6.0, 20)
     assert offsets.min() >= 0.25 and offsets.max() <= 5.75
-    null = np.mean([score_beats(kin, circular_shift(music, o, 6.0))["ba_bailando"] for o in offsets])
+    null = np.mean([beat_alignment(kin, circular_shift(music, o, 6.0)).beat_align for o in offsets])
     assert null < 0.6
 
 
@@ -138,8 +139,8 @@ def test_report_on_tiny_dances(tmp_path):
 
 @pytest.mark.skipif(not REAL_MOTION.is_dir(), reason="../shared/data/real-motion is not here")
 def test_real_motion_panel_reads():
+    from dance2music.features.beats import kinematic_beats
     from dance2music.metrics.evaluate_motion import dance_tempo, tempo_match
-    from dance2music.metrics.motion_beats import kinematic_beats
 
     files = sorted(REAL_MOTION.glob("*.npz"))
     assert len(files) >= 9

@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and those below it):
 
-    errors, constants, types, system  ->  io  ->  features  ->  data  ->  nn, losses  ->  models, pretrained
+    errors, constants, types, system, arrays  ->  io  ->  features  ->  data  ->  nn, losses  ->  models, pretrained
     ->  metrics  ->  training  ->  api  ->  cli, web
 
 An import inside a function is allowed only for the heavy or optional modules named in `LAZY_OK` (torch on the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dance2music"
 LAYERS = [
-    {"errors", "constants", "types", "system"},
+    {"errors", "constants", "types", "system", "arrays"},
     {"io"},
     {"features"},
     {"data"},

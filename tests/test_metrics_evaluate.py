@@ -16,7 +16,9 @@ from dance2music.cli import main
 from dance2music.errors import InputError, ModelError
 from dance2music.metrics import genre as G
 from dance2music.metrics.evaluate import evaluate, mismatch_partners, parse_clip_name, parse_generated
+from dance2music.models import genre_cnn as GC
 from dance2music.pretrained import registry
+from dance2music.training import genre_cnn as TG
 
 SR = 22050
 SECONDS = 4.0
@@ -99,9 +101,9 @@ def tiny_genre_model(tmp_path_factory):
 
     torch.manual_seed(0)
     kwargs = {"n_mels": 16, "channels": [4, 8], "embed_dim": 8}
-    model = G.GenreCNN(**kwargs)
+    model = GC.GenreCNN(**kwargs)
     path = tmp_path_factory.mktemp("genre") / "tiny_genre.safetensors"
-    G.save_genre_model(model, path, {"note": "random weights for tests"})
+    GC.save_genre_model(model, path, {"note": "random weights for tests"})
     return path
 
 
@@ -192,12 +194,12 @@ def test_mismatch_partners_are_a_derangement_of_the_music():
 
 
 def test_genre_checkpoint_round_trip_and_registry(tiny_genre_model, tmp_path, monkeypatch):
-    model = G.load_genre_model(tiny_genre_model)
+    model = GC.load_genre_model(tiny_genre_model)
     y = np.random.default_rng(0).standard_normal(3 * SR).astype(np.float32) * 0.1
     p1 = G.classify(model, y)
     assert p1.probs.shape == (10,) and p1.probs.sum() == pytest.approx(1.0, abs=1e-5)
     assert p1.embeddings.shape == (2, 8)  # 3 s -> one 2-s window + the last 2 s (the tail is over half a window)
-    again = G.load_genre_model(G.save_genre_model(model, tmp_path / "again"))
+    again = GC.load_genre_model(GC.save_genre_model(model, tmp_path / "again"))
     np.testing.assert_allclose(G.classify(again, y).probs, p1.probs, atol=1e-6)
     # registry: a local path is accepted as is; a name is looked up in the cache folder and checksummed
     assert registry.resolve(tiny_genre_model) == tiny_genre_model
@@ -206,18 +208,18 @@ def test_genre_checkpoint_round_trip_and_registry(tiny_genre_model, tmp_path, mo
     entry = registry.Entry("tiny", "tiny_genre.safetensors", registry.sha256_file(tiny_genre_model), "genre_cnn")
     monkeypatch.setitem(registry.REGISTRY, "tiny", entry)
     with pytest.raises(ModelError, match="not found"):
-        G.load_genre_model("tiny")
+        GC.load_genre_model("tiny")
     (tmp_path / "home" / entry.file).write_bytes(tiny_genre_model.read_bytes())
     (tmp_path / "home" / "tiny_genre.json").write_text(registry.config_path(tiny_genre_model).read_text())
-    assert G.load_genre_model("tiny").head.out_features == 10
+    assert GC.load_genre_model("tiny").head.out_features == 10
     monkeypatch.setitem(registry.REGISTRY, "tiny", registry.Entry("tiny", entry.file, "0" * 64, "genre_cnn"))
     with pytest.raises(ModelError, match="checksum"):
-        G.load_genre_model("tiny")
+        GC.load_genre_model("tiny")
     monkeypatch.setitem(registry.REGISTRY, "tiny", registry.Entry("tiny", entry.file, entry.sha256, "vqvae"))
     with pytest.raises(ModelError, match="expected a genre_cnn"):
-        G.load_genre_model("tiny")
+        GC.load_genre_model("tiny")
     with pytest.raises(ModelError, match="unknown model"):
-        G.load_genre_model("no-such-model")
+        GC.load_genre_model("no-such-model")
 
 
 def test_genre_classifier_learns_and_retrieval():
@@ -232,7 +234,7 @@ def test_genre_classifier_learns_and_retrieval():
 
     train = [track(g, k) for g in (0, 1) for k in range(4)]
     test = [track(g, k) for g in (0, 1) for k in range(4, 6)]
-    res = G.train_genre_classifier(
+    res = TG.train_genre_classifier(
         train, test, model_kwargs={"n_mels": 16, "channels": (4, 8), "embed_dim": 8, "num_genres": 2},
         epochs=15, batch_size=8, lr=1e-2, crops_per_window=2, log=None,
     )  # fmt: skip
@@ -247,13 +249,13 @@ def test_degrade_keeps_shape_and_loudness_and_changes_spectrum():
     t = np.arange(SR) / SR
     clean = (0.3 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
     batch = np.stack([clean] * 16)
-    out = G.degrade(batch, SR, rng, p=1.0)
+    out = TG.degrade(batch, SR, rng, p=1.0)
     assert out.shape == batch.shape and out.dtype == np.float32 and np.isfinite(out).all()
     assert np.array_equal(batch[0], clean)  # the input is not modified in place
     rms = np.sqrt((out**2).mean(1)) / np.sqrt((clean**2).mean())
     assert np.all((rms > 0.3) & (rms < 3.0))  # damage, not silence or clipping-level blow-ups
     assert all(not np.allclose(o, clean, atol=1e-3) for o in out)  # p=1: every window is changed
-    assert np.array_equal(G.degrade(batch, SR, rng, p=0.0), batch)  # p=0: untouched
+    assert np.array_equal(TG.degrade(batch, SR, rng, p=0.0), batch)  # p=0: untouched
     # the silent half of the gated tone gets energy (noise or reverb tail) in most windows
     silent = (np.sin(2 * np.pi * 2 * t) <= 0) & (t > 0.3)
     assert np.mean([np.abs(o[silent]).mean() > 1e-3 for o in out]) > 0.5

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from dance2music.metrics import motion_beats as MB
+from dance2music.features import beats as MB
 from dance2music.types import Motion
 
 

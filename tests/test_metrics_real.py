@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dance2music.metrics import motion_beats as MB
+from dance2music.features import beats as MB
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dance"
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from dance2music.data.augment import MIRROR, MotionAugment, degrade_motion
+from dance2music.features.beats import beat_align, kinematic_beats
 from dance2music.features.rhythm import RHYTHM_DIM, estimate_rhythm
-from dance2music.metrics.motion_beats import beat_align, kinematic_beats
 from dance2music.types import Motion
 
 REAL_MOTION = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-motion"

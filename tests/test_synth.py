@@ -15,7 +15,7 @@ from dance2music.data.synth import skeleton as sk
 from dance2music.data.synth.dataset import clip_name, clip_rngs, detector_keypoints
 from dance2music.data.synth.music import make_song
 from dance2music.errors import ConfigError
-from dance2music.metrics.motion_beats import match_beats
+from dance2music.features.beats import match_beats
 
 SECONDS = 2.0
 

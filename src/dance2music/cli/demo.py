@@ -38,17 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def alignment(motion, audio: np.ndarray, sr: int) -> dict[str, float]:
-    """Bailando BeatAlign and beat F1 (+-100 ms) between the dance's kinematic beats and the music's beats."""
-    from ..metrics.beats import music_beats
-    from ..metrics.motion_beats import beat_align, beat_f1, kinematic_beats
+    """Bailando BeatAlign and beat F1 (+-100 ms) between the dance's kinematic beats and the music's beats
+    (`features.beats.beat_alignment`), as the demo's summary writes them."""
+    from ..features.beats import beat_alignment, kinematic_beats, music_beats
 
-    kb = kinematic_beats(motion).times
-    mb = music_beats(audio, sr=sr)
+    a = beat_alignment(kinematic_beats(motion).times, music_beats(audio, sr=sr))
     return {
-        "beat_align": round(float(beat_align(mb, kb)), 3),
-        "beat_f1": round(float(beat_f1(kb, mb).f1), 3),
-        "music_beats": int(mb.size),
-        "motion_beats": int(kb.size),
+        "beat_align": round(a.beat_align, 3),
+        "beat_f1": round(a.f1, 3),
+        "music_beats": a.music_beats,
+        "motion_beats": a.motion_beats,
     }
 
 

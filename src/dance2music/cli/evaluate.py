@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "AIST++ layout, next to the baselines (ground truth, mismatched music, shift null). Writes "
             "report.md, report.json, summary.png and plots/<clip>.png into --out. With --videos DIR instead of "
             "--data: score <video stem>.wav files against the dancer's movement beats in your own videos, next "
-            "to their own soundtracks and mismatched real music (report.md and report.json)."
+            "to their own soundtracks and mismatched real music (report.md and report.json); --model there makes the "
+            "music for each video here."
         ),
     )
     p.add_argument(
@@ -43,9 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument(
         "--model", action="append", default=[], metavar="NAME_OR_PATH",
-        help="--motion: the model that makes the music (repeat for more; default d2m-top)",
+        help="--motion, --videos: a model that makes the music (repeat for more; --motion: default d2m-top)",
     )  # fmt: skip
-    p.add_argument("--seeds", type=int, default=2, help="--motion: generation seeds 0..N-1 (default 2)")
+    p.add_argument("--seeds", type=int, default=2, help="--motion, --videos: generation seeds 0..N-1 (default 2)")
+    p.add_argument(
+        "--pose-lanes", type=int, choices=(1, 2), default=None,
+        help="--videos: pose trackers for the movement beats (default 1; d2m generate uses 2)",
+    )  # fmt: skip
     p.add_argument(
         "--degrade", action="store_true",
         help="--motion: degrade the model's keypoints as video pose does (3%% torso jitter, 10%% of frames dropped, "
@@ -126,15 +131,21 @@ def run_videos(args: argparse.Namespace) -> int:
     from ..metrics.evaluate import parse_generated
     from ..metrics.evaluate_videos import evaluate_videos, markdown_table
 
-    if not args.generated:
-        raise ConfigError("--videos needs at least one --generated folder of <video stem>.wav files")
+    if not args.generated and not args.model:
+        raise ConfigError("--videos needs at least one --generated folder of <video stem>.wav files or a --model")
     if args.analysis_fps is not None and args.analysis_fps <= 0:
         raise ConfigError("--analysis-fps must be positive")
+    if args.seeds < 1:
+        raise ConfigError("--seeds must be at least 1")
+    generated = parse_generated(args.generated)
     report = evaluate_videos(
         args.videos,
-        parse_generated(args.generated),
+        generated,
+        models=_music_makers(args.model, taken=set(generated)),
+        seeds=args.seeds,
         out_dir=args.out,
         analysis_fps=args.analysis_fps,
+        pose_lanes=args.pose_lanes,
         force=args.force,
         progress=not args.no_progress,
     )
@@ -145,7 +156,22 @@ def run_videos(args: argparse.Namespace) -> int:
     return 0
 
 
+def _music_makers(names: list[str], taken: set[str]) -> dict:
+    """{row name: (video features, seed) -> music} for each --model, loaded here (the metrics do not load models)."""
+    from ..api import Dance2Music
+
+    makers = {}
+    for name in names:
+        model = Dance2Music.from_pretrained(name)
+        label = model.name or name
+        while label in taken or label in makers:
+            label += "'"
+        makers[label] = lambda feats, seed, model=model: model.generate(feats, seed=seed).audio
+    return makers
+
+
 def run_motion(args: argparse.Namespace) -> int:
+    from ..api import Dance2Music
     from ..errors import ConfigError
     from ..metrics.evaluate_motion import evaluate_motion, markdown_summary
 
@@ -157,7 +183,7 @@ def run_motion(args: argparse.Namespace) -> int:
         raise ConfigError("--excerpts must be positive lengths in seconds")
     report = evaluate_motion(
         args.motion,
-        args.model or ["d2m-top"],
+        [Dance2Music.from_pretrained(m) for m in args.model or ["d2m-top"]],
         seeds=args.seeds,
         out_dir=args.out,
         degrade=args.degrade,

@@ -1,4 +1,4 @@
-"""Music-side beat metrics: the paper's beats coverage / beats hit, the LORIS variant, beats and tempo.
+"""Music-side beat metrics: the paper's beats coverage / beats hit, the LORIS variant, onsets and tempo.
 
 Beats coverage and beats hit follow the official evaluation script of D2M-GAN (L-YeZhu/Beats_Scores,
 ``beats_scores.py``), re-written from its definition:
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..constants import SAMPLE_RATE
+from ..features.beats import mono
 
 #: Peak-picking parameters of the official D2M-GAN script (librosa fills in ``pre_max`` = 0.03*sr//hop = 1).
 OFFICIAL_ONSET_PARAMS: Mapping[str, float] = {"wait": 1, "delta": 0.2, "pre_avg": 1, "post_avg": 1, "post_max": 1}
@@ -44,15 +45,6 @@ LORIS_ONSET_PARAMS: Mapping[str, float] = {
 }
 
 
-def _mono(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim == 2:  # [C, N] or [N, C]: average channels like librosa.load(mono=True)
-        y = y.mean(axis=0 if y.shape[0] <= y.shape[1] else 1)
-    if y.ndim != 1:
-        raise ValueError(f"expected a mono waveform [N], got shape {y.shape}")
-    return y
-
-
 def detect_onsets(
     y: np.ndarray, sr: int = SAMPLE_RATE, params: Mapping[str, float] = OFFICIAL_ONSET_PARAMS
 ) -> np.ndarray:
@@ -62,7 +54,7 @@ def detect_onsets(
     """
     import librosa
 
-    y = _mono(y)
+    y = mono(y)
     if y.size == 0:
         return np.zeros(0)
     return np.asarray(librosa.onset.onset_detect(y=y, sr=sr, units="time", **dict(params)), dtype=np.float64)
@@ -125,7 +117,7 @@ def beats_scores(
     Both at ``sr`` (the official script loads at 22050 Hz). ``params`` are the onset peak-picking
     parameters; pass `LORIS_ONSET_PARAMS` for LORIS's counts (then use `loris_scores` on the result).
     """
-    ref, gen = _mono(ref), _mono(gen)
+    ref, gen = mono(ref), mono(gen)
     ref_bins = onset_bins(detect_onsets(ref, sr, params), ref.size, sr)
     gen_bins = onset_bins(detect_onsets(gen, sr, params), gen.size, sr)
     return beats_scores_from_bins(ref_bins, gen_bins)
@@ -210,22 +202,7 @@ def aggregate_beats_scores(
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Beats and tempo of a music waveform (for BeatAlign against the dance and for tempo error)
-
-
-def music_beats(y: np.ndarray, sr: int = SAMPLE_RATE, hop_length: int = 512, trim: bool = True) -> np.ndarray:
-    """Beat times in seconds (float64[K]) from librosa's dynamic-programming beat tracker.
-
-    This is the music beat that AIST++/FACT and Bailando use for BeatAlign (their features mark
-    ``librosa.beat.beat_track`` beats). Silence gives no beats.
-    """
-    import librosa
-
-    y = _mono(y)
-    if y.size < hop_length * 4 or not np.any(y):
-        return np.zeros(0)
-    _, beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=hop_length, trim=trim, units="time")
-    return np.asarray(beats, dtype=np.float64)
+# Onsets and tempo of a music waveform (the music's beats are `features.beats.music_beats`)
 
 
 def music_onsets(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -237,7 +214,7 @@ def estimate_tempo(y: np.ndarray, sr: int = SAMPLE_RATE, hop_length: int = 512) 
     """Global tempo in BPM (librosa's autocorrelation estimate); NaN for silence or a clip too short."""
     import librosa
 
-    y = _mono(y)
+    y = mono(y)
     if y.size < hop_length * 4 or not np.any(y):
         return float("nan")
     env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop_length)

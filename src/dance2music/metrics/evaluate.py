@@ -33,12 +33,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from ..arrays import fit_length
 from ..constants import CLIP_SECONDS, GENRES, SAMPLE_RATE
+from ..data.aist import AISTDataset, parse_seq_name
+from ..data.clips import clip_starts, cut_clip
 from ..errors import ConfigError, InputError
+from ..features import beats as FB
+from ..features.kinematics import SPEED_SMOOTH_S
+from ..io.audio import load_audio
+from ..io.files import atomic_output
+from ..models.genre_cnn import load_genre_model
 from ..types import Motion
 from . import beats as B
-from . import motion_beats as MB
+from . import plots
+from .fad import fad
+from .genre import classify, embed_windows, load_genre_tracks, retrieve_genre
 
 #: Baseline rows, always in the table, in this order before the generated folders.
 BASELINES = ("ground truth", "mismatched", "shift null")
@@ -85,12 +96,6 @@ def parse_clip_name(name: str, sequences: set[str]) -> tuple[str, int | None] | 
     if name in sequences:
         return name, None
     return None
-
-
-def fit_audio(audio: np.ndarray, n: int) -> np.ndarray:
-    """``audio`` cut or zero-padded to ``n`` samples."""
-    audio = np.asarray(audio, dtype=np.float32).ravel()
-    return audio[:n] if audio.size >= n else np.pad(audio, (0, n - audio.size))
 
 
 def _tile_to(audio: np.ndarray, start: int, n: int) -> np.ndarray:
@@ -155,7 +160,7 @@ class ClipReference:
     genre: int | None
     audio: np.ndarray
     motion: Motion
-    kin: MB.KinematicBeats
+    kin: FB.KinematicBeats
     beats: np.ndarray
     tempo: float
     label_beats: np.ndarray | None
@@ -185,8 +190,8 @@ def _build_reference(clip, seq_name: str, start: float, seed: int) -> ClipRefere
         genre=clip.genre,
         audio=audio,
         motion=clip.motion,
-        kin=MB.kinematic_beats(clip.motion),
-        beats=B.music_beats(audio),
+        kin=FB.kinematic_beats(clip.motion),
+        beats=FB.music_beats(audio),
         tempo=tempo,
         label_beats=None if lb is None else np.asarray(lb, dtype=np.float64),
         ref_bins=_onset_bins(audio, B.OFFICIAL_ONSET_PARAMS),
@@ -232,22 +237,15 @@ def score_audio(
         loris_bc=loris.coverage,
         loris_bh=loris.hit,
     )
-    mbeats = B.music_beats(audio) if beats_override is None else beats_override
-    f1 = MB.beat_f1(ref.kin.times, mbeats)
+    mbeats = FB.music_beats(audio) if beats_override is None else beats_override
+    al = FB.beat_alignment(ref.kin.times, mbeats)
     row.update(
-        ba_bailando=MB.beat_align(mbeats, ref.kin.times, direction="bailando"),
-        ba_fact=MB.beat_align(mbeats, ref.kin.times, direction="fact"),
-        beat_f1=f1.f1,
-        beat_matches=f1.matches,
-        n_music_beats=f1.n_est,
-        n_motion_beats=f1.n_ref,
+        **al.report_scores(), beat_matches=al.matches, n_music_beats=al.music_beats, n_motion_beats=al.motion_beats
     )
     tempo = B.estimate_tempo(audio)
     row.update(tempo=tempo, tempo_ref=ref.tempo, tempo_err=B.tempo_error(tempo, ref.tempo))
     emb = None
     if genre_ctx is not None:
-        from .genre import classify, retrieve_genre
-
         pred = classify(genre_ctx.model, audio, SAMPLE_RATE)
         emb = pred.embeddings
         row["genre_pred"] = GENRES[pred.genre] if pred.genre < len(GENRES) else str(pred.genre)
@@ -305,8 +303,6 @@ def summarize(rows: list[dict[str, Any]], embeddings: list[np.ndarray], genre_ct
             float(np.mean([r["genre_retrieved"] == r["genre"] for r in retrieved])) if retrieved else float("nan")
         )
         if genre_ctx.bank is not None and embeddings:
-            from .fad import fad
-
             s["fad"] = fad(np.concatenate(embeddings), genre_ctx.bank)
     return s
 
@@ -331,8 +327,6 @@ class EvaluationReport:
 def _load_genre_context(genre_model: str | None, data_dir: Path, bank_split: str | None, notes: list[str]):
     if not genre_model:
         return None
-    from .genre import embed_windows, load_genre_model, load_genre_tracks
-
     model = load_genre_model(genre_model)  # a named model that cannot be loaded is the user's error
     ctx = GenreContext(model, str(genre_model))
     if bank_split:
@@ -411,11 +405,6 @@ def _thread_limit(threads: int | None, torch_too: bool):
     if threads is None:
         yield
         return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency; stay usable without it
-        yield
-        return
     torch = None
     if torch_too:
         import torch
@@ -428,6 +417,118 @@ def _thread_limit(threads: int | None, torch_too: bool):
     finally:
         if torch:
             torch.set_num_threads(torch_threads)
+
+
+def _report_dir(out_dir: str | os.PathLike | None, force: bool) -> Path | None:
+    """The report folder, refused when it is a file or holds a report and ``force`` is not given."""
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"report folder is a file: {out}")
+        if (out / "report.md").exists() and not force:
+            raise InputError(f"report exists: {out / 'report.md'} (use --force to overwrite)")
+    return out
+
+
+def _generated_files(
+    gen_dirs: dict[str, Path], seq_set: set[str], split: str, notes: list[str]
+) -> dict[str, dict[str, Path]]:
+    """{row name: {clip name: wav}} of each generated folder; files not named after a clip are noted."""
+    gen_files: dict[str, dict[str, Path]] = {}
+    for name, folder in gen_dirs.items():
+        if not folder.is_dir():
+            raise InputError(f"generated folder not found: {folder}")
+        wavs = list_wavs(folder)
+        matched = {c: p for c, p in wavs.items() if parse_clip_name(c, seq_set) is not None}
+        if not matched:
+            raise InputError(
+                f"no wav in {folder} is named after a clip of the {split} split (<seq>_seg<k>.wav or <seq>.wav)"
+            )
+        if len(matched) < len(wavs):
+            notes.append(f"{name}: {len(wavs) - len(matched)} file(s) not named after a {split} clip were ignored")
+        gen_files[name] = matched
+    return gen_files
+
+
+@dataclass
+class _Run:
+    """What one `evaluate` run gathers while it scores clips."""
+
+    ds: AISTDataset
+    seq_set: set[str]
+    gen_files: dict[str, dict[str, Path]]
+    genre_ctx: GenreContext | None
+    out: Path | None
+    max_plots: int | None
+    seconds: float
+    seed: int
+    rows: dict[str, list[dict[str, Any]]]
+    embeddings: dict[str, list[np.ndarray]]
+    notes: list[str]
+    # per scored clip, (labelled beats, music beats, kinematic beats, dance keyframes) for the tool checks
+    beat_sets: list[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None]] = field(default_factory=list)
+    plot_files: list[str] = field(default_factory=list)
+    music_cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def music_of(self, seq: str) -> np.ndarray:
+        p = str(self.ds.music_path(seq))
+        if p not in self.music_cache:
+            self.music_cache[p] = load_audio(p, SAMPLE_RATE)
+        return self.music_cache[p]
+
+
+def _cut_named_clip(seq, name: str, k: int | None, starts, seconds: float):
+    """(clip or None, start in s) of ``name``: the whole sequence (k None, whole frames) or segment k."""
+    if k is None:
+        length = math.floor(seq.duration * seq.motion.fps + 1e-6) / seq.motion.fps
+        clip = cut_clip(seq, 0.0, length, name)
+        while clip is None and length > 1.0 / seq.motion.fps:
+            length -= 1.0 / seq.motion.fps
+            clip = cut_clip(seq, 0.0, length, name)
+        return clip, 0.0
+    start = starts[k] / seq.motion.fps
+    return cut_clip(seq, start, seconds, name), start
+
+
+def _score_clip(run: _Run, seq, seq_name: str, name: str, starts, partner: str | None) -> None:
+    """Score every method on clip ``name`` of ``seq`` (noting a clip that cannot be cut) and draw its plot."""
+    _, k = parse_clip_name(name, run.seq_set)
+    if k is not None and k >= len(starts):
+        run.notes.append(f"{name}: the sequence has only {len(starts)} segment(s) of {run.seconds} s; skipped")
+        return
+    clip, start = _cut_named_clip(seq, name, k, starts, run.seconds)
+    if clip is None or clip.audio is None:
+        run.notes.append(f"{name}: the sequence does not cover this clip; skipped")
+        return
+    ref = _build_reference(clip, seq_name, start, run.seed)
+    ref.mismatch_seq = partner
+    dance = run.ds.labels(seq_name).get("dance_beats")  # the synthetic dancer's keyframe times
+    if dance is not None:
+        dance = np.asarray(dance, dtype=np.float64) - start
+        dance = dance[(dance >= 0) & (dance < ref.seconds)]
+    run.beat_sets.append((ref.label_beats, ref.beats, ref.kin.times, dance))
+    n = ref.audio.size
+    gt = ref.audio
+    candidates: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
+        "ground truth": (gt, ref.beats),
+        "shift null": (
+            np.roll(gt, int(round(ref.shift_s * SAMPLE_RATE))),
+            FB.circular_shift(ref.beats, ref.shift_s, ref.seconds),
+        ),
+    }
+    if partner is not None:
+        candidates["mismatched"] = (_tile_to(run.music_of(partner), int(round(start * SAMPLE_RATE)), n), None)
+    for gname, files in run.gen_files.items():
+        if name in files:
+            candidates[gname] = (fit_length(load_audio(files[name], SAMPLE_RATE), n), None)
+    for method, (audio, override) in candidates.items():
+        row, emb = score_audio(ref, audio, run.genre_ctx, override)
+        row = {"clip": name, "method": method, "genre": GENRES[ref.genre] if ref.genre is not None else None, **row}
+        run.rows[method].append(row)
+        if emb is not None:
+            run.embeddings[method].append(emb)
+    if run.out is not None and (run.max_plots is None or len(run.plot_files) < run.max_plots):
+        run.plot_files.append(_plot_clip(ref, candidates, list(run.gen_files), run.out))
 
 
 def _evaluate(
@@ -449,39 +550,16 @@ def _evaluate(
 ) -> EvaluationReport:
     from tqdm.auto import tqdm
 
-    from ..data.aist import AISTDataset, parse_seq_name
-    from ..data.clips import clip_starts, cut_clip
-    from ..io.audio import load_audio
-
     data_dir = Path(data_dir)
     ds = AISTDataset(data_dir, split, visual="none")
     sequences = ds.names()
     if not sequences:
         raise InputError(f"split {split!r} of {data_dir} lists no sequences")
     seq_set = set(sequences)
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        if out.exists() and not out.is_dir():
-            raise InputError(f"report folder is a file: {out}")
-        if (out / "report.md").exists() and not force:
-            raise InputError(f"report exists: {out / 'report.md'} (use --force to overwrite)")
-
+    out = _report_dir(out_dir, force)
     gen_dirs = {k: Path(v) for k, v in (generated or {}).items()}
-    gen_files: dict[str, dict[str, Path]] = {}
     notes: list[str] = []
-    for name, folder in gen_dirs.items():
-        if not folder.is_dir():
-            raise InputError(f"generated folder not found: {folder}")
-        wavs = list_wavs(folder)
-        matched = {c: p for c, p in wavs.items() if parse_clip_name(c, seq_set) is not None}
-        if not matched:
-            raise InputError(
-                f"no wav in {folder} is named after a clip of the {split} split (<seq>_seg<k>.wav or <seq>.wav)"
-            )
-        if len(matched) < len(wavs):
-            notes.append(f"{name}: {len(wavs) - len(matched)} file(s) not named after a {split} clip were ignored")
-        gen_files[name] = matched
-
+    gen_files = _generated_files(gen_dirs, seq_set, split, notes)
     if gen_files:
         clip_names = sorted(set().union(*[set(f) for f in gen_files.values()]))
     else:  # baselines only: whole sequences, or a placeholder expanded into segments when the sequence is read
@@ -489,11 +567,8 @@ def _evaluate(
 
     genre_ctx = _load_genre_context(genre_model, data_dir, bank_split, notes)
     methods = list(BASELINES) + list(gen_files)
-    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
-    embeddings: dict[str, list[np.ndarray]] = {m: [] for m in methods}
-    # per scored clip, (labelled beats, music beats, kinematic beats) for the tool checks; audio is not kept
-    beat_sets: list[tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray | None]] = []
-    plot_files: list[str] = []
+    run = _Run(ds, seq_set, gen_files, genre_ctx, out, max_plots, seconds, seed,
+               {m: [] for m in methods}, {m: [] for m in methods}, notes)  # fmt: skip
     if out is not None:
         (out / "plots").mkdir(parents=True, exist_ok=True)
 
@@ -502,20 +577,13 @@ def _evaluate(
     for c in clip_names:
         seq = c[: -len("_seg*")] if c.endswith("_seg*") else parse_clip_name(c, seq_set)[0]
         by_seq.setdefault(seq, []).append(c)
-    music_cache: dict[str, np.ndarray] = {}
     partners = mismatch_partners(sequences, [parse_seq_name(s)[1] for s in sequences], seed)
-
-    def music_of(seq: str) -> np.ndarray:
-        p = str(ds.music_path(seq))
-        if p not in music_cache:
-            music_cache[p] = load_audio(p, SAMPLE_RATE)
-        return music_cache[p]
 
     n_total = sum(len(v) for v in by_seq.values())
     cap = max_clips if max_clips is not None else math.inf
     bar = tqdm(total=min(n_total, cap), desc="evaluate", unit="clip", disable=not progress)
     for seq_name, names in by_seq.items():
-        if max_clips is not None and len(beat_sets) >= max_clips:
+        if max_clips is not None and len(run.beat_sets) >= max_clips:
             break
         seq = ds.load(seq_name)
         starts = clip_starts(seq.duration, seconds, hop)
@@ -523,67 +591,17 @@ def _evaluate(
             names = [f"{seq_name}_seg{k}" for k in range(len(starts))]
             bar.total = min(bar.total + len(names) - 1, cap)
             bar.refresh()
-        partner = partners.get(seq_name)
         for name in names:
-            if max_clips is not None and len(beat_sets) >= max_clips:
+            if max_clips is not None and len(run.beat_sets) >= max_clips:
                 break
-            _, k = parse_clip_name(name, seq_set)
-            if k is None:
-                length = math.floor(seq.duration * seq.motion.fps + 1e-6) / seq.motion.fps
-                start = 0.0
-                clip = cut_clip(seq, 0.0, length, name)
-                while clip is None and length > 1.0 / seq.motion.fps:
-                    length -= 1.0 / seq.motion.fps
-                    clip = cut_clip(seq, 0.0, length, name)
-            else:
-                if k >= len(starts):
-                    notes.append(f"{name}: the sequence has only {len(starts)} segment(s) of {seconds} s; skipped")
-                    bar.update(1)
-                    continue
-                start = starts[k] / seq.motion.fps
-                clip = cut_clip(seq, start, seconds, name)
-            if clip is None or clip.audio is None:
-                notes.append(f"{name}: the sequence does not cover this clip; skipped")
-                bar.update(1)
-                continue
-            ref = _build_reference(clip, seq_name, start, seed)
-            ref.mismatch_seq = partner
-            dance = ds.labels(seq_name).get("dance_beats")  # the synthetic dancer's keyframe times
-            if dance is not None:
-                dance = np.asarray(dance, dtype=np.float64) - start
-                dance = dance[(dance >= 0) & (dance < ref.seconds)]
-            beat_sets.append((ref.label_beats, ref.beats, ref.kin.times, dance))
-            n = ref.audio.size
-            gt = ref.audio
-            candidates: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
-                "ground truth": (gt, ref.beats),
-                "shift null": (
-                    np.roll(gt, int(round(ref.shift_s * SAMPLE_RATE))),
-                    MB.circular_shift(ref.beats, ref.shift_s, ref.seconds),
-                ),
-            }
-            if partner is not None:
-                candidates["mismatched"] = (_tile_to(music_of(partner), int(round(start * SAMPLE_RATE)), n), None)
-            for gname, files in gen_files.items():
-                if name in files:
-                    candidates[gname] = (fit_audio(load_audio(files[name], SAMPLE_RATE), n), None)
-            for method, (audio, override) in candidates.items():
-                row, emb = score_audio(ref, audio, genre_ctx, override)
-                row = {"clip": name, "method": method, "genre": GENRES[ref.genre] if ref.genre is not None else None,
-                       **row}  # fmt: skip
-                rows[method].append(row)
-                if emb is not None:
-                    embeddings[method].append(emb)
-            if out is not None and (max_plots is None or len(plot_files) < max_plots):
-                plot_files.append(_plot_clip(ref, candidates, list(gen_files), out))
+            _score_clip(run, seq, seq_name, name, starts, partners.get(seq_name))
             bar.update(1)
     bar.close()
-    if not beat_sets:
+    if not run.beat_sets:
         raise InputError("no clip could be scored (see the notes above)")
 
-    summary = {m: summarize(rows[m], embeddings[m], genre_ctx) for m in methods if rows[m]}
+    summary = {m: summarize(run.rows[m], run.embeddings[m], genre_ctx) for m in methods if run.rows[m]}
     methods = [m for m in methods if m in summary]
-    checks = _dataset_checks(beat_sets)
     settings = {
         "data": str(data_dir),
         "split": split,
@@ -594,16 +612,16 @@ def _evaluate(
         "bank_split": bank_split if genre_ctx is not None and genre_ctx.bank is not None else None,
         "bank_windows": int(len(genre_ctx.bank)) if genre_ctx is not None and genre_ctx.bank is not None else 0,
         "seed": seed,
-        "beat_align_sigma_s": MB.BEAT_ALIGN_SIGMA_S,
-        "beat_f1_tolerance_s": MB.BEAT_F1_TOLERANCE_S,
-        "speed_smooth_s": MB.SPEED_SMOOTH_S,
+        "beat_align_sigma_s": FB.BEAT_ALIGN_SIGMA_S,
+        "beat_f1_tolerance_s": FB.BEAT_F1_TOLERANCE_S,
+        "speed_smooth_s": SPEED_SMOOTH_S,
         "official_onset_params": dict(B.OFFICIAL_ONSET_PARAMS),
         "loris_onset_params": dict(B.LORIS_ONSET_PARAMS),
     }
-    all_rows = [r for m in methods for r in rows[m]]
-    report = EvaluationReport(methods, summary, all_rows, settings, checks, notes)
+    all_rows = [r for m in methods for r in run.rows[m]]
+    report = EvaluationReport(methods, summary, all_rows, settings, _dataset_checks(run.beat_sets), notes)
     if out is not None:
-        _write_outputs(report, plot_files, out)
+        _write_outputs(report, run.plot_files, out)
     return report
 
 
@@ -628,7 +646,7 @@ def _dataset_checks(beat_sets: list[tuple]) -> dict[str, Any]:
         for b in beat_sets:
             if b[ref_i] is None:
                 continue
-            f = MB.beat_f1(b[ref_i], b[est_i])
+            f = FB.beat_f1(b[ref_i], b[est_i])
             m += f.matches
             n += f.n_ref + f.n_est
         if n:
@@ -730,8 +748,6 @@ def markdown_report(report: EvaluationReport) -> str:
 
 def _plot_clip(ref: ClipReference, candidates: dict, generated: list[str], out: Path) -> str:
     """Draw ``plots/<clip>.png``: the reference against the generated music (the mismatched one if none)."""
-    from . import plots
-
     shown = {m: candidates[m][0] for m in generated if m in candidates}
     if not shown and "mismatched" in candidates:
         shown = {"mismatched": candidates["mismatched"][0]}
@@ -741,9 +757,6 @@ def _plot_clip(ref: ClipReference, candidates: dict, generated: list[str], out: 
 
 
 def _write_outputs(report: EvaluationReport, plot_files: list[str], out: Path) -> None:
-    from ..io.files import atomic_output
-    from . import plots
-
     files = list(plot_files)
     path = out / "summary.png"
     plots.plot_summary(report, path)

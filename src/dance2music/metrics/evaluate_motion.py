@@ -9,17 +9,18 @@ pixels, ``<sequence>.npz`` with ``keypoints2d`` [T, 17, 2] or [T, 17, 3], ``fps`
    `features.pose.track_to_motion` (zero-phase smoothing, cubic resampling to `MOTION_FPS`,
    `motion_formats.normalize_keypoints`). ``degrade=True`` first degrades the keypoints as video pose does
    (`degrade_keypoints`: jitter, dropped detections, a half-body crop), with a fixed seed.
-2. The reference is the dance's kinematic beats (`motion_beats.kinematic_beats`) from the clean keypoints at
+2. The reference is the dance's kinematic beats (`features.beats.kinematic_beats`) from the clean keypoints at
    every frame: the ground truth the music should follow, whatever the model was shown.
-3. Music: `Dance2Music.generate(motion, seed=s)` for each seed, for the whole sequence and, as separate short
-   dances, for each non-overlapping excerpt of ``excerpt_seconds`` (scale ``"2s"``: each excerpt's keypoints go
-   through step 1 alone, as a 2-s video would); scale ``"2s cut"`` cuts the whole sequence's music instead.
-4. Each unit (a sequence, or an excerpt) is scored with `evaluate_videos.score_beats` (the one alignment scorer:
-   BeatAlign in Bailando's and FACT's directions, beat F1 at +-100 ms; music beats by `beats.music_beats`) for
-   (a) the generated music, (b) the shift null: its music beats circularly shifted by ``shift_offsets`` offsets
-   spread over the unit (mean score), (c) mismatched music: the music generated (same model, same seed) for the
-   other sequences, cut to the unit's length (`evaluate_videos.mismatch_cuts`; for excerpts, the other
-   sequences' excerpt at the same place).
+3. Music: the model's ``generate(motion, seed=s)`` (`MusicModel`; the CLI passes `api.Dance2Music`) for each
+   seed, for the whole sequence and, as separate short dances, for each non-overlapping excerpt of
+   ``excerpt_seconds`` (scale ``"2s"``: each excerpt's keypoints go through step 1 alone, as a 2-s video would);
+   scale ``"2s cut"`` cuts the whole sequence's music instead.
+4. Each unit (a sequence, or an excerpt) is scored with `features.beats.beat_alignment` (the one alignment
+   scorer: BeatAlign in Bailando's and FACT's directions, beat F1 at +-100 ms; music beats by
+   `features.beats.music_beats`) for (a) the generated music, (b) the shift null: its music beats circularly
+   shifted by ``shift_offsets`` offsets spread over the unit (mean score), (c) mismatched music: the music
+   generated (same model, same seed) for the other sequences, cut to the unit's length
+   (`evaluate_videos.mismatch_cuts`; for excerpts, the other sequences' excerpt at the same place).
 5. Scores are averaged over seeds within a unit; pooled means are over units with their standard errors, and
    p-values come from a paired sign-flip permutation test over units (`sign_flip_p`, one-sided: generated
    above the baseline; exact for up to 16 units). Excerpts of one sequence are not independent: read the
@@ -41,16 +42,21 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..constants import COCO17_INDEX, GENERATE_ANALYSIS_FPS, SAMPLE_RATE
 from ..errors import InputError
+from ..features.beats import beat_alignment, circular_shift, kinematic_beats, music_beats
+from ..features.extract import AnalysisGrid
+from ..features.pose import track_to_motion
+from ..features.rhythm import estimate_rhythm
+from ..io.files import atomic_output
 from ..types import Motion
-
-if TYPE_CHECKING:
-    from ..api import Dance2Music
+from . import beats as B
+from .beats import music_onsets, tempo_error
+from .evaluate_videos import mismatch_cuts, score_music
 
 #: Excerpt lengths (s) of the short-clip scales.
 EXCERPT_SECONDS = (2.0, 6.0)
@@ -134,9 +140,6 @@ def keypoints_to_motion(
     `features.pose.track_to_motion`, covering ``T / fps`` seconds at `MOTION_FPS`. ``detected[T]``: frames with a
     person (default: frames with any joint of positive confidence).
     """
-    from ..features.extract import AnalysisGrid
-    from ..features.pose import track_to_motion
-
     kp = np.asarray(keypoints, np.float64)
     n = kp.shape[0]
     times = np.arange(n) / float(fps)
@@ -186,16 +189,12 @@ def degrade_keypoints(
 def dance_tempo(motion: Motion) -> float:
     """The dance's tempo (BPM) as the dance's pulse reads it (`features.rhythm.estimate_rhythm`, what
     `d2m generate` conditions on); NaN when the movement says nothing about it."""
-    from ..features.rhythm import estimate_rhythm
-
     r = estimate_rhythm(motion)
     return float(r.tempo) if r.source == "motion" else float("nan")
 
 
 def tempo_match(estimate: float, reference: float | None, tolerance: float = TEMPO_TOLERANCE) -> bool | None:
     """Whether ``estimate`` is within ``tolerance`` of ``reference``, or of its double or half (None: unknown)."""
-    from .beats import tempo_error
-
     if reference is None:
         return None
     err = tempo_error(estimate, reference)
@@ -211,8 +210,6 @@ def music_stats(audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
     variation over frames of librosa's onset strength (mean positive log-mel flux; a drone or hiss keeps it low).
     """
     import librosa
-
-    from .beats import music_onsets
 
     y = np.asarray(audio, np.float64).ravel()
     dur = y.size / sr
@@ -311,53 +308,21 @@ class MotionReport:
     notes: list[str] = field(default_factory=list)
 
 
-def evaluate_motion(
-    motion_dir: str | os.PathLike,
-    models: Sequence[str | Dance2Music],
-    *,
-    seeds: int = 2,
-    out_dir: str | os.PathLike | None = None,
-    degrade: bool = False,
-    degrade_seed: int = 0,
-    excerpt_seconds: Sequence[float] = EXCERPT_SECONDS,
-    analysis_fps: float | None = GENERATE_ANALYSIS_FPS,
-    genre: str | None = None,
-    offsets: int = SHIFT_OFFSETS,
-    force: bool = False,
-    progress: bool = False,
-) -> MotionReport:
-    """Score the music each of ``models`` (names or paths for `Dance2Music.from_pretrained`, or loaded models)
-    makes for every ``<sequence>.npz`` of ``motion_dir`` (see the module).
+class MusicModel(Protocol):
+    """What `evaluate_motion` needs of a model (`api.Dance2Music` is one): a name, and music for a `Motion`."""
 
-    seeds: generation seeds 0 .. seeds-1; degrade: degrade the model's keypoints (`degrade_keypoints`, seeded by
-    ``degrade_seed`` and the sequence name); genre: passed to `Dance2Music.generate` (None: read off the dance,
-    as `d2m generate`). Writes ``report.md`` and ``report.json`` into ``out_dir`` when given (refusing to
-    overwrite without ``force``).
-    """
-    from ..api import Dance2Music
-    from ..io.files import atomic_output
-    from . import beats as B
-    from .evaluate_videos import mismatch_cuts, score_beats, score_music
-    from .motion_beats import circular_shift, kinematic_beats
+    name: str | None
 
-    folder = Path(motion_dir)
-    if not folder.is_dir():
-        raise InputError(f"keypoint folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix == ".npz" and p.is_file())
-    if not files:
-        raise InputError(f"no keypoint sequences (.npz) in {folder}")
-    if seeds < 1:
-        raise InputError("seeds must be at least 1")
-    if not models:
-        raise InputError("name at least one model")
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None and (out / "report.md").exists() and not force:
-        raise InputError(f"report exists: {out / 'report.md'} (use --force to overwrite)")
-    seqs = [load_keypoint_sequence(p) for p in files]
-    sr = SAMPLE_RATE
-    notes: list[str] = []
+    def generate(self, motion: Motion, *, seed: int, genre: str | None) -> Any:
+        """A result with ``audio`` (float32[N] at `SAMPLE_RATE`) and ``meta`` (the genre used)."""
 
-    # the model's input (clean or degraded) and the reference beats (clean, every frame), once per sequence
+
+#: (name, excerpt length or None for the whole sequence, whether each excerpt is generated on its own).
+_Scale = tuple[str, "float | None", bool]
+
+
+def _model_inputs(seqs, degrade: bool, degrade_seed: int, analysis_fps: float | None):
+    """Per sequence: (keypoints shown, detected or None, the `Motion` shown), reference beats, dance tempo."""
     inputs, refs, tempos = [], [], []
     for s in seqs:
         kp, det = s.keypoints, None
@@ -367,162 +332,164 @@ def evaluate_motion(
         inputs.append((kp, det, shown))
         refs.append(kinematic_beats(keypoints_to_motion(s.keypoints, s.fps, analysis_fps=None)).times)
         tempos.append(dance_tempo(shown))  # the pulse the model is shown
+    return inputs, refs, tempos
 
-    scales: list[tuple[str, float | None, bool]] = [("whole", None, False)]
-    scales += [(f"{L:g}s", float(L), True) for L in excerpt_seconds]
-    scales += [(f"{L:g}s cut", float(L), False) for L in excerpt_seconds]
-    summary: dict[str, dict[str, Any]] = {}
-    clips: dict[str, list[dict[str, Any]]] = {}
-    pooled: dict[str, dict[str, Any]] = {}
-    excerpt_rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        per_seq = 1 + sum(int(s.duration // L) for s in seqs for _, L, own in scales if own) / max(1, len(seqs))
-        bar = tqdm(total=int(len(models) * seeds * len(seqs) * per_seq), desc="music", unit="clip", leave=False)
+def _sequence_units(i: int, s: KeypointSequence, kin: np.ndarray, scales: list[_Scale], units) -> None:
+    """Add sequence ``i``'s units (the whole, and each excerpt of each scale) to ``units`` (scale -> list)."""
+    for name, L, _ in scales:
+        if L is None:
+            units[name].append(_Unit(i, name, 0, 0.0, s.duration, kin))
+            continue
+        for k in range(int(s.duration // L + 1e-9)):
+            a = k * L
+            rel = kin[(kin >= a) & (kin < a + L)] - a
+            units[name].append(_Unit(i, name, k, a, L, rel))
 
-    for m in models:
-        model = m if isinstance(m, Dance2Music) else Dance2Music.from_pretrained(m)
-        model_name = model.name or str(m)
-        units: dict[str, list[_Unit]] = {name: [] for name, _, _ in scales}
-        whole_audio: dict[tuple[int, int], np.ndarray] = {}
-        rows: list[dict[str, Any]] = []
-        for i, s in enumerate(seqs):
-            kp, det, shown = inputs[i]
-            kin = refs[i]
-            n_all = kp.shape[0]
-            for name, L, _ in scales:
+
+@dataclass
+class _Generation:
+    """One model's run over the sequences: the settings it generates with, and what it gathered."""
+
+    model: MusicModel
+    seeds: int
+    genre: str | None
+    analysis_fps: float | None
+    scales: list[_Scale]
+    bar: Any
+    units: dict[str, list[_Unit]] = field(default_factory=dict)
+    whole_audio: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+
+    def tick(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+
+def _generate_sequence(g: _Generation, i: int, s: KeypointSequence, inputs, kin: np.ndarray, tempo: float) -> dict:
+    """Music for sequence ``i`` with every seed (the whole, and each excerpt on its own): the units' music
+    beats are filled in; returns the sequence's row (tempo, loudness, genre used)."""
+    sr = SAMPLE_RATE
+    kp, det, shown = inputs
+    n_all = kp.shape[0]
+    gmeta, stats, mtempo, mel = [], [], [], []
+    for seed in range(g.seeds):
+        res = g.model.generate(shown, seed=seed, genre=g.genre)
+        g.tick()
+        audio = res.audio
+        g.whole_audio[(i, seed)] = audio
+        gmeta.append({k: res.meta.get(k) for k in ("genre", "genre_source", "genre_probability", "genre_note")})
+        stats.append(music_stats(audio, sr))
+        mtempo.append(B.estimate_tempo(audio, sr))
+        mel.append(mean_logmel(audio, sr))
+        for name, L, own in g.scales:
+            for u in (u for u in g.units[name] if u.seq == i):
                 if L is None:
-                    units[name].append(_Unit(i, name, 0, 0.0, s.duration, kin))
-                    continue
-                for k in range(int(s.duration // L + 1e-9)):
-                    a = k * L
-                    rel = kin[(kin >= a) & (kin < a + L)] - a
-                    units[name].append(_Unit(i, name, k, a, L, rel))
-            gmeta, stats, mtempo, mel = [], [], [], []
-            for seed in range(seeds):
-                res = model.generate(shown, seed=seed, genre=genre)
-                if bar is not None:
-                    bar.update(1)
-                audio = res.audio
-                whole_audio[(i, seed)] = audio
-                gmeta.append({k: res.meta.get(k) for k in ("genre", "genre_source", "genre_probability", "genre_note")})
-                stats.append(music_stats(audio, sr))
-                mtempo.append(B.estimate_tempo(audio, sr))
-                mel.append(mean_logmel(audio, sr))
-                for name, L, own in scales:
-                    for u in (u for u in units[name] if u.seq == i):
-                        if L is None:
-                            u.beats[seed] = B.music_beats(audio, sr=sr)
-                        elif own:
-                            f0, f1 = int(round(u.start * s.fps)), min(n_all, int(round((u.start + L) * s.fps)))
-                            m = keypoints_to_motion(kp[f0:f1], s.fps, analysis_fps=analysis_fps,
-                                                    detected=None if det is None else det[f0:f1])  # fmt: skip
-                            u.beats[seed] = B.music_beats(model.generate(m, seed=seed, genre=genre).audio, sr=sr)
-                            if bar is not None:
-                                bar.update(1)
-                        else:
-                            a0 = int(round(u.start * sr))
-                            u.beats[seed] = B.music_beats(audio[a0 : a0 + int(round(L * sr))], sr=sr)
-            st = {k: float(np.nanmean([x[k] for x in stats])) for k in stats[0]}
-            rows.append({
-                "sequence": s.name, "genre": s.genre, "music": s.music, "nominal_bpm": s.nominal_bpm,
-                "seconds": round(s.duration, 2), "movement_beats": int(kin.size),
-                "dance_tempo": round(tempos[i], 1), "dance_tempo_match": tempo_match(tempos[i], s.nominal_bpm),
-                "music_tempo": [round(t, 1) for t in mtempo],
-                "tempo_match_nominal": [tempo_match(t, s.nominal_bpm) for t in mtempo],
-                "tempo_match_dance": [tempo_match(t, tempos[i]) for t in mtempo],
-                "genre_used": gmeta, **{k: round(v, 4) for k, v in st.items()},
-                "_mel": mel,
-            })  # fmt: skip
+                    u.beats[seed] = music_beats(audio, sr=sr)
+                elif own:
+                    f0, f1 = int(round(u.start * s.fps)), min(n_all, int(round((u.start + L) * s.fps)))
+                    m = keypoints_to_motion(kp[f0:f1], s.fps, analysis_fps=g.analysis_fps,
+                                            detected=None if det is None else det[f0:f1])  # fmt: skip
+                    u.beats[seed] = music_beats(g.model.generate(m, seed=seed, genre=g.genre).audio, sr=sr)
+                    g.tick()
+                else:
+                    a0 = int(round(u.start * sr))
+                    u.beats[seed] = music_beats(audio[a0 : a0 + int(round(L * sr))], sr=sr)
+    st = {k: float(np.nanmean([x[k] for x in stats])) for k in stats[0]}
+    return {
+        "sequence": s.name, "genre": s.genre, "music": s.music, "nominal_bpm": s.nominal_bpm,
+        "seconds": round(s.duration, 2), "movement_beats": int(kin.size),
+        "dance_tempo": round(tempo, 1), "dance_tempo_match": tempo_match(tempo, s.nominal_bpm),
+        "music_tempo": [round(t, 1) for t in mtempo],
+        "tempo_match_nominal": [tempo_match(t, s.nominal_bpm) for t in mtempo],
+        "tempo_match_dance": [tempo_match(t, tempo) for t in mtempo],
+        "genre_used": gmeta, **{k: round(v, 4) for k, v in st.items()},
+        "_mel": mel,
+    }  # fmt: skip
 
-        # scoring: generated, shift null, mismatched; per unit averaged over seeds
-        summary[model_name], excerpt_rows[model_name] = {}, {}
-        for name, L, _ in scales:
-            table = []
-            for u in units[name]:
-                cond: dict[str, dict[str, list[float]]] = {c: {k: [] for k in _METRICS} for c in (_GEN, _SHIFT, _MIS)}
-                for seed in range(seeds):
-                    mb = u.beats[seed]
-                    for k, v in score_beats(u.kin, mb).items():
-                        cond[_GEN][k].append(v)
-                    nulls = [
-                        score_beats(u.kin, circular_shift(mb, o, u.seconds)) for o in shift_offsets(u.seconds, offsets)
-                    ]
-                    for k in _METRICS:
-                        cond[_SHIFT][k].append(float(np.nanmean([x[k] for x in nulls])) if nulls else math.nan)
-                    if L is None:
-                        n = int(round(u.seconds * sr))
-                        partners = [j for j in range(len(seqs)) if j != u.seq and seqs[j].duration >= u.seconds - 1e-6]
-                        if not partners:
-                            partners = [j for j in range(len(seqs)) if j != u.seq]
-                        mis = [score_music(u.kin, c) for j in partners
-                               for c in mismatch_cuts(whole_audio[(j, seed)], n, MISMATCH_CUTS)]  # fmt: skip
-                    else:
-                        mis = []
-                        for j in range(len(seqs)):
-                            theirs = [v for v in units[name] if v.seq == j]
-                            if j != u.seq and theirs:
-                                mis.append(score_beats(u.kin, theirs[u.index % len(theirs)].beats[seed]))
-                    for k in _METRICS:
-                        vals = [x[k] for x in mis if np.isfinite(x[k])]
-                        cond[_MIS][k].append(float(np.mean(vals)) if vals else math.nan)
-                row = {
-                    "sequence": seqs[u.seq].name,
-                    "index": u.index,
-                    "start": u.start,
-                    "movement_beats": int(u.kin.size),
-                }
-                for c, by_metric in cond.items():
-                    row[c] = {k: _nanmean(v) for k, v in by_metric.items()}
-                table.append(row)
-            summ: dict[str, Any] = {"units": len(table)}
-            for c in (_GEN, _SHIFT, _MIS):
-                summ[c] = {}
-                for k in _METRICS:
-                    m, se, cnt = _mean_se([r[c][k] for r in table])
-                    summ[c][k], summ[c][f"{k}_se"], summ[c][f"{k}_n"] = m, se, cnt
-            summ["p"] = {}
-            for c in (_SHIFT, _MIS):
-                for k in _METRICS:
-                    diffs = [r[_GEN][k] - r[c][k] for r in table]
-                    summ["p"][f"{k} vs {c}"] = sign_flip_p(diffs)
-                    summ["p"][f"{k} wins vs {c}"] = int(np.sum(np.asarray(diffs)[np.isfinite(diffs)] > 0))
-            summary[model_name][name] = summ
-            if name == "whole":
-                for r, t in zip(rows, table):
-                    r.update({c: t[c] for c in (_GEN, _SHIFT, _MIS)})
-            else:
-                excerpt_rows[model_name][name] = table
 
-        # pooled music measures
-        mels = [[r["_mel"][sd] for r in rows] for sd in range(seeds)]
-        corr = [
-            float(np.corrcoef(ms[a], ms[b])[0, 1]) for ms in mels for a in range(len(ms)) for b in range(a + 1, len(ms))
-        ]
-        for r in rows:
-            r.pop("_mel")
-        nominal = [r for r in rows if r["nominal_bpm"] is not None]
-        pooled[model_name] = {
-            "tempo_match_nominal_all_seeds": sum(all(r["tempo_match_nominal"]) for r in nominal),
-            "tempo_match_nominal_pairs": sum(sum(bool(x) for x in r["tempo_match_nominal"]) for r in nominal),
-            "tempo_match_dance_all_seeds": sum(all(r["tempo_match_dance"]) for r in rows),
-            "dance_tempo_match_nominal": sum(bool(r["dance_tempo_match"]) for r in nominal),
-            "sequences_with_nominal": len(nominal),
-            "max_silent_share": max(r["silent_share"] for r in rows),
-            "sequences_over_5pct_silent": sum(r["silent_share"] > 0.05 for r in rows),
-            "between_dance_logmel_corr": float(np.mean(corr)) if corr else math.nan,
-            **{f"mean_{k}": float(np.nanmean([r[k] for r in rows]))
-               for k in ("lufs", "rms_dbfs", "peak_dbfs", "silent_share", "onset_rate", "flux_cv")},
-        }  # fmt: skip
-        clips[model_name] = rows
-    if bar is not None:
-        bar.close()
+def _score_beats(kin: np.ndarray, mbeats: np.ndarray) -> dict[str, float]:
+    return beat_alignment(kin, mbeats).report_scores()
 
-    settings = {
+
+def _score_unit(g: _Generation, u: _Unit, L: float | None, seqs, offsets: int) -> dict[str, Any]:
+    """One unit's row: generated, shift null and mismatched scores, each averaged over seeds."""
+    sr = SAMPLE_RATE
+    cond: dict[str, dict[str, list[float]]] = {c: {k: [] for k in _METRICS} for c in (_GEN, _SHIFT, _MIS)}
+    for seed in range(g.seeds):
+        mb = u.beats[seed]
+        for k, v in _score_beats(u.kin, mb).items():
+            cond[_GEN][k].append(v)
+        nulls = [_score_beats(u.kin, circular_shift(mb, o, u.seconds)) for o in shift_offsets(u.seconds, offsets)]
+        for k in _METRICS:
+            cond[_SHIFT][k].append(float(np.nanmean([x[k] for x in nulls])) if nulls else math.nan)
+        if L is None:
+            n = int(round(u.seconds * sr))
+            partners = [j for j in range(len(seqs)) if j != u.seq and seqs[j].duration >= u.seconds - 1e-6]
+            if not partners:
+                partners = [j for j in range(len(seqs)) if j != u.seq]
+            mis = [score_music(u.kin, c) for j in partners
+                   for c in mismatch_cuts(g.whole_audio[(j, seed)], n, MISMATCH_CUTS)]  # fmt: skip
+        else:
+            mis = []
+            for j in range(len(seqs)):
+                theirs = [v for v in g.units[u.scale] if v.seq == j]
+                if j != u.seq and theirs:
+                    mis.append(_score_beats(u.kin, theirs[u.index % len(theirs)].beats[seed]))
+        for k in _METRICS:
+            vals = [x[k] for x in mis if np.isfinite(x[k])]
+            cond[_MIS][k].append(float(np.mean(vals)) if vals else math.nan)
+    row = {"sequence": seqs[u.seq].name, "index": u.index, "start": u.start, "movement_beats": int(u.kin.size)}
+    for c, by_metric in cond.items():
+        row[c] = {k: _nanmean(v) for k, v in by_metric.items()}
+    return row
+
+
+def _summarize_scale(table: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled means, standard errors and counts per condition, and the sign-flip p-values against each baseline."""
+    summ: dict[str, Any] = {"units": len(table)}
+    for c in (_GEN, _SHIFT, _MIS):
+        summ[c] = {}
+        for k in _METRICS:
+            m, se, cnt = _mean_se([r[c][k] for r in table])
+            summ[c][k], summ[c][f"{k}_se"], summ[c][f"{k}_n"] = m, se, cnt
+    summ["p"] = {}
+    for c in (_SHIFT, _MIS):
+        for k in _METRICS:
+            diffs = [r[_GEN][k] - r[c][k] for r in table]
+            summ["p"][f"{k} vs {c}"] = sign_flip_p(diffs)
+            summ["p"][f"{k} wins vs {c}"] = int(np.sum(np.asarray(diffs)[np.isfinite(diffs)] > 0))
+    return summ
+
+
+def _pooled(rows: list[dict[str, Any]], seeds: int) -> dict[str, Any]:
+    """The model's pooled music measures (tempo matches, loudness, log-mel correlation between dances);
+    drops the rows' log-mel spectra."""
+    mels = [[r["_mel"][sd] for r in rows] for sd in range(seeds)]
+    corr = [
+        float(np.corrcoef(ms[a], ms[b])[0, 1]) for ms in mels for a in range(len(ms)) for b in range(a + 1, len(ms))
+    ]
+    for r in rows:
+        r.pop("_mel")
+    nominal = [r for r in rows if r["nominal_bpm"] is not None]
+    return {
+        "tempo_match_nominal_all_seeds": sum(all(r["tempo_match_nominal"]) for r in nominal),
+        "tempo_match_nominal_pairs": sum(sum(bool(x) for x in r["tempo_match_nominal"]) for r in nominal),
+        "tempo_match_dance_all_seeds": sum(all(r["tempo_match_dance"]) for r in rows),
+        "dance_tempo_match_nominal": sum(bool(r["dance_tempo_match"]) for r in nominal),
+        "sequences_with_nominal": len(nominal),
+        "max_silent_share": max(r["silent_share"] for r in rows),
+        "sequences_over_5pct_silent": sum(r["silent_share"] > 0.05 for r in rows),
+        "between_dance_logmel_corr": float(np.mean(corr)) if corr else math.nan,
+        **{f"mean_{k}": float(np.nanmean([r[k] for r in rows]))
+           for k in ("lufs", "rms_dbfs", "peak_dbfs", "silent_share", "onset_rate", "flux_cv")},
+    }  # fmt: skip
+
+
+def _settings(folder: Path, models: list[str], seeds: int, analysis_fps, degrade: bool, degrade_seed: int,
+              genre: str | None, excerpt_seconds: Sequence[float], offsets: int) -> dict[str, Any]:  # fmt: skip
+    return {
         "motion_dir": str(folder),
-        "models": list(summary),
+        "models": models,
         "seeds": list(range(seeds)),
         "analysis_fps": analysis_fps,
         "degrade": (
@@ -545,11 +512,95 @@ def evaluate_motion(
         "p_value": "one-sided paired sign-flip permutation test over units (sequences or excerpts), seeds averaged "
         "within a unit; exact up to 16 units, else 20000 random sign patterns",
     }
-    report = MotionReport(summary, clips, pooled, settings, excerpt_rows, notes)
+
+
+def _load_sequences(motion_dir: str | os.PathLike) -> tuple[Path, list[KeypointSequence]]:
+    folder = Path(motion_dir)
+    if not folder.is_dir():
+        raise InputError(f"keypoint folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".npz" and p.is_file())
+    if not files:
+        raise InputError(f"no keypoint sequences (.npz) in {folder}")
+    return folder, [load_keypoint_sequence(p) for p in files]
+
+
+def evaluate_motion(
+    motion_dir: str | os.PathLike,
+    models: Sequence[MusicModel],
+    *,
+    seeds: int = 2,
+    out_dir: str | os.PathLike | None = None,
+    degrade: bool = False,
+    degrade_seed: int = 0,
+    excerpt_seconds: Sequence[float] = EXCERPT_SECONDS,
+    analysis_fps: float | None = GENERATE_ANALYSIS_FPS,
+    genre: str | None = None,
+    offsets: int = SHIFT_OFFSETS,
+    force: bool = False,
+    progress: bool = False,
+) -> MotionReport:
+    """Score the music each of ``models`` (loaded models, e.g. `api.Dance2Music`: see `MusicModel`) makes for
+    every ``<sequence>.npz`` of ``motion_dir`` (see the module).
+
+    seeds: generation seeds 0 .. seeds-1; degrade: degrade the model's keypoints (`degrade_keypoints`, seeded by
+    ``degrade_seed`` and the sequence name); genre: passed to the model's ``generate`` (None: read off the
+    dance, as `d2m generate`). Writes ``report.md`` and ``report.json`` into ``out_dir`` when given (refusing to
+    overwrite without ``force``).
+    """
+    folder, seqs = _load_sequences(motion_dir)
+    if seeds < 1:
+        raise InputError("seeds must be at least 1")
+    if not models:
+        raise InputError("name at least one model")
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None and (out / "report.md").exists() and not force:
+        raise InputError(f"report exists: {out / 'report.md'} (use --force to overwrite)")
+
+    # the model's input (clean or degraded) and the reference beats (clean, every frame), once per sequence
+    inputs, refs, tempos = _model_inputs(seqs, degrade, degrade_seed, analysis_fps)
+    scales: list[_Scale] = [("whole", None, False)]
+    scales += [(f"{L:g}s", float(L), True) for L in excerpt_seconds]
+    scales += [(f"{L:g}s cut", float(L), False) for L in excerpt_seconds]
+    summary: dict[str, dict[str, Any]] = {}
+    clips: dict[str, list[dict[str, Any]]] = {}
+    pooled: dict[str, dict[str, Any]] = {}
+    excerpt_rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        per_seq = 1 + sum(int(s.duration // L) for s in seqs for _, L, own in scales if own) / max(1, len(seqs))
+        bar = tqdm(total=int(len(models) * seeds * len(seqs) * per_seq), desc="music", unit="clip", leave=False)
+
+    for model in models:
+        model_name = model.name or str(model)
+        g = _Generation(model, seeds, genre, analysis_fps, scales, bar, {name: [] for name, _, _ in scales})
+        rows = []
+        for i, s in enumerate(seqs):
+            _sequence_units(i, s, refs[i], scales, g.units)
+            rows.append(_generate_sequence(g, i, s, inputs[i], refs[i], tempos[i]))
+        # scoring: generated, shift null, mismatched; per unit averaged over seeds
+        summary[model_name], excerpt_rows[model_name] = {}, {}
+        for name, L, _ in scales:
+            table = [_score_unit(g, u, L, seqs, offsets) for u in g.units[name]]
+            summary[model_name][name] = _summarize_scale(table)
+            if name == "whole":
+                for r, t in zip(rows, table):
+                    r.update({c: t[c] for c in (_GEN, _SHIFT, _MIS)})
+            else:
+                excerpt_rows[model_name][name] = table
+        pooled[model_name] = _pooled(rows, seeds)
+        clips[model_name] = rows
+    if bar is not None:
+        bar.close()
+
+    settings = _settings(folder, list(summary), seeds, analysis_fps, degrade, degrade_seed, genre, excerpt_seconds,
+                         offsets)  # fmt: skip
+    report = MotionReport(summary, clips, pooled, settings, excerpt_rows, [])
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         payload = {"settings": settings, "summary": summary, "pooled": pooled, "clips": clips,
-                   "excerpts": excerpt_rows, "notes": notes}  # fmt: skip
+                   "excerpts": excerpt_rows, "notes": report.notes}  # fmt: skip
         with atomic_output(out / "report.json") as tmp:
             tmp.write_text(json.dumps(_jsonable(payload), indent=1))
         with atomic_output(out / "report.md") as tmp:

@@ -3,10 +3,12 @@
 The dataset form of `d2m evaluate` (`metrics.evaluate`) needs each dance's own music in the AIST++ layout. A
 folder of real videos usually has no such pairing (phone videos carry room sound or nothing), so this form
 takes the reference from the video alone: the dancer's kinematic beats, from pose on every frame
-(`features.extract`, `metrics.motion_beats`). Each candidate is scored with Bailando's BeatAlign (and FACT's)
-and the beat F1 at +-100 ms, the measures of the dataset form:
+(`features.extract`, `features.beats`). Each candidate is scored with `features.beats.beat_alignment`
+(Bailando's BeatAlign, FACT's, and the beat F1 at +-100 ms), the measures of the dataset form:
 
 - each ``--generated`` folder: ``<video stem>.wav`` for each video (what ``d2m generate VIDEO --wav`` writes);
+- each ``--model``: music made here from the video's features with seeds 0..``seeds``-1 (the video's score is
+  the mean over the seeds; the model is passed in as a callable, this layer does not load models);
 - the video's own soundtrack, when it has one, and that soundtrack rolled by half its length (shift null);
 - mismatched real music: the other videos' soundtracks, or, when no other video has one, every track of the
   MIT-licensed ``immich-memories-music`` package, each cut to the video's length at ``offsets`` places (the
@@ -20,19 +22,29 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..arrays import fit_length
 from ..constants import SAMPLE_RATE
+from ..data import music as music_data
 from ..errors import InputError, NoPersonError
-from .evaluate import fit_audio
+from ..features import extract
+from ..features.beats import beat_alignment, kinematic_beats, music_beats
+from ..io.audio import load_audio
+from ..io.files import atomic_output
+from ..io.video import probe, read_audio
 
 #: Files taken as videos in the folder.
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
+#: The report's alignment columns (`features.beats.BeatAlignment.report_scores`).
+SCORES = ("ba_bailando", "ba_fact", "beat_f1")
+#: Makes music for a video: (its `features.extract.VideoFeatures`, seed) -> float32[N] at `SAMPLE_RATE`.
+MusicMaker = Callable[[Any, int], np.ndarray]
 
 _OWN, _SHIFT, _MISMATCHED = "own soundtrack", "own soundtrack, shifted", "mismatched real music"
 
@@ -48,120 +60,65 @@ class VideoReport:
 
 
 def score_music(kin: np.ndarray, audio: np.ndarray) -> dict[str, float]:
-    """BeatAlign (Bailando's and FACT's) and beat F1 of ``audio`` (at `SAMPLE_RATE`) against kinematic beats."""
-    from . import beats as B
-
-    return score_beats(kin, B.music_beats(audio, sr=SAMPLE_RATE))
-
-
-def score_beats(kin: np.ndarray, mbeats: np.ndarray) -> dict[str, float]:
-    """`score_music` on music beat times (s) already found: the one alignment scorer (the shift null moves the
-    music's beats, `motion_beats.circular_shift`, and scores them here)."""
-    from . import motion_beats as MB
-
-    return {
-        "ba_bailando": float(MB.beat_align(mbeats, kin, direction="bailando")),
-        "ba_fact": float(MB.beat_align(mbeats, kin, direction="fact")),
-        "beat_f1": float(MB.beat_f1(kin, mbeats).f1),
-    }
+    """The report's columns for ``audio`` (at `SAMPLE_RATE`) against kinematic beat times ``kin`` (s)."""
+    return beat_alignment(kin, music_beats(audio, sr=SAMPLE_RATE)).report_scores()
 
 
 def mismatch_cuts(track: np.ndarray, n: int, offsets: int) -> list[np.ndarray]:
     """``offsets`` windows of ``n`` samples spread over ``track`` (the track padded when shorter): how a piece of
     real music that does not belong to a dance is cut to the dance's length."""
     if track.size <= n:
-        return [fit_audio(track, n)]
+        return [fit_length(np.asarray(track, np.float32).ravel(), n)]
     return [track[int((track.size - n) * (k + 0.5) / offsets) :][:n] for k in range(offsets)]
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """(mean, standard error) of the finite values; NaN for none, and a NaN error for one."""
     a = np.asarray([v for v in values if np.isfinite(v)], np.float64)
     if a.size == 0:
         return math.nan, math.nan
     return float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
 
 
-def evaluate_videos(
-    video_dir: str | os.PathLike,
-    generated: Mapping[str, str | os.PathLike],
-    *,
-    out_dir: str | os.PathLike | None = None,
-    analysis_fps: float | None = None,
-    offsets: int = 3,
-    force: bool = False,
-    progress: bool = False,
-) -> VideoReport:
-    """Score each ``generated`` folder's ``<stem>.wav`` against the videos of ``video_dir`` (see the module).
+def _mean_scores(per: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([s[k] for s in per])) for k in per[0]}
 
-    analysis_fps: pose frames per second for the reference beats (None: every frame). Writes ``report.md``
-    and ``report.json`` into ``out_dir`` when given (refusing to overwrite without ``force``).
-    """
-    from ..data.music import immich_tracks
-    from ..features.extract import extract_features
-    from ..io.audio import load_audio
-    from ..io.files import atomic_output
-    from ..io.video import probe, read_audio
-    from ..metrics.motion_beats import kinematic_beats
 
+def _videos(video_dir: str | os.PathLike) -> list[Path]:
     folder = Path(video_dir)
     if not folder.is_dir():
         raise InputError(f"video folder not found: {folder}")
     videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
     if not videos:
         raise InputError(f"no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) in {folder}")
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None and (out / "report.md").exists() and not force:
-        raise InputError(f"report exists: {out / 'report.md'} (use --force to overwrite)")
-    gen = {name: Path(d) for name, d in generated.items()}
+    return videos
+
+
+def _check_generated(gen: dict[str, Path], videos: list[Path], folder: Path) -> None:
     for d in gen.values():
         if not d.is_dir():
             raise InputError(f"generated folder not found: {d}")
         if not any((d / f"{v.stem}.wav").is_file() for v in videos):
             raise InputError(f"no wav in {d} is named after a video of {folder} (<video stem>.wav)")
 
-    notes: list[str] = []
+
+def _references(videos: list[Path], notes: list[str], extract_kw: dict[str, Any]) -> list[tuple]:
+    """Per video with a person: (path, features, kinematic beat times, samples, own soundtrack or None)."""
     refs = []
     for v in videos:
         info = probe(v)
         try:
-            feats = extract_features(v, visual=False, analysis_fps=analysis_fps, progress=progress)
+            feats = extract.extract_features(v, visual=False, **extract_kw)
         except NoPersonError:
             notes.append(f"{v.name}: no person found, not scored")
             continue
         n = int(round(feats.duration * SAMPLE_RATE))
-        own = fit_audio(read_audio(v, SAMPLE_RATE), n) if info.has_audio else None
+        own = fit_length(read_audio(v, SAMPLE_RATE), n) if info.has_audio else None
         refs.append((v, feats, kinematic_beats(feats.motion).times, n, own))
-    if not refs:
-        raise NoPersonError(f"no person found in any video of {folder}")
-    with_sound = [r for r in refs if r[4] is not None]
-    pools: set[str] = set()
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in gen}
-    rows.update({_OWN: [], _SHIFT: [], _MISMATCHED: []})
-    immich = None
-    for v, _, kin, n, own in refs:
-        base = {"video": v.name, "movement_beats": int(kin.size), "seconds": round(n / SAMPLE_RATE, 2)}
-        for name, d in gen.items():
-            wav = d / f"{v.stem}.wav"
-            if not wav.is_file():
-                notes.append(f"{name}: no {wav.name}, {v.name} not scored")
-                continue
-            rows[name].append({**base, **score_music(kin, fit_audio(load_audio(wav, SAMPLE_RATE), n))})
-        if own is not None:
-            rows[_OWN].append({**base, **score_music(kin, own)})
-            rows[_SHIFT].append({**base, **score_music(kin, np.roll(own, n // 2))})
-        others = [r[4] for r in with_sound if r[0] != v]
-        if others:
-            cuts = [fit_audio(o, n) for o in others]
-            pools.add("the other videos' soundtracks")
-        else:
-            if immich is None:
-                immich = [load_audio(p, sr=SAMPLE_RATE) for p in immich_tracks("all")]
-            cuts = [c for track in immich for c in mismatch_cuts(track, n, offsets)]
-            pools.add(f"the immich-memories-music tracks at {offsets} offsets each")
-        per_cut = [score_music(kin, c) for c in cuts]
-        mean = {k: float(np.mean([s[k] for s in per_cut])) for k in per_cut[0]}
-        rows[_MISMATCHED].append({**base, **mean, "cuts": len(cuts), "_per_cut": per_cut})
-    notes.append("mismatched music: " + " and ".join(sorted(pools)))
+    return refs
+
+
+def _summarize(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     summary = {}
     for method, rs in rows.items():
         if not rs:
@@ -169,9 +126,80 @@ def evaluate_videos(
         # the spread: over videos, or over the mismatched cuts of a single video
         spread = rs[0]["_per_cut"] if len(rs) == 1 and "_per_cut" in rs[0] else rs
         summary[method] = {"videos": len(rs)}
-        for k in ("ba_bailando", "ba_fact", "beat_f1"):
-            summary[method][k] = _mean_se([r[k] for r in rs])[0]
-            summary[method][f"{k}_se"] = _mean_se([r[k] for r in spread])[1]
+        for k in SCORES:
+            summary[method][k] = mean_se([r[k] for r in rs])[0]
+            summary[method][f"{k}_se"] = mean_se([r[k] for r in spread])[1]
+    return summary
+
+
+def evaluate_videos(
+    video_dir: str | os.PathLike,
+    generated: Mapping[str, str | os.PathLike],
+    *,
+    models: Mapping[str, MusicMaker] | None = None,
+    seeds: int = 1,
+    out_dir: str | os.PathLike | None = None,
+    analysis_fps: float | None = None,
+    pose_lanes: int | None = None,
+    offsets: int = 3,
+    force: bool = False,
+    progress: bool = False,
+) -> VideoReport:
+    """Score each ``generated`` folder's ``<stem>.wav``, and the music each of ``models`` makes with seeds
+    0..``seeds``-1, against the videos of ``video_dir`` (see the module).
+
+    analysis_fps: pose frames per second for the reference beats (None: every frame); pose_lanes: pose trackers
+    (None: `features.extract`'s default). Writes ``report.md`` and ``report.json`` into ``out_dir`` when given
+    (refusing to overwrite without ``force``).
+    """
+    folder = Path(video_dir)
+    videos = _videos(folder)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None and (out / "report.md").exists() and not force:
+        raise InputError(f"report exists: {out / 'report.md'} (use --force to overwrite)")
+    gen = {name: Path(d) for name, d in generated.items()}
+    _check_generated(gen, videos, folder)
+    makers = dict(models or {})
+
+    notes: list[str] = []
+    extract_kw: dict[str, Any] = {"analysis_fps": analysis_fps, "progress": progress}
+    if pose_lanes is not None:
+        extract_kw["pose_lanes"] = pose_lanes
+    refs = _references(videos, notes, extract_kw)
+    if not refs:
+        raise NoPersonError(f"no person found in any video of {folder}")
+    with_sound = [r for r in refs if r[4] is not None]
+    pools: set[str] = set()
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in [*gen, *makers]}
+    rows.update({_OWN: [], _SHIFT: [], _MISMATCHED: []})
+    immich = None
+    for v, feats, kin, n, own in refs:
+        base = {"video": v.name, "movement_beats": int(kin.size), "seconds": round(n / SAMPLE_RATE, 2)}
+        for name, d in gen.items():
+            wav = d / f"{v.stem}.wav"
+            if not wav.is_file():
+                notes.append(f"{name}: no {wav.name}, {v.name} not scored")
+                continue
+            rows[name].append({**base, **score_music(kin, fit_length(load_audio(wav, SAMPLE_RATE), n))})
+        for name, make in makers.items():
+            per_seed = [score_music(kin, fit_length(make(feats, s), n)) for s in range(seeds)]
+            rows[name].append({**base, **_mean_scores(per_seed), "seeds": seeds})
+        if own is not None:
+            rows[_OWN].append({**base, **score_music(kin, own)})
+            rows[_SHIFT].append({**base, **score_music(kin, np.roll(own, n // 2))})
+        others = [r[4] for r in with_sound if r[0] != v]
+        if others:
+            cuts = [fit_length(o, n) for o in others]
+            pools.add("the other videos' soundtracks")
+        else:
+            if immich is None:
+                immich = [load_audio(p, sr=SAMPLE_RATE) for p in music_data.immich_tracks("all")]
+            cuts = [c for track in immich for c in mismatch_cuts(track, n, offsets)]
+            pools.add(f"the immich-memories-music tracks at {offsets} offsets each")
+        per_cut = [score_music(kin, c) for c in cuts]
+        rows[_MISMATCHED].append({**base, **_mean_scores(per_cut), "cuts": len(cuts), "_per_cut": per_cut})
+    notes.append("mismatched music: " + " and ".join(sorted(pools)))
+    summary = _summarize(rows)
     for r in rows[_MISMATCHED]:
         r.pop("_per_cut", None)
     meta = [

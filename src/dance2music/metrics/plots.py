@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from ..constants import SAMPLE_RATE
-from . import beats as B
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .evaluate import ClipReference, EvaluationReport
+from ..features.beats import music_beats
+from .beats import detect_onsets
 
 
 def _pyplot():
@@ -36,8 +34,12 @@ def _mel_db(audio: np.ndarray) -> np.ndarray:
     return librosa.power_to_db(mel, ref=1.0, top_db=80.0)
 
 
-def plot_clip(ref: ClipReference, shown: dict[str, np.ndarray], path: str | Path) -> Path:
-    """Write the figure of one clip to ``path`` (PNG). ``shown``: {method: audio} to draw next to the reference."""
+def plot_clip(ref: Any, shown: dict[str, np.ndarray], path: str | Path) -> Path:
+    """Write the figure of one clip to ``path`` (PNG). ``shown``: {method: audio} to draw next to the reference.
+
+    ref: the clip's `metrics.evaluate.ClipReference` (its name, seq, start, seconds, audio, kin, beats,
+    label_beats); taken as it comes, so that this module does not import the evaluation that calls it.
+    """
     plt = _pyplot()
     n_spec = 1 + len(shown)
     fig = plt.figure(figsize=(10, 2.6 + 1.0 + 1.6 * n_spec))
@@ -56,11 +58,11 @@ def plot_clip(ref: ClipReference, shown: dict[str, np.ndarray], path: str | Path
     ax.set_title(f"{ref.name}  (t = {ref.start:.2f} s in {ref.seq})", fontsize=10)
     ax.legend(loc="upper right", fontsize=7)
 
-    rows = [("kinematic beats", ref.kin.times, "tab:red"), ("reference onsets", B.detect_onsets(ref.audio), "0.3"),
+    rows = [("kinematic beats", ref.kin.times, "tab:red"), ("reference onsets", detect_onsets(ref.audio), "0.3"),
             ("reference beats", ref.beats, "tab:blue")]  # fmt: skip
     for m, audio in shown.items():
-        rows.append((f"{m} onsets", B.detect_onsets(audio), "0.5"))
-        rows.append((f"{m} beats", B.music_beats(audio), "tab:purple"))
+        rows.append((f"{m} onsets", detect_onsets(audio), "0.5"))
+        rows.append((f"{m} beats", music_beats(audio), "tab:purple"))
     ax = fig.add_subplot(grid[1])
     for i, (_, times, color) in enumerate(rows):
         ax.vlines(times, i + 0.1, i + 0.9, color=color, lw=1.5)
@@ -85,8 +87,9 @@ def plot_clip(ref: ClipReference, shown: dict[str, np.ndarray], path: str | Path
     return path
 
 
-def plot_summary(report: EvaluationReport, path: str | Path) -> Path:
-    """Bar chart of BeatAlign (Bailando) and beat F1 per method, with standard errors."""
+def plot_summary(report: Any, path: str | Path) -> Path:
+    """Bar chart of BeatAlign (Bailando) and beat F1 per method, with standard errors (``report``: a
+    `metrics.evaluate.EvaluationReport`)."""
     plt = _pyplot()
     methods = report.methods
     fig, axes = plt.subplots(1, 2, figsize=(max(6.0, 1.3 * len(methods) + 2), 3.2))

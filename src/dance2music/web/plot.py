@@ -1,7 +1,8 @@
 """The page's beat-alignment figure: the dancer's movement beats against the generated music's onsets.
 
-The numbers come from `dance2music.metrics` (kinematic beats = local minima of the smoothed joint speed; music
-onsets from librosa; one-to-one matching within +-100 ms); this module only draws them. Music beats from
+The numbers come from `dance2music.features.beats` and `metrics.beats` (kinematic beats = local minima of the
+smoothed joint speed; music onsets from librosa; one-to-one matching within +-100 ms); this module only draws
+them. Music beats from
 librosa's beat tracker are left out on purpose: its first call compiles for several seconds, and onsets are
 what a viewer hears land on the moves.
 """
@@ -70,8 +71,8 @@ def beat_alignment_plot(result, path: str | Path, *, dpi: int = 90) -> BeatRepor
     (smoothed) with the kinematic beats and, below, a raster of kinematic beats and music onsets, the matched
     beats marked. Returns the numbers shown (for the whole video, also when the figure shows only its start).
     """
+    from ..features.beats import BEAT_F1_TOLERANCE_S, kinematic_beats, match_beats
     from ..metrics.beats import music_onsets
-    from ..metrics.motion_beats import BEAT_F1_TOLERANCE_S, kinematic_beats, match_beats
 
     if result.features is None:
         raise ValueError("the result carries no dance features to plot")

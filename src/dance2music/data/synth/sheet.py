@@ -15,6 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ...constants import GENRE_NAMES
+from ...features import motion_formats as mf
+from ...features.beats import kinematic_beats
+from ...io.audio import load_audio
+from ...io.files import atomic_output
+from ...io.video import iter_frames
 
 
 def contact_sheet(root: str | os.PathLike, name: str, out_png: str | os.PathLike, *, frames: int = 4) -> Path:
@@ -24,11 +29,6 @@ def contact_sheet(root: str | os.PathLike, name: str, out_png: str | os.PathLike
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ...features import motion_formats as mf
-    from ...io.audio import load_audio
-    from ...io.files import atomic_output
-    from ...io.video import iter_frames
-    from ...metrics.motion_beats import kinematic_beats
 
     root = Path(root)
     lab = json.loads((root / "labels" / f"{name}.json").read_text())
