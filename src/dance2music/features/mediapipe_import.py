@@ -17,7 +17,7 @@ import sys
 import threading
 import types
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any, TypeVar
 
 _lock = threading.Lock()
 
@@ -90,6 +90,9 @@ def quiet_native_stderr() -> Iterator[None]:
                 q.saved = None
 
 
+_G = TypeVar("_G", bound="GraphOwner")
+
+
 class GraphOwner:
     """Owns a MediaPipe graph in ``self._graph``: `close` (or leaving a ``with`` block) closes it once."""
 
@@ -101,7 +104,7 @@ class GraphOwner:
             self._closed = True
             self._graph.close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _G) -> _G:
         return self
 
     def __exit__(self, *exc: object) -> None:
