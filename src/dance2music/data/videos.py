@@ -19,7 +19,7 @@ from typing import Any
 
 from ..constants import GENRE_NAMES, GENRES, SAMPLE_RATE
 from ..errors import ConfigError, InputError, VideoError
-from ..io.video import read_audio
+from ..io import video as video_io
 from .aist import SPLITS, VIDEO_EXTS
 from .clips import Sequence, SequenceSource, as_motion_fps, as_visual_fps
 
@@ -96,7 +96,7 @@ class VideoFolder(SequenceSource):
         path = self._paths[name]
         # the soundtrack first: a silent video fails before the costly feature extraction
         try:
-            audio = read_audio(path, self.sr)
+            audio = video_io.read_audio(path, self.sr)  # looked up at call time (tests stand it in)
         except VideoError as e:
             raise InputError(f"{e} (a video's own music is its training target)") from None
         feats = extract_features(path)
