@@ -238,11 +238,11 @@ class Dance2Music:
         tempo: BPM hint, or None.
         seed: makes the result reproducible (the generator's noise); None draws a fresh one.
         window_seconds: length of each generation window (memory is bounded by it, not by the video).
-        analysis_fps: frames per second that pose (and visual features) analyse (default 10: a third of
-            the cost of 30 for about 0.01 less beat F1, see docs/evaluation.md); None analyses every frame.
-        pose_lanes: 2 runs two pose trackers on alternate frames on two cores (`features.extract.PoseLanes`:
-            30 s of 720p took 17 s instead of 25 s, for about 0.01 less beat F1); 1 is one tracker; None (default)
-            takes 2 when this process may use at least two CPUs.
+        analysis_fps: frames per second that pose (and visual features) analyse (default 10: much cheaper than
+            every frame for nearly the same beats, see docs/evaluation.md); None analyses every frame.
+        pose_lanes: 2 runs two pose trackers on alternate frames on two cores (`features.extract.PoseLanes`,
+            faster for nearly the same beats); 1 is one tracker; None (default) takes 2 when this process may use
+            at least two CPUs.
         loudness: integrated loudness (LUFS, ITU-R BS.1770) the music is brought to, its true peak limited to
             -1 dBTP (`io.loudness.normalize_loudness`); ``meta["loudness"]`` records what was measured and done.
             None leaves the decoder's output as it is.
@@ -292,27 +292,10 @@ class Dance2Music:
         pose_lanes: int | None,
     ) -> tuple[VideoFeatures | None, Motion, Visual | None, float]:
         """``source`` -> (its features when it has them, motion, visual, duration in seconds); a path's features
-        are extracted (a background model load starts once pose is under way, and is dropped when it fails)."""
+        are extracted (`_video_features`)."""
         feats: VideoFeatures | None = None
         if isinstance(source, (str, os.PathLike)):
-            from .features.extract import extract_features
-
-            if pose_lanes is None:
-                pose_lanes = 2 if usable_cpus() >= 2 else 1
-            loading = self._loading
-            try:
-                feats = extract_features(
-                    source,
-                    progress=progress,
-                    visual=self._visual_dim() > 0,
-                    analysis_fps=analysis_fps,
-                    pose_lanes=pose_lanes,
-                    on_pose_start=None if loading is None else loading.start,
-                )
-            except BaseException:
-                if loading is not None:
-                    loading.cancel()  # a bad video: the program can exit without importing torch first
-                raise
+            feats = self._video_features(Path(source), progress, analysis_fps, pose_lanes, origin="container")
             motion, visual, duration = feats.motion, feats.visual, feats.duration
         elif isinstance(source, VideoFeatures):
             feats = source
@@ -379,10 +362,15 @@ class Dance2Music:
         return result
 
     def _video_features(
-        self, video: Path, progress: bool, analysis_fps: float | None, pose_lanes: int | None
+        self,
+        video: Path,
+        progress: bool,
+        analysis_fps: float | None,
+        pose_lanes: int | None,
+        origin: str = "first_frame",
     ) -> VideoFeatures:
-        """`extract_features` of ``video`` counted from its first frame, as `generate` extracts a path's (a
-        background model load starts once pose is under way, and is dropped when the video fails)."""
+        """`extract_features` of ``video``, its times counted from ``origin`` (a background model load starts once
+        pose is under way, and is dropped when the video fails: the program can then exit without torch)."""
         from .features.extract import extract_features
 
         if pose_lanes is None:
@@ -396,7 +384,7 @@ class Dance2Music:
                 analysis_fps=analysis_fps,
                 pose_lanes=pose_lanes,
                 on_pose_start=None if loading is None else loading.start,
-                origin="first_frame",
+                origin=origin,
             )
         except BaseException:
             if loading is not None:
