@@ -22,7 +22,7 @@ def _worker(rank: int, world: int, port: int, out: str, cache: str, vqvae: str, 
 
     task = make_task("gan", None, gan_overrides(cache, vqvae, 3, **{"data.val_clips": 1}))
     res = fit(task, out)
-    g, d = task.g.module, task.d.module  # both wrapped in DistributedDataParallel
+    g, d = task.g.module, task.adversary.d.module  # both wrapped in DistributedDataParallel
     result[rank] = {
         "g": {k: v.clone() for k, v in g.state_dict().items()},
         "d": {k: v.clone() for k, v in d.state_dict().items()},

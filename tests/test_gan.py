@@ -315,7 +315,8 @@ def state(task) -> dict[str, torch.Tensor]:
     from dance2music.training.gan_task import GANTask
 
     assert isinstance(task, GANTask)
-    return {f"{n}.{k}": v.clone() for n in ("g", "d") for k, v in getattr(task, n).state_dict().items()}
+    modules = {"g": task.g, "d": task.adversary.d}
+    return {f"{n}.{k}": v.clone() for n, m in modules.items() for k, v in m.state_dict().items()}
 
 
 @pytest.mark.parametrize("targets", ["cached", "online"])
@@ -351,7 +352,7 @@ def test_init_from_an_earlier_run(gan_data, tmp_path):
     fit(task, tmp_path / "second")
     for k, v in first["g"].items():
         assert torch.equal(task.g.state_dict()[k], v), k
-    d_state = task.d.state_dict()
+    d_state = task.adversary.d.state_dict()
     assert all(torch.equal(d_state[k], v) for k, v in first["d"].items())
     assert any(".genre_embedding." in k for k in d_state)
     task = gan_task(gan_data, 0, init_from=str(tmp_path / "first" / "generator.safetensors"))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from dance2music.errors import ConfigError
+from dance2music.losses.weighting import weighted_total
 from dance2music.training.config import TrainerConfig, load_config
 from dance2music.training.trainer import Task, TrainingDiverged, fit
 
@@ -64,7 +65,7 @@ class ToyTask(Task):
         g_loss = (self.g(batch + noise) - batch).pow(2).mean()
         if ctx.step + 1 in self.config.nan_at:
             g_loss = g_loss * float("nan")
-        ctx.optimize("g", ctx.weighted({"g/fit": g_loss}, {"g/fit": self.config.loss_weights["g/fit"]}))
+        ctx.optimize("g", weighted_total({"g/fit": g_loss}, {"g/fit": self.config.loss_weights["g/fit"]}))
         if ctx.step + 1 == self.config.signal_at:
             os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler preempting the job would
         d_loss = self.d(batch).pow(2).mean()
@@ -147,12 +148,16 @@ def test_nan_step_is_skipped_then_training_aborts(tmp_path):
 
 
 def test_weighted_rejects_unknown_names():
-    from dance2music.training.trainer import TrainContext
+    from dance2music.losses.weighting import check_loss_weights
 
     losses = {"a": torch.tensor(2.0), "b": torch.tensor(3.0)}
-    assert float(TrainContext.weighted(losses, {"a": 1.0, "b": 0.5})) == 3.5
-    with pytest.raises(ConfigError, match="unknown loss 'c'"):
-        TrainContext.weighted(losses, {"c": 1.0})
+    assert float(weighted_total(losses, {"a": 1.0, "b": 0.5, "c": 0.0})) == 3.5
+    with pytest.raises(ConfigError, match="'c' has weight 1.0 but was not computed"):
+        weighted_total(losses, {"c": 1.0})
+    with pytest.raises(ConfigError, match="all loss weights are zero"):
+        weighted_total(losses, {"a": 0.0})
+    with pytest.raises(ConfigError, match="unknown loss weight 'c'"):
+        check_loss_weights({"c": 1.0}, losses)
 
 
 # -- the real vqvae task ------------------------------------------------------------------------------------
@@ -177,7 +182,7 @@ TINY = [
 
 def test_vqvae_task_trains_and_exports(tmp_path):
     from dance2music.models.vqvae import VQVAE
-    from dance2music.training.registry import train
+    from dance2music.training.trainer import train
 
     music = _music_folder(tmp_path)
     src = [f"data.sources=[{music}]", f"data.eval_sources=[{music}]"]
@@ -193,7 +198,7 @@ def test_vqvae_task_trains_and_exports(tmp_path):
 
 def test_vqvae_decoders_only_keeps_the_codes_and_trains_narrower_decoders(tmp_path):
     from dance2music.models.vqvae import VQVAE
-    from dance2music.training.registry import train
+    from dance2music.training.trainer import train
 
     music = _music_folder(tmp_path)
     src = [f"data.sources=[{music}]", "eval_clips_per_file=0"]

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.registry import train
+    from ..training.trainer import train
 
     result = train(
         args.task, args.config, args.overrides, out_dir=args.out or f"runs/{args.task}", resume=args.resume

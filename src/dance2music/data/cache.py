@@ -21,6 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,8 +245,6 @@ def prepare(
                 for name in todo:
                     record(*_prepare_one(source, name, out, audio_format, min_seconds))
             else:
-                from concurrent.futures import ProcessPoolExecutor, as_completed
-
                 with ProcessPoolExecutor(workers) as pool:
                     futures = [pool.submit(_prepare_one, source, n, out, audio_format, min_seconds) for n in todo]
                     try:
@@ -362,12 +361,3 @@ class FeatureCache(SequenceSource):
     def total_seconds(self) -> float:
         return float(sum(e["duration"] for e in self.entries))
 
-
-def __getattr__(name: str):
-    # the training Dataset lives in data.dataset (it needs torch); reachable from here without importing
-    # torch for `d2m data prepare`
-    if name == "CachedClipDataset":
-        from .dataset import CachedClipDataset
-
-        return CachedClipDataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

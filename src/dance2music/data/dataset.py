@@ -14,6 +14,31 @@ from .cache import FeatureCache
 from .clips import clip_starts
 
 
+def select_entries(cache: FeatureCache, seconds: float, visual: bool | str) -> tuple[list[dict], bool]:
+    """The cache's sequences at least ``seconds`` long, and whether their visual features are used.
+
+    visual: ``"auto"`` (when every selected sequence has them), True (required) or False.
+    """
+    entries = [e for e in cache.entries if e["duration"] + 1e-6 >= seconds]
+    if not entries:
+        where = f" (split {cache.split})" if cache.split else ""
+        raise InputError(f"no sequence in the cache {cache.root}{where} is {seconds:g} s long or more")
+    has_visual = all(e.get("visual_dim") for e in entries)
+    if visual is True and not has_visual:
+        raise InputError(f"the cache {cache.root} lacks visual features for some sequences")
+    return entries, bool(has_visual if visual == "auto" else visual)
+
+
+def frames_at(x: np.ndarray, t0: float, fps: float, n: int) -> np.ndarray:
+    """``n`` rows of the ``fps``-rate array ``x`` from the frame nearest ``t0`` s, float32; a rounding shortfall
+    at the very end holds the last frame."""
+    i0 = int(round(t0 * fps))
+    out = x[i0 : i0 + n]
+    if len(out) < n:
+        out = np.concatenate([out, np.repeat(x[-1:], n - len(out), axis=0)])
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
 class CachedClipDataset(Dataset):
     """Clips of ``seconds`` from a prepared cache, as tensors.
 
@@ -55,14 +80,7 @@ class CachedClipDataset(Dataset):
         if gain is not None and not (0 < gain[0] <= gain[1]):
             raise ConfigError(f"gain must be (low, high) with 0 < low <= high, got {gain}")
         self.gain = gain
-        entries = [e for e in self.cache.entries if e["duration"] + 1e-6 >= self.seconds]
-        if not entries:
-            where = f" (split {split})" if split else ""
-            raise InputError(f"no sequence in the cache {self.cache.root}{where} is {self.seconds:g} s long or more")
-        has_visual = all(e.get("visual_dim") for e in entries)
-        if visual is True and not has_visual:
-            raise InputError(f"the cache {self.cache.root} lacks visual features for some sequences")
-        self.use_visual = bool(has_visual if visual == "auto" else visual)
+        entries, self.use_visual = select_entries(self.cache, self.seconds, visual)
         self.entries = entries
         self._motion: list[np.ndarray] = []
         self._visual: list[np.ndarray | None] = []
@@ -115,10 +133,5 @@ class CachedClipDataset(Dataset):
             "start": torch.tensor(t0, dtype=torch.float32),
         }
         if self.use_visual:
-            vis = self._visual[i]
-            v0 = int(round(t0 * self.visual_fps))
-            v = vis[v0 : v0 + self.visual_frames]
-            if len(v) < self.visual_frames:  # hold the last frame over a rounding shortfall at the end
-                v = np.concatenate([v, np.repeat(vis[-1:], self.visual_frames - len(v), axis=0)])
-            item["visual"] = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+            item["visual"] = torch.from_numpy(frames_at(self._visual[i], t0, self.visual_fps, self.visual_frames))
         return item

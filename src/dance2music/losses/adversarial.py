@@ -1,6 +1,7 @@
-"""D2M-GAN's losses: hinge adversarial, feature matching, and the one weight dict that combines them.
+"""D2M-GAN's losses: hinge (and least-squares) adversarial, feature matching, and their weights.
 
-Every loss has one name used both to weight it and to log it (`GAN_LOSS_WEIGHTS`):
+Every loss has one name used both to weight it and to log it (`GAN_LOSS_WEIGHTS`, combined by
+`losses.weighting.weighted_total`):
 
 * ``adv/gen``: hinge generator loss, ``sum over scales of -mean(D(fake))`` (paper Eq. 4; official code).
 * ``adv/feat``: feature matching, mean L1 between the discriminator's feature maps on real and on generated
@@ -22,7 +23,7 @@ mean(relu(1 + D(fake)))``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
@@ -36,15 +37,6 @@ GAN_LOSS_WEIGHTS: dict[str, float] = {
     "audio/wav": 40.0,
     "audio/mel": 15.0,
 }
-
-
-def check_loss_weights(weights: Mapping[str, float], known: Mapping[str, float]) -> None:
-    """Refuse a configured loss weight whose name is not one of ``known`` (a typo would silently weigh nothing)."""
-    from ..errors import ConfigError
-
-    unknown = set(weights) - set(known)
-    if unknown:
-        raise ConfigError(f"unknown loss weight {sorted(unknown)[0]!r} (known: {', '.join(known)})")
 
 
 def hinge_discriminator_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -92,23 +84,9 @@ def feature_matching_loss(
     return torch.stack(terms).mean()
 
 
-def weighted_total(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
-    """``sum_name weights[name] * losses[name]`` over the names with a non-zero weight.
 
-    Raises ``KeyError`` for an unknown weight name (a typo in a config must not silently drop a loss) and when
-    a weighted loss was not computed.
-    """
-    unknown = set(weights) - set(GAN_LOSS_WEIGHTS) - set(losses)
-    if unknown:
-        raise KeyError(f"unknown loss names in weights: {sorted(unknown)}")
-    total = None
-    for name, w in weights.items():
-        if w == 0:
-            continue
-        if name not in losses:
-            raise KeyError(f"loss {name!r} has weight {w} but was not computed")
-        term = losses[name] * w
-        total = term if total is None else total + term
-    if total is None:
-        raise ValueError("every loss weight is zero")
-    return total
+#: The adversarial objectives by name: (discriminator loss, generator loss), both over per-scale logits.
+ADV_LOSSES = {
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+    "ls": (ls_discriminator_loss, ls_generator_loss),
+}

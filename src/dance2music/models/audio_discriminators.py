@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
+from ..errors import ConfigError
 from ..nn.gan_blocks import LEAKY_SLOPE, constructor_args
 
 #: Per sub-discriminator logits and feature maps, the contract of every discriminator in this project.
@@ -223,8 +224,6 @@ _KINDS: dict[str, type[nn.Module]] = {"stft": MultiScaleSTFTDiscriminator, "peri
 def build_audio_discriminator(spec: Mapping[str, Any] | str) -> nn.Module:
     """A discriminator from a preset name (`AUDIO_DISCRIMINATOR_PRESETS`) or a dict: ``{"preset": name,
     **overrides}`` or ``{"kind": "stft" | "period", **constructor kwargs}``."""
-    from ..errors import ConfigError
-
     spec = {"preset": spec} if isinstance(spec, str) else dict(spec)
     name = spec.pop("preset", None)
     if name is not None:

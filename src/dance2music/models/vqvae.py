@@ -12,11 +12,13 @@ Shapes: waveforms are ``Tensor[B x 1 x T]`` in [-1, 1]; features ``Tensor[B x em
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import pickle
 import types
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,11 @@ from torch import nn
 
 from ..constants import SAMPLE_RATE
 from ..errors import ModelError
+from ..io.files import atomic_output
 from ..nn.quantizer import Bottleneck, QuantizedResult
 from ..nn.resnet import DecoderConvBlock, EncoderConvBlock, fused_upsample_out
 from ..nn.timemajor import TimeMajorDecoder
+from ..pretrained.registry import resolve, sha256_file
 
 #: Named architectures. ``jukebox`` is OpenAI's (hops 8/32/128, 2048 x 64 codebooks); ``small`` is the one
 #: trained and shipped here (hops 32/128, as the two levels D2M-GAN uses); ``tiny`` is for tests.
@@ -207,6 +211,7 @@ class VQVAE(nn.Module):
         )  # fmt: skip
         self.bottleneck = Bottleneck(levels=levels, l_bins=l_bins, emb_width=emb_width, mu=mu)
         self._plans: dict[int, TimeMajorDecoder] = {}  # inference plans of the decoders, by level
+        self.source_path: Path | None = None  # the weights file, when loaded by `from_pretrained`
 
     # -- construction -------------------------------------------------------------------------------------
     @property
@@ -267,8 +272,6 @@ class VQVAE(nn.Module):
         Two tokenizers with the same digest encode to and decode from the same vectors; their decoders may
         differ (`vqvae-base-fast` has `vqvae-base`'s codebooks and narrower decoders).
         """
-        import hashlib
-
         h = hashlib.sha256()
         for vq in self.bottleneck.level_blocks:
             h.update(vq.k.detach().float().cpu().contiguous().numpy().tobytes())
@@ -360,8 +363,6 @@ class VQVAE(nn.Module):
             for start in starts:
                 window(start)
             return out
-        from concurrent.futures import ThreadPoolExecutor
-
         torch.set_num_threads(1)  # one core per window: intra-op threads on top would oversubscribe
         try:
             with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
@@ -403,8 +404,6 @@ class VQVAE(nn.Module):
         half: store float weights as float16 (codebooks stay float32: their distances decide the codes).
         """
         from safetensors.torch import save_file
-
-        from ..io.files import atomic_output
 
         sd = {}
         for k, v in self.state_dict().items():
@@ -454,11 +453,22 @@ class VQVAE(nn.Module):
         return model.to(map_location).eval()
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = "vqvae-small", map_location: str = "cpu") -> VQVAE:
-        """Load shipped weights by name (see `dance2music.pretrained`) or a file written by `save`."""
-        from ..pretrained.registry import resolve
+    def from_pretrained(cls, name_or_path: str = "vqvae-small", map_location: str | torch.device = "cpu") -> VQVAE:
+        """Load shipped weights by registered name (see `dance2music.pretrained`) or a file written by `save`.
 
-        return cls.load(resolve(name_or_path, kind="vqvae"), map_location=map_location)
+        The file read is kept as ``source_path``; `source_sha256` names those exact weights (what a generator
+        trained on them records).
+        """
+        path = resolve(name_or_path, kind="vqvae")
+        model = cls.load(path, map_location=map_location)
+        model.source_path = path
+        return model
+
+    def source_sha256(self) -> str:
+        """sha256 of the file this model was loaded from by `from_pretrained`."""
+        if self.source_path is None:
+            raise ModelError("this VQ-VAE was not loaded from a file (use VQVAE.from_pretrained)")
+        return sha256_file(self.source_path)
 
     @classmethod
     def from_jukebox(cls, path: str | os.PathLike, **overrides: Any) -> VQVAE:

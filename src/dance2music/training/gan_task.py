@@ -21,10 +21,8 @@ in the checkpoint so a resumed run refuses a different one. ``export`` writes ``
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,23 +34,28 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from ..constants import CLIP_SECONDS
-from ..data.augment import MotionAugment, degrade_motion
+from ..data.augment import MotionAugment
 from ..data.cache import FeatureCache
-from ..data.dataset import CachedClipDataset
-from ..errors import ConfigError, D2MError, InputError
-from ..features.rhythm import RHYTHM_DIM, estimate_rhythm
-from ..losses.adversarial import (
-    GAN_LOSS_WEIGHTS,
-    check_loss_weights,
-    feature_matching_loss,
-    hinge_discriminator_loss,
-    hinge_generator_loss,
-    weighted_total,
-)
+from ..data.latents import GANClipDataset, LatentClipDataset, encode_cache, input_statistics, latent_dir
+from ..errors import ConfigError, D2MError
+from ..features.rhythm import RHYTHM_DIM
+from ..losses.adversarial import GAN_LOSS_WEIGHTS
 from ..losses.spectral import LogMelDistance
-from ..models.d2m import build_discriminator, build_generator, freeze, generator_spec, save_generator
+from ..losses.weighting import check_loss_weights, weighted_total
+from ..models.d2m import (
+    D2M,
+    build_discriminator,
+    build_generator,
+    freeze,
+    generator_spec,
+    load_generator,
+    save_generator,
+)
 from ..models.generator import OfficialGenerator
-from ..types import MOTION_FEATURE_DIM, Motion
+from ..models.vqvae import VQVAE
+from ..types import MOTION_FEATURE_DIM
+from . import checkpoint as ckpt_io
+from .adversary import Adversary
 from .config import TrainerConfig
 from .distributed import barrier
 from .trainer import Task, TrainContext
@@ -111,244 +114,6 @@ def _visual_flag(value: str) -> bool | str:
     raise ConfigError(f"data.visual must be auto, true or false, got {value!r}")
 
 
-@contextlib.contextmanager
-def no_param_grads(module: nn.Module) -> Iterator[None]:
-    """Run ``module`` without computing gradients for its own weights (inputs still get theirs).
-
-    The G step backpropagates through D only to reach G; skipping D's weight gradients saves compute.
-    """
-    flags = [p.requires_grad for p in module.parameters()]
-    for p in module.parameters():
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, f in zip(module.parameters(), flags):
-            p.requires_grad_(f)
-
-
-def load_frozen_vqvae(ref: str, device: torch.device) -> tuple[nn.Module, str]:
-    """The VQ-VAE named by ``ref`` (a .safetensors path or a registered name; frozen, on ``device``) and the
-    sha256 of its file."""
-    import hashlib
-    from pathlib import Path
-
-    from ..models.vqvae import VQVAE
-
-    path = Path(ref).expanduser()
-    if not path.is_file():
-        from ..pretrained.registry import resolve
-
-        path = resolve(ref, kind="vqvae")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return freeze(VQVAE.load(path).to(device)), digest
-
-
-def input_statistics(cache: Any, use_visual: bool) -> dict[str, torch.Tensor]:
-    """Per-dimension mean and std of the motion (and visual) features over every sequence of ``cache``."""
-    m_sum = m_sq = None
-    v_sum = v_sq = None
-    m_n = v_n = 0
-    for name in cache.names():
-        motion, visual, _ = cache.load_arrays(name)
-        f = motion.features().astype(np.float64)
-        m_sum = f.sum(0) if m_sum is None else m_sum + f.sum(0)
-        m_sq = (f**2).sum(0) if m_sq is None else m_sq + (f**2).sum(0)
-        m_n += len(f)
-        if use_visual and visual is not None:
-            v = visual.features.astype(np.float64)
-            v_sum = v.sum(0) if v_sum is None else v_sum + v.sum(0)
-            v_sq = (v**2).sum(0) if v_sq is None else v_sq + (v**2).sum(0)
-            v_n += len(v)
-
-    def stats(s: np.ndarray, sq: np.ndarray, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = s / n
-        std = np.sqrt(np.maximum(sq / n - mean**2, 0.0))
-        return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
-
-    out: dict[str, torch.Tensor] = {}
-    out["motion_mean"], out["motion_std"] = stats(m_sum, m_sq, m_n)
-    if v_n:
-        out["visual_mean"], out["visual_std"] = stats(v_sum, v_sq, v_n)
-    return out
-
-
-class GANClipDataset(CachedClipDataset):
-    """`CachedClipDataset` items plus ``tempo`` (float32 BPM from the sequence's labels, NaN when unknown)."""
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item = super().__getitem__(index)
-        if "tempo" not in item:
-            tempo = self.entries[self._items[index][0]].get("tempo")
-            item["tempo"] = torch.tensor(float("nan") if tempo is None else float(tempo))
-        return item
-
-
-def latent_dir(cache_root: Path, vqvae_sha256: str, hop_length: int) -> Path:
-    """Where `encode_cache` stores the targets of one VQ-VAE level: ``CACHE/latents/<sha12>-hop<hop>/``."""
-    return Path(cache_root) / "latents" / f"{vqvae_sha256[:12]}-hop{hop_length}"
-
-
-@torch.no_grad()
-def encode_cache(cache: FeatureCache, vqvae: nn.Module, level: int, out: Path, *, progress: bool = True) -> int:
-    """Encode the music of every sequence of ``cache`` once with the frozen VQ-VAE: ``out/<name>.npy``, float16
-    ``[emb_width, ceil(N / hop)]`` (the continuous encoder output). Existing files are kept (resumable; each
-    file appears atomically). Returns how many sequences were encoded now.
-
-    Why: encoding the music is a third of a training step on CPU, and it is the same every epoch.
-    """
-    from tqdm.auto import tqdm
-
-    from ..io.files import atomic_output
-
-    out.mkdir(parents=True, exist_ok=True)
-    todo = [n for n in cache.names() if not (out / f"{n}.npy").is_file()]
-    device = next(iter(vqvae.buffers())).device
-    for name in tqdm(todo, desc="encode music", unit="seq", disable=not progress or not todo, file=sys.stderr):
-        audio = torch.from_numpy(cache.read_audio(name)).to(device)[None, None]
-        feats = vqvae.encode_features(audio, level)[0].float().cpu().numpy().astype(np.float16)
-        with atomic_output(out / f"{name}.npy") as tmp, open(tmp, "wb") as f:
-            np.save(f, feats)
-    return len(todo)
-
-
-class LatentClipDataset(Dataset):
-    """Clips that start on the code grid, with the music's precomputed VQ-VAE features as targets.
-
-    A clip of ``seconds`` starting at code ``c0`` holds ``n = floor(seconds * sr / hop)`` target codes
-    (``latents: float32[emb, n]``, cut from the whole-sequence encoding of `encode_cache`), the music
-    ``audio: float32[1, n * hop]`` from sample ``c0 * hop``, and ``motion: float32[T_m, 53]`` / ``visual:
-    float32[T_v, D]`` from the frame nearest to that instant (so dance and music are aligned to within half a
-    frame, 17 ms at 30 fps), plus ``genre`` (-1 unknown) and ``tempo`` (BPM, NaN unknown).
-
-    Items are a pure function of (seed, epoch, index): with ``random_crop`` the start is drawn from
-    ``default_rng([seed, epoch, index])`` over the whole sequence; without, clip k of a sequence starts at
-    k * seconds. Sequences shorter than ``seconds`` are left out.
-
-    With ``rhythm``, items also hold ``rhythm: float32[T_m, RHYTHM_DIM]``, read by `features.rhythm` from the
-    clip's dance plus up to ``context_seconds`` each side (a random amount when cropping at random, so short
-    and long views both occur); with ``augment`` that dance (and so the motion input too) is first degraded
-    by `data.augment.degrade_motion` (training crops only).
-    """
-
-    def __init__(
-        self,
-        cache: FeatureCache,
-        latents: Path,
-        *,
-        hop_length: int,
-        seconds: float = CLIP_SECONDS,
-        seed: int = 0,
-        random_crop: bool = True,
-        visual: bool | str = "auto",
-        rhythm: bool = False,
-        augment: MotionAugment | None = None,
-        context_seconds: float = 3.0,
-    ) -> None:
-        self.rhythm, self.augment, self.context_seconds = bool(rhythm), augment, float(context_seconds)
-        self.cache, self.latents, self.hop = cache, Path(latents), int(hop_length)
-        self.seconds, self.seed, self.random_crop, self.epoch = float(seconds), int(seed), random_crop, 0
-        entries = [e for e in cache.entries if e["duration"] + 1e-6 >= self.seconds]
-        if not entries:
-            raise InputError(f"no sequence in the cache {cache.root} (split {cache.split}) lasts {self.seconds:g} s")
-        has_visual = all(e.get("visual_dim") for e in entries)
-        if visual is True and not has_visual:
-            raise InputError(f"the cache {cache.root} lacks visual features for some sequences")
-        self.use_visual = bool(has_visual if visual == "auto" else visual)
-        self.entries = entries
-        self.sr = int(entries[0]["sr"])
-        self.motion_fps = float(entries[0]["motion_fps"])
-        self.visual_fps = float(entries[0]["visual_fps"]) if self.use_visual else None
-        self.visual_dim = int(entries[0]["visual_dim"]) if self.use_visual else 0
-        self.num_codes = int(self.seconds * self.sr) // self.hop
-        self.audio_samples = self.num_codes * self.hop
-        self.motion_frames = int(round(self.seconds * self.motion_fps))
-        self.visual_frames = int(round(self.seconds * self.visual_fps)) if self.use_visual else 0
-        self._motion, self._visual, self._codes, self._last = [], [], [], []
-        self._motions: list[Motion] = []
-        self._items: list[tuple[int, int]] = []
-        for i, e in enumerate(entries):
-            motion, vis, _ = cache.load_arrays(e["name"])
-            self._motion.append(motion.features())
-            if self.rhythm or self.augment is not None:
-                self._motions.append(motion)
-            self._visual.append(vis.features if self.use_visual and vis is not None else None)
-            path = self.latents / f"{e['name']}.npy"
-            if not path.is_file():
-                raise InputError(f"no encoded music for {e['name']} in {self.latents}")
-            self._codes.append(np.load(path, mmap_mode="r"))
-            # The last code start whose clip still has all its music, motion and visual frames.
-            last = min(
-                (int(round(e["duration"] * self.sr)) - self.audio_samples) // self.hop,
-                self._codes[-1].shape[1] - self.num_codes,
-                int(((len(self._motion[-1]) - self.motion_frames) / self.motion_fps) * self.sr) // self.hop,
-            )
-            if self.use_visual:
-                v_last = (len(self._visual[-1]) - self.visual_frames) / self.visual_fps
-                last = min(last, int(v_last * self.sr) // self.hop)
-            last = max(last, 0)
-            self._last.append(last)
-            step = max(1, int(round(self.seconds * self.sr / self.hop)))
-            self._items.extend((i, c) for c in range(0, last + 1, step))
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _frames(self, x: np.ndarray, t0: float, fps: float, n: int) -> np.ndarray:
-        i0 = int(round(t0 * fps))
-        out = x[i0 : i0 + n]
-        if len(out) < n:  # a rounding shortfall at the very end: hold the last frame
-            out = np.concatenate([out, np.repeat(x[-1:], n - len(out), axis=0)])
-        return np.ascontiguousarray(out, dtype=np.float32)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        i, c0 = self._items[index]
-        if self.random_crop:
-            c0 = int(np.random.default_rng([self.seed, self.epoch, index]).integers(0, self._last[i] + 1))
-        e = self.entries[i]
-        t0 = c0 * self.hop / self.sr
-        audio = self.cache.read_audio(e["name"], c0 * self.hop, self.audio_samples)
-        if len(audio) < self.audio_samples:
-            audio = np.pad(audio, (0, self.audio_samples - len(audio)))
-        tempo = e.get("tempo")
-        if self._motions:
-            motion, rhythm = self._dance(i, t0, index)
-        else:
-            motion, rhythm = self._frames(self._motion[i], t0, self.motion_fps, self.motion_frames), None
-        item = {
-            "motion": torch.from_numpy(motion),
-            "audio": torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None],
-            "latents": torch.from_numpy(np.asarray(self._codes[i][:, c0 : c0 + self.num_codes], dtype=np.float32)),
-            "genre": torch.tensor(-1 if e.get("genre") is None else int(e["genre"]), dtype=torch.int64),
-            "tempo": torch.tensor(float("nan") if tempo is None else float(tempo)),
-        }
-        if self.use_visual:
-            item["visual"] = torch.from_numpy(self._frames(self._visual[i], t0, self.visual_fps, self.visual_frames))
-        if rhythm is not None:
-            item["rhythm"] = torch.from_numpy(rhythm)
-        return item
-
-    def _dance(self, i: int, t0: float, index: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """(motion features ``[T_m, 53]``, rhythm ``[T_m, RHYTHM_DIM]`` or None) of the clip at ``t0`` s."""
-        m, n = self._motions[i], self.motion_frames
-        f0 = int(round(t0 * self.motion_fps))
-        ctx = int(round(self.context_seconds * self.motion_fps))
-        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-        left, right = (int(rng.integers(0, ctx + 1)), int(rng.integers(0, ctx + 1))) if self.random_crop else (ctx, ctx)
-        left = min(left, f0)
-        lo, hi = f0 - left, min(m.num_frames, f0 + n + right)
-        window = Motion(m.keypoints[lo:hi], m.fps, m.valid[lo:hi], m.root[lo:hi])
-        if self.augment is not None and self.random_crop:
-            window = degrade_motion(window, rng, self.augment)
-        motion = self._frames(window.features(), left / self.motion_fps, self.motion_fps, n)
-        if not self.rhythm:
-            return motion, None
-        return motion, self._frames(estimate_rhythm(window).features(), left / self.motion_fps, self.motion_fps, n)
-
-
 class GANTask(Task):
     """D2M-GAN training for one VQ level (see the module docstring)."""
 
@@ -393,7 +158,8 @@ class GANTask(Task):
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
-        self.vqvae, self.vqvae_sha256 = load_frozen_vqvae(cfg.vqvae, ctx.device)
+        self.vqvae = freeze(VQVAE.from_pretrained(cfg.vqvae).to(ctx.device))
+        self.vqvae_sha256 = self.vqvae.source_sha256()
         try:
             self.level = self.vqvae.level_for_hop(cfg.hop_length)
         except D2MError as e:
@@ -438,11 +204,12 @@ class GANTask(Task):
             raise ConfigError(f"discriminator in_channels {disc.in_channels} != VQ width {self.vqvae.emb_width}")
         if cfg.init_from:
             self._init_from(cfg.init_from, generator, disc)
+        # G and the frozen VQ-VAE as the model `generate` uses: its targets, lookup and decoder serve the losses.
+        self.model = D2M(generator, self.vqvae, vqvae_ref=cfg.vqvae)
         self.g = ctx.add_model("g", generator)
-        self.d = ctx.add_model("d", disc)
         betas = tuple(cfg.optim.betas)
         ctx.add_optimizer("g", torch.optim.Adam(ctx.models["g"].parameters(), lr=cfg.optim.lr_g, betas=betas))
-        ctx.add_optimizer("d", torch.optim.Adam(ctx.models["d"].parameters(), lr=cfg.optim.lr_d, betas=betas))
+        self.adversary = Adversary(ctx, disc, lr=cfg.optim.lr_d, betas=betas)
         self.mel = LogMelDistance(sample_rate=self.vqvae.sample_rate).to(ctx.device)
         # Codes decoded per clip for the audio losses (decoding with gradients is the costliest part of a step).
         window = int(cfg.audio_window * self.vqvae.sample_rate) // cfg.hop_length
@@ -463,16 +230,12 @@ class GANTask(Task):
         if not path.is_file():
             raise ConfigError(f"init_from: no such file {ref}")
         if path.suffix == ".safetensors":
-            from ..models.d2m import load_generator
-
             try:
                 other, header = load_generator(path, map_location="cpu")
             except D2MError as e:
                 raise ConfigError(f"init_from {ref}: {e}") from None
             sha, g_state, d_state = header["meta"].get("vqvae_sha256"), other.state_dict(), None
         else:
-            from . import checkpoint as ckpt_io
-
             try:
                 state = ckpt_io.load_checkpoint(path, map_location="cpu")
                 sha = state.get("task", {}).get("vqvae_sha256")
@@ -511,12 +274,12 @@ class GANTask(Task):
         Cached targets come with the batch (``latents``); online ones are encoded here.
         """
         audio = batch["audio"][..., : self.num_codes * self.config.hop_length].float()
+        if "latents" not in batch:
+            real, real_q = self.model.targets(audio)
+            return audio, real.detach(), real_q
+        real = batch["latents"].float()
         with torch.no_grad():
-            if "latents" in batch:
-                real = batch["latents"].float()
-            else:
-                real = self.vqvae.encode_features(audio, self.level)
-            real_q = self.vqvae.quantize(real, self.level).quantized
+            real_q = self.model.lookup(real).quantized
         return audio, real.detach(), real_q.detach()
 
     def _g_losses(self, fake: torch.Tensor, real_q: torch.Tensor, real: torch.Tensor, audio: torch.Tensor):
@@ -531,8 +294,8 @@ class GANTask(Task):
             # One random window of the clip (the same for the whole batch; global RNG, so resumable).
             c0 = int(torch.randint(0, self.num_codes - n + 1, ())) if n < self.num_codes else 0
             # Straight-through lookup: forward = nearest code vectors, backward = identity to `fake`.
-            q = self.vqvae.quantize(fake[..., c0 : c0 + n].float(), self.level).quantized
-            pred = self.vqvae.decode_features(q, self.level)
+            q = self.model.lookup(fake[..., c0 : c0 + n].float()).quantized
+            pred = self.model.decode(q)
             target = audio[..., c0 * hop : (c0 + n) * hop]
             losses["audio/wav"] = F.l1_loss(pred, target)
             losses["audio/mel"] = self.mel(pred, target)
@@ -551,29 +314,17 @@ class GANTask(Task):
         losses = self._g_losses(fake, real_q, real, audio)
         adversarial = ctx.step >= cfg.adversarial_start
         if adversarial:
-            # D step: real and (detached) fake in one forward, so DDP sees one forward per backward.
-            b = real.shape[0]
             genre = batch["genre"]  # D always sees the true genre (G's may be hidden); ignored by an unconditional D
-            logits, feats = self.d(torch.cat([real, fake.detach().float()]), torch.cat([genre, genre]))
-            loss_d = hinge_discriminator_loss([x[:b] for x in logits], [x[b:] for x in logits])
-            ctx.optimize("d", loss_d)
-            logs["adv/disc"] = loss_d.detach()
-            real_feats = [[f[:b].detach() for f in fs] for fs in feats]
-            # G step against the updated D: the raw module (no DDP sync of D here), no D weight gradients.
-            d_raw = ctx.models["d"]
-            with no_param_grads(d_raw):
-                fake_logits, fake_feats = d_raw(fake.float(), genre)
-            losses["adv/gen"] = hinge_generator_loss(fake_logits)
-            losses["adv/feat"] = feature_matching_loss(real_feats, fake_feats)
-            logs["d/real"] = torch.stack([x[:b].mean() for x in logits]).mean().detach()
-            logs["d/fake"] = torch.stack([x[b:].mean() for x in logits]).mean().detach()
+            d_step = self.adversary.step(ctx, real, fake.float(), genre)
+            losses.update(self.adversary.generator_terms(fake.float(), d_step, genre))
+            logs["adv/disc"] = d_step.loss.detach()
+            logs.update(d_step.mean_scores())
         weights = {k: v for k, v in cfg.loss_weights.items() if adversarial or not k.startswith("adv/")}
         total = weighted_total(losses, weights)
         ctx.optimize("g", total)
         with torch.no_grad():
-            codes_fake = self.vqvae.bottleneck[self.level].encode(fake.detach().float())
-            codes_real = self.vqvae.bottleneck[self.level].encode(real)
-            logs["code/accuracy"] = (codes_fake == codes_real).float().mean()
+            codes_fake = self.model.lookup_codes(fake.detach().float())
+            logs["code/accuracy"] = (codes_fake == self.model.lookup_codes(real)).float().mean()
         logs.update({k: v.detach() for k, v in losses.items()})
         logs["loss/g"] = total.detach()
         return logs
@@ -617,10 +368,10 @@ class GANTask(Task):
                 inp["motion"], inp["visual"], genre=inp["genre"], tempo=inp["tempo"], num_codes=self.num_codes,
                 noise=noise, **extra,
             )  # fmt: skip
-            codes = self.vqvae.bottleneck[self.level].encode(fake)
+            codes = self.model.lookup_codes(fake)
             pred = self.vqvae.decode(codes, self.level)[..., : audio.shape[-1]]
             vals = {
-                "code/accuracy": float((codes == self.vqvae.bottleneck[self.level].encode(real)).float().mean()),
+                "code/accuracy": float((codes == self.model.lookup_codes(real)).float().mean()),
                 "code/commit": float(F.l1_loss(fake, real_q)),
                 "audio/wav": float(F.l1_loss(pred, audio)),
                 "audio/mel": float(self.mel(pred, audio)),

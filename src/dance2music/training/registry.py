@@ -1,4 +1,4 @@
-"""The training stages `d2m train` knows, and the library entry point it calls.
+"""The training stages `d2m train` knows (torch-free, so `d2m --help` stays quick); `trainer.train` runs one.
 
 Adding a stage is one line in `TASKS`: ``"name": ("module.path:TaskClass", "one-line help")``. The task class
 (a `Task` subclass) names its experiment dataclass in ``config_cls``; see `dance2music.training.trainer`.
@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from .config import load_config
 
 if TYPE_CHECKING:  # the trainer imports torch: keep `d2m --help` and input errors fast
-    from .trainer import FitResult, Task
+    from .trainer import Task
 
 TASKS: dict[str, tuple[str, str]] = {
     "vqvae": ("dance2music.training.vqvae_task:VQVAETask", "the audio tokenizer (hierarchical VQ-VAE)"),
@@ -35,15 +35,3 @@ def make_task(name: str, config_path: str | os.PathLike | None = None, overrides
     cls = get_task_class(name)
     return cls(load_config(cls.config_cls, config_path, overrides))
 
-
-def train(
-    name: str,
-    config_path: str | os.PathLike | None = None,
-    overrides: list[str] | None = None,
-    out_dir: str | os.PathLike = "runs/default",
-    resume: bool = False,
-) -> FitResult:
-    """Run (or resume) training stage ``name``; what `d2m train NAME` does."""
-    from .trainer import fit
-
-    return fit(make_task(name, config_path, overrides), out_dir, resume=resume)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..constants import SAMPLE_RATE
-from ..data.music import AugmentedCrops, load_audio, resolve_sources, to_float
+from ..data.music import AugmentedCrops, eval_segments, load_audio, resolve_sources, to_float
 from ..errors import ConfigError
 
 _BUNDLE_FORMAT = "dance2music.audio_bundle"
@@ -142,8 +142,6 @@ def eval_audio(cfg: SynthDataConfig, *, seconds: float, count: int) -> torch.Ten
         return torch.from_numpy(np.stack(clips)).float().unsqueeze(1) if clips else None
     if count < 1 or not cfg.eval_sources:
         return None
-    from ..data.music import eval_segments, resolve_sources
-
     try:
         files = resolve_sources(cfg.eval_sources)
     except ConfigError:

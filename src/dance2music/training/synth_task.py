@@ -34,19 +34,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError, D2MError
-from ..losses.adversarial import (
-    check_loss_weights,
-    feature_matching_loss,
-    hinge_discriminator_loss,
-    hinge_generator_loss,
-    ls_discriminator_loss,
-    ls_generator_loss,
-)
+from ..losses.adversarial import ADV_LOSSES
 from ..losses.spectral import LogMelDistance, MultiResolutionSTFTLoss
+from ..losses.weighting import check_loss_weights, weighted_total
 from ..models.audio_discriminators import build_audio_discriminator
-from ..models.d2m import build_discriminator
+from ..models.d2m import build_discriminator, freeze
+from ..models.vqvae import VQVAE
+from .adversary import Adversary
 from .config import TrainerConfig
-from .gan_task import load_frozen_vqvae, no_param_grads
 from .synth_data import SynthDataConfig, describe, eval_audio, train_crops
 from .trainer import Task, TrainContext
 
@@ -61,11 +56,6 @@ SYNTH_LOSS_WEIGHTS: dict[str, float] = {
 
 #: The adversaries ``discriminators`` may name, and the default spec of each (a preset name).
 DISCRIMINATOR_KINDS = {"waveform": "waveform", "stft": "stft", "period": "period"}
-
-_ADV_LOSSES = {
-    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
-    "ls": (ls_discriminator_loss, ls_generator_loss),
-}
 
 
 @dataclass
@@ -140,8 +130,8 @@ class SynthTask(Task):
     def __init__(self, config: SynthExperiment) -> None:
         super().__init__(config)
         check_loss_weights(config.loss_weights, SYNTH_LOSS_WEIGHTS)
-        if config.adv_loss not in _ADV_LOSSES:
-            raise ConfigError(f"adv_loss must be one of {', '.join(_ADV_LOSSES)}, got {config.adv_loss!r}")
+        if config.adv_loss not in ADV_LOSSES:
+            raise ConfigError(f"adv_loss must be one of {', '.join(ADV_LOSSES)}, got {config.adv_loss!r}")
         unknown = set(config.discriminators) - set(DISCRIMINATOR_KINDS)
         if unknown:
             raise ConfigError(f"unknown discriminator {sorted(unknown)[0]!r} (known: {', '.join(DISCRIMINATOR_KINDS)})")
@@ -149,7 +139,8 @@ class SynthTask(Task):
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
-        self.vqvae, self.vqvae_sha256 = load_frozen_vqvae(cfg.vqvae, ctx.device)
+        self.vqvae = freeze(VQVAE.from_pretrained(cfg.vqvae).to(ctx.device))
+        self.vqvae_sha256 = self.vqvae.source_sha256()
         try:
             self.level = self.vqvae.level_for_hop(cfg.hop_length)
         except D2MError as e:
@@ -162,11 +153,9 @@ class SynthTask(Task):
             p.requires_grad_(True)
         self.decoder = ctx.add_model("decoder", decoder)
         disc = build_discriminators(cfg)
-        self.d = ctx.add_model("d", disc)
         betas = tuple(cfg.betas)
+        self.adversary = Adversary(ctx, disc, lr=cfg.lr_d, betas=betas, loss=cfg.adv_loss)
         ctx.add_optimizer("decoder", torch.optim.Adam(decoder.parameters(), lr=cfg.lr_g, betas=betas))
-        ctx.add_optimizer("d", torch.optim.Adam(disc.parameters(), lr=cfg.lr_d, betas=betas))
-        self.d_loss, self.g_loss = _ADV_LOSSES[cfg.adv_loss]
         self.mel = LogMelDistance(sample_rate=self.vqvae.sample_rate).to(ctx.device)
         self.spec = MultiResolutionSTFTLoss(fft_sizes=tuple(cfg.spectral_fft_sizes)).to(ctx.device)
         self.weights = {k: float(w) for k, w in cfg.loss_weights.items() if w != 0}
@@ -201,26 +190,18 @@ class SynthTask(Task):
         audio = batch.float()
         n = audio.shape[-1]
         fake = self._decode(self._codes(audio))[..., :n]
-        b = audio.shape[0]
-        logits, feats = self.d(torch.cat([audio, fake.detach()]))
-        loss_d = self.d_loss([x[:b] for x in logits], [x[b:] for x in logits])
-        ctx.optimize("d", loss_d)
-        real_feats = [[f[:b].detach() for f in fs] for fs in feats]
-        with no_param_grads(ctx.models["d"]):
-            fake_logits, fake_feats = ctx.models["d"](fake)
-        losses = {
-            "adv/gen": self.g_loss(fake_logits),
-            "adv/feat": feature_matching_loss(real_feats, fake_feats).float(),
-        }
+        d_step = self.adversary.step(ctx, audio, fake)
+        losses = self.adversary.generator_terms(fake, d_step)
         if "audio/mel" in self.weights:
             losses["audio/mel"] = self.mel(fake, audio)
         if "audio/wav" in self.weights:
             losses["audio/wav"] = F.l1_loss(fake, audio)
         if "audio/spec" in self.weights:
             losses["audio/spec"] = self.spec(fake, audio).total
-        total = ctx.weighted(losses, {k: w for k, w in self.weights.items() if k in losses})
+        total = weighted_total(losses, {k: w for k, w in self.weights.items() if k in losses})
         ctx.optimize("decoder", total)
-        return {**{k: v.detach() for k, v in losses.items()}, "adv/disc": loss_d.detach(), "loss/g": total.detach()}
+        logs = {k: v.detach() for k, v in losses.items()}
+        return {**logs, "adv/disc": d_step.loss.detach(), "loss/g": total.detach()}
 
     @torch.no_grad()
     def evaluate(self, ctx: TrainContext) -> dict[str, float]:

@@ -18,9 +18,9 @@ A task is a subclass of `Task`. The trainer calls, in order:
    (seed, epoch), and on resume skips the batches already seen.
 3. ``task.train_step(batch, ctx) -> dict[str, float | Tensor]`` for each batch (already moved to the device,
    inside bfloat16 autocast on CUDA when ``amp``). The task computes its losses, combines them with
-   ``ctx.weighted(losses, self.config.loss_weights)`` (weights keyed by the logged names, e.g. ``recon/l1``)
-   and applies each optimizer with ``ctx.optimize("g", loss)``: zero grads, backward, non-finite guard (the
-   step is skipped on every rank if the loss or any gradient is NaN/inf on any rank), gradient clipping, step.
+   `losses.weighting.weighted_total` (weights keyed by the logged names, e.g. ``recon/l1``) and applies each
+   optimizer with ``ctx.optimize("g", loss)``: zero grads, backward, non-finite guard (the step is skipped
+   on every rank if the loss or any gradient is NaN/inf on any rank), gradient clipping, step.
    It returns the scalars to log; the trainer averages them over ``log_every`` steps and over ranks and
    writes them to TensorBoard as ``train/<name>``.
 4. ``task.evaluate(ctx) -> dict[str, float]`` every ``eval_every`` steps and at the end, on rank 0 only
@@ -64,6 +64,7 @@ from .distributed import (
     init_distributed,
     mean_across_ranks,
 )
+from .registry import make_task
 
 
 class TrainingDiverged(D2MError):
@@ -147,17 +148,6 @@ class TrainContext:
         """bfloat16 autocast on CUDA when the config asks for it; a no-op on CPU."""
         on = enabled and self.cfg.amp and self.device.type == "cuda"
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
-
-    @staticmethod
-    def weighted(losses: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
-        """``sum(weights[k] * losses[k])`` over the weighted names; a weight for an unknown name is an error."""
-        unknown = [k for k in weights if k not in losses]
-        if unknown:
-            raise ConfigError(f"loss weight for unknown loss {unknown[0]!r} (losses: {', '.join(sorted(losses))})")
-        terms = [losses[k] * float(w) for k, w in weights.items() if w != 0]
-        if not terms:
-            raise ConfigError("all loss weights are zero")
-        return torch.stack([t.float() for t in terms]).sum()
 
     def optimize(self, name: str, loss: torch.Tensor, retain_graph: bool = False) -> bool:
         """Zero grads, backpropagate ``loss``, and step optimizer ``name`` unless anything is non-finite.
@@ -252,69 +242,107 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
     is an error, so a run is never overwritten by accident. A stop on request (Ctrl-C, SIGTERM) finishes the
     step, saves a checkpoint and raises `errors.Stopped`.
     """
-    cfg: TrainerConfig = task.config.trainer
-    out = Path(out_dir)
-    ckpt_path = out / "checkpoint.pt"
-    if ckpt_path.exists() and not resume:
-        raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    info = init_distributed(cfg.device)
-    ctx = TrainContext(cfg=cfg, dist=info, out_dir=out)
-    ckpt_io.seed_everything(cfg.seed)
-    task.build(ctx)
-    # Ranks share the init; after it each rank gets its own stream (dropout, noise, restarts are broadcast).
-    ckpt_io.seed_everything(cfg.seed + 1_000_003 * info.rank)
+    return _Run(task, Path(out_dir), resume).loop()
 
-    dataset = task.train_dataset()
-    sampler = ResumableSampler(
-        dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed, drop_last=True
-    )
-    steps_per_epoch = len(sampler) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise ConfigError(
-            f"the training set has {len(dataset)} items: too few for batch_size {cfg.batch_size} "
-            f"x {info.world_size} processes"
+
+def train(
+    name: str,
+    config_path: str | os.PathLike | None = None,
+    overrides: list[str] | None = None,
+    out_dir: str | os.PathLike = "runs/default",
+    resume: bool = False,
+) -> FitResult:
+    """Run (or resume) training stage ``name`` (`registry.TASKS`); what `d2m train NAME` does."""
+    return fit(make_task(name, config_path, overrides), out_dir, resume=resume)
+
+
+class _Run:
+    """One call of `fit`: the set-up, the loop's state, and the steps the loop is made of."""
+
+    def __init__(self, task: Task, out: Path, resume: bool) -> None:
+        cfg: TrainerConfig = task.config.trainer
+        self.task, self.cfg, self.out, self.resume = task, cfg, out, resume
+        self.ckpt_path = out / "checkpoint.pt"
+        if self.ckpt_path.exists() and not resume:
+            raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        self.info = info = init_distributed(cfg.device)
+        self.ctx = TrainContext(cfg=cfg, dist=info, out_dir=out)
+        ckpt_io.seed_everything(cfg.seed)
+        task.build(self.ctx)
+        # Ranks share the init; after it each rank gets its own stream (dropout, noise, restarts are broadcast).
+        ckpt_io.seed_everything(cfg.seed + 1_000_003 * info.rank)
+
+        self.dataset = task.train_dataset()
+        self.sampler = ResumableSampler(
+            self.dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed, drop_last=True
         )
+        if len(self.sampler) // cfg.batch_size == 0:
+            raise ConfigError(
+                f"the training set has {len(self.dataset)} items: too few for batch_size {cfg.batch_size} "
+                f"x {info.world_size} processes"
+            )
+        self.epoch, self.batch_in_epoch = 0, 0
+        self._restore()
+        self._open_logs()
+        self.evaluates = type(task).evaluate is not Task.evaluate  # the base evaluates nothing, by design
+        self.said_no_eval = False
+        self.window: dict[str, list[float]] = defaultdict(list)
+        self.last_logs: dict[str, float] = {}
+        self.last_eval: dict[str, float] = {}
+        self.bad_in_a_row = 0
+        self.stop_requested = False
+        self.out_of_time = False
 
-    step, epoch, batch_in_epoch = 0, 0, 0
-    if resume and ckpt_path.exists():
-        state = ckpt_io.load_checkpoint(ckpt_path, map_location=info.device)
-        for name, m in ctx.models.items():
-            m.load_state_dict(state["models"][name])
-        for name, o in ctx.optimizers.items():
-            o.load_state_dict(state["optimizers"][name])
-        task.load_state_dict(state.get("task", {}))
-        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-        rngs = state["rng"]
-        if len(rngs) == info.world_size:
-            ckpt_io.restore_rng(rngs[info.rank])
-        else:  # a different world size cannot replay the same streams; keep going deterministically
-            ckpt_io.seed_everything(cfg.seed + step + 1_000_003 * info.rank)
-        if info.is_main:
-            print(f"resumed from {ckpt_path} at step {step}", file=sys.stderr)
-    elif resume and info.is_main:  # a scheduler may always pass --resume; a person should know nothing was there
-        print(f"note: --resume: no checkpoint in {out}; starting a new run", file=sys.stderr)
-    ctx.step, ctx.epoch = step, epoch
+    # ---- set-up ------------------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        """With ``resume`` and a checkpoint: models, optimizers, task state, counters and RNG streams."""
+        ctx, info, cfg = self.ctx, self.info, self.cfg
+        step = 0
+        if self.resume and self.ckpt_path.exists():
+            state = ckpt_io.load_checkpoint(self.ckpt_path, map_location=info.device)
+            for name, m in ctx.models.items():
+                m.load_state_dict(state["models"][name])
+            for name, o in ctx.optimizers.items():
+                o.load_state_dict(state["optimizers"][name])
+            self.task.load_state_dict(state.get("task", {}))
+            step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+            rngs = state["rng"]
+            if len(rngs) == info.world_size:
+                ckpt_io.restore_rng(rngs[info.rank])
+            else:  # a different world size cannot replay the same streams; keep going deterministically
+                ckpt_io.seed_everything(cfg.seed + step + 1_000_003 * info.rank)
+            if info.is_main:
+                print(f"resumed from {self.ckpt_path} at step {step}", file=sys.stderr)
+        elif self.resume and info.is_main:  # a scheduler may always pass --resume; a person should know
+            print(f"note: --resume: no checkpoint in {self.out}; starting a new run", file=sys.stderr)
+        ctx.step, ctx.epoch = step, self.epoch
+        self.saved_at = step if self.resume and self.ckpt_path.exists() else -1
 
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(to_dict(task.config), sort_keys=False))
-        from torch.utils.tensorboard import SummaryWriter
+    def _open_logs(self) -> None:
+        """Rank 0: the run folder, its ``config.yaml`` and the TensorBoard writer."""
+        if self.info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.yaml").write_text(yaml.safe_dump(to_dict(self.task.config), sort_keys=False))
+            from torch.utils.tensorboard import SummaryWriter
 
-        ctx.writer = SummaryWriter(str(out / "tb"), purge_step=step + 1 if step else None)
+            step = self.ctx.step
+            self.ctx.writer = SummaryWriter(str(self.out / "tb"), purge_step=step + 1 if step else None)
 
-    def save() -> Path:
+    # ---- checkpoints and evaluation ----------------------------------------------------------------------
+    def save(self) -> Path:
+        ctx, info, task = self.ctx, self.info, self.task
         rngs = all_gather_object(ckpt_io.capture_rng())
         if info.is_main:
             ckpt_io.save_checkpoint(
-                ckpt_path,
+                self.ckpt_path,
                 {
                     "task_name": task.name,
                     "config": to_dict(task.config),
                     "step": ctx.step,
-                    "epoch": epoch,
-                    "batch_in_epoch": batch_in_epoch,
+                    "epoch": self.epoch,
+                    "batch_in_epoch": self.batch_in_epoch,
                     "world_size": info.world_size,
                     "models": {k: m.state_dict() for k, m in ctx.models.items()},
                     "optimizers": {k: o.state_dict() for k, o in ctx.optimizers.items()},
@@ -324,17 +352,16 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
             )
             task.export(ctx)
         barrier()
-        return ckpt_path
+        self.saved_at = ctx.step
+        return self.ckpt_path
 
-    evaluates = type(task).evaluate is not Task.evaluate  # the base evaluates nothing, by design
-    said_no_eval = []
-
-    def run_eval() -> dict[str, float]:
+    def run_eval(self) -> dict[str, float]:
+        ctx, task = self.ctx, self.task
         result: dict[str, float] = {}
-        if info.is_main:
+        if self.info.is_main:
             result = {k: _as_float(v) for k, v in task.evaluate(ctx).items()}
-            if evaluates and not result and not said_no_eval:
-                said_no_eval.append(True)
+            if self.evaluates and not result and not self.said_no_eval:
+                self.said_no_eval = True
                 print(
                     f"note: {task.name}: evaluation gave no metrics (no validation split in the data, or "
                     "evaluation turned off in the config); training goes on without it",
@@ -349,115 +376,153 @@ def fit(task: Task, out_dir: str | os.PathLike, *, resume: bool = False) -> FitR
             m.train()
         return result
 
-    from tqdm import tqdm
+    # ---- the loop ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption) finishes the current step, checkpoints and
+        stops; a second signal stops at once. A step cut in half (G updated, D not) is no state to resume from."""
+        old_handlers: dict[int, Any] = {}
 
-    bar = tqdm(
-        total=cfg.max_steps, initial=step, disable=not (info.is_main and cfg.progress), dynamic_ncols=True,
-        desc=task.name, file=sys.stderr,
-    )  # fmt: skip
-    window: dict[str, list[float]] = defaultdict(list)
-    last_logs: dict[str, float] = {}
-    last_eval: dict[str, float] = {}
-    bad_in_a_row = 0
-    last_ckpt_time = time.monotonic()
-    deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes > 0 else math.inf
-    out_of_time = False
-    saved_at = step if resume and ckpt_path.exists() else -1
-    for m in ctx.models.values():
-        m.train()
-    # Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption) finishes the current step, checkpoints and stops;
-    # a second signal stops at once. A step cut in half (G updated, D not) is no state to resume from.
-    stop = {"requested": False}
-    old_handlers: dict[int, Any] = {}
+        def request_stop(signum: int, frame: Any) -> None:
+            self.stop_requested = True
+            for sig, old in old_handlers.items():
+                signal.signal(sig, old if callable(old) else signal.default_int_handler)
+            if self.info.is_main:
+                print(f"\n{signal.Signals(signum).name}: stopping after this step (again to abort)", file=sys.stderr)
 
-    def request_stop(signum: int, frame: Any) -> None:
-        stop["requested"] = True
-        for sig, old in old_handlers.items():
-            signal.signal(sig, old if callable(old) else signal.default_int_handler)
-        if info.is_main:
-            print(f"\n{signal.Signals(signum).name}: stopping after this step (again to abort)", file=sys.stderr)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not in the main thread: keep the default behaviour
+                old_handlers[sig] = signal.signal(sig, request_stop)
+        try:
+            yield
+        finally:
+            for sig, old in old_handlers.items():
+                signal.signal(sig, old)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(ValueError):  # not in the main thread: keep the default behaviour
-            old_handlers[sig] = signal.signal(sig, request_stop)
-    try:
-        while ctx.step < cfg.max_steps and not stop["requested"] and not out_of_time:
-            sampler.set_epoch(epoch, skip=batch_in_epoch * cfg.batch_size)
-            if hasattr(dataset, "set_epoch"):
-                dataset.set_epoch(epoch)
-            # A private generator: creating a DataLoader iterator draws a worker seed, which must not
-            # consume the global torch RNG (a resumed run creates one at a different point).
-            gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-            loader = DataLoader(
-                dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                collate_fn=task.collate, drop_last=True, generator=gen,
-                pin_memory=info.device.type == "cuda", persistent_workers=False,
-            )  # fmt: skip
-            for batch in loader:
-                batch = move_to(batch, info.device)
-                ctx.bad_step = False
-                with ctx.autocast():
-                    logs = task.train_step(batch, ctx)
-                ctx.step += 1
-                batch_in_epoch += 1
-                bar.update(1)
-                if ctx.bad_step:
-                    bad_in_a_row += 1
-                    if info.is_main:
-                        print(f"step {ctx.step}: non-finite loss or gradient, update skipped", file=sys.stderr)
-                    if bad_in_a_row >= cfg.max_bad_steps:
-                        raise TrainingDiverged(
-                            f"training diverged: {bad_in_a_row} steps in a row with NaN/inf (step {ctx.step})"
-                        )
-                else:
-                    bad_in_a_row = 0
-                for k, v in logs.items():
-                    fv = _as_float(v)
-                    if math.isfinite(fv):
-                        window[k].append(fv)
-                if ctx.step % cfg.log_every == 0 or ctx.step == cfg.max_steps:
-                    means = {k: sum(v) / len(v) for k, v in sorted(window.items()) if v}
-                    means = mean_across_ranks(means, info.device) if len(means) else means
-                    last_logs = means
-                    window.clear()
-                    if info.is_main:
-                        for k, v in means.items():
-                            ctx.writer.add_scalar(f"train/{k}", v, ctx.step)
-                        shown = list(means.items())[:4]
-                        bar.set_postfix_str(" ".join(f"{k}={v:.3g}" for k, v in shown))
-                due = ctx.step % cfg.ckpt_every == 0 if cfg.ckpt_every > 0 else False
-                if cfg.ckpt_every_minutes > 0:
-                    late = time.monotonic() - last_ckpt_time > 60 * cfg.ckpt_every_minutes
-                    due = due or any_true(late, info.device)
-                if due and ctx.step < cfg.max_steps:
-                    save()
-                    saved_at, last_ckpt_time = ctx.step, time.monotonic()
-                if cfg.eval_every > 0 and ctx.step % cfg.eval_every == 0 and ctx.step < cfg.max_steps:
-                    last_eval = run_eval()
-                if ctx.step >= cfg.max_steps:
-                    break
-                if deadline < math.inf and any_true(time.monotonic() > deadline, info.device):
-                    out_of_time = True  # trainer.max_minutes: finish like max_steps (checkpoint, evaluate)
-                    if info.is_main:
-                        print(f"\nmax_minutes reached at step {ctx.step}", file=sys.stderr)
-                    break
-                if any_true(stop["requested"], info.device):
-                    stop["requested"] = True
+    def _loader(self) -> DataLoader:
+        """This epoch's batches, from where a resumed epoch left off."""
+        cfg = self.cfg
+        self.sampler.set_epoch(self.epoch, skip=self.batch_in_epoch * cfg.batch_size)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(self.epoch)
+        # A private generator: creating a DataLoader iterator draws a worker seed, which must not
+        # consume the global torch RNG (a resumed run creates one at a different point).
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch)
+        return DataLoader(
+            self.dataset, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers,
+            collate_fn=self.task.collate, drop_last=True, generator=gen,
+            pin_memory=self.info.device.type == "cuda", persistent_workers=False,
+        )  # fmt: skip
+
+    def _step(self, batch: Any) -> None:
+        """One training step, its non-finite guard, and its scalars into the logging window."""
+        ctx, info = self.ctx, self.info
+        batch = move_to(batch, info.device)
+        ctx.bad_step = False
+        with ctx.autocast():
+            logs = self.task.train_step(batch, ctx)
+        ctx.step += 1
+        self.batch_in_epoch += 1
+        self.bar.update(1)
+        if ctx.bad_step:
+            self.bad_in_a_row += 1
+            if info.is_main:
+                print(f"step {ctx.step}: non-finite loss or gradient, update skipped", file=sys.stderr)
+            if self.bad_in_a_row >= self.cfg.max_bad_steps:
+                raise TrainingDiverged(
+                    f"training diverged: {self.bad_in_a_row} steps in a row with NaN/inf (step {ctx.step})"
+                )
+        else:
+            self.bad_in_a_row = 0
+        for k, v in logs.items():
+            fv = _as_float(v)
+            if math.isfinite(fv):
+                self.window[k].append(fv)
+
+    def _log(self) -> None:
+        """Every ``log_every`` steps: the window's means (over ranks too) to TensorBoard and the bar."""
+        ctx, cfg = self.ctx, self.cfg
+        if not (ctx.step % cfg.log_every == 0 or ctx.step == cfg.max_steps):
+            return
+        means = {k: sum(v) / len(v) for k, v in sorted(self.window.items()) if v}
+        means = mean_across_ranks(means, self.info.device) if len(means) else means
+        self.last_logs = means
+        self.window.clear()
+        if self.info.is_main:
+            for k, v in means.items():
+                ctx.writer.add_scalar(f"train/{k}", v, ctx.step)
+            shown = list(means.items())[:4]
+            self.bar.set_postfix_str(" ".join(f"{k}={v:.3g}" for k, v in shown))
+
+    def _checkpoint_and_evaluate(self) -> None:
+        """A checkpoint when ``ckpt_every`` steps or ``ckpt_every_minutes`` are due, an evaluation when due
+        (the last step's are done after the loop)."""
+        ctx, cfg = self.ctx, self.cfg
+        due = ctx.step % cfg.ckpt_every == 0 if cfg.ckpt_every > 0 else False
+        if cfg.ckpt_every_minutes > 0:
+            late = time.monotonic() - self.last_ckpt_time > 60 * cfg.ckpt_every_minutes
+            due = due or any_true(late, self.info.device)
+        if due and ctx.step < cfg.max_steps:
+            self.save()
+            self.last_ckpt_time = time.monotonic()
+        if cfg.eval_every > 0 and ctx.step % cfg.eval_every == 0 and ctx.step < cfg.max_steps:
+            self.last_eval = self.run_eval()
+
+    def _must_stop(self) -> bool:
+        """After a step: max_steps reached, max_minutes passed, or a stop requested (on any rank)."""
+        if self.ctx.step >= self.cfg.max_steps:
+            return True
+        if self.deadline < math.inf and any_true(time.monotonic() > self.deadline, self.info.device):
+            self.out_of_time = True  # trainer.max_minutes: finish like max_steps (checkpoint, evaluate)
+            if self.info.is_main:
+                print(f"\nmax_minutes reached at step {self.ctx.step}", file=sys.stderr)
+            return True
+        if any_true(self.stop_requested, self.info.device):
+            self.stop_requested = True
+            return True
+        return False
+
+    def _epochs(self) -> None:
+        """Steps until max_steps, max_minutes or a stop request."""
+        ctx, cfg = self.ctx, self.cfg
+        while ctx.step < cfg.max_steps and not self.stop_requested and not self.out_of_time:
+            for batch in self._loader():
+                self._step(batch)
+                self._log()
+                self._checkpoint_and_evaluate()
+                if self._must_stop():
                     break
             else:
-                epoch += 1
-                ctx.epoch = epoch
-                batch_in_epoch = 0
-        if saved_at != ctx.step:
-            save()
-        if stop["requested"]:
-            raise Stopped(f"stopped at step {ctx.step}: checkpoint saved ({ckpt_path}); continue with --resume")
-        last_eval = run_eval() or last_eval
-    finally:
-        for sig, old in old_handlers.items():
-            signal.signal(sig, old)
-        bar.close()
-        if ctx.writer is not None:
-            ctx.writer.flush()
-            ctx.writer.close()
-    return FitResult(step=ctx.step, logs=last_logs, eval=last_eval, checkpoint=ckpt_path)
+                self.epoch += 1
+                ctx.epoch = self.epoch
+                self.batch_in_epoch = 0
+
+    def loop(self) -> FitResult:
+        """Train, then checkpoint, export and evaluate at the end; `fit`'s result."""
+        from tqdm import tqdm
+
+        ctx, cfg = self.ctx, self.cfg
+        self.bar = tqdm(
+            total=cfg.max_steps, initial=ctx.step, disable=not (self.info.is_main and cfg.progress),
+            dynamic_ncols=True, desc=self.task.name, file=sys.stderr,
+        )  # fmt: skip
+        self.last_ckpt_time = time.monotonic()
+        self.deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes > 0 else math.inf
+        for m in ctx.models.values():
+            m.train()
+        try:
+            with self._stop_on_signals():
+                self._epochs()
+                if self.saved_at != ctx.step:
+                    self.save()
+                if self.stop_requested:
+                    raise Stopped(
+                        f"stopped at step {ctx.step}: checkpoint saved ({self.ckpt_path}); continue with --resume"
+                    )
+                self.last_eval = self.run_eval() or self.last_eval
+        finally:
+            self.bar.close()
+            if ctx.writer is not None:
+                ctx.writer.flush()
+                ctx.writer.close()
+        return FitResult(step=ctx.step, logs=self.last_logs, eval=self.last_eval, checkpoint=self.ckpt_path)

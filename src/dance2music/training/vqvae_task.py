@@ -15,11 +15,14 @@ import torch
 from ..data.music import MusicCrops, MusicDataConfig, eval_segments, resolve_sources
 from ..errors import ConfigError
 from ..losses.spectral import LogMelDistance, MultiResolutionSTFTLoss
+from ..losses.weighting import check_loss_weights, weighted_total
 from ..models.vqvae import PRESETS, VQVAE
 from .config import TrainerConfig
 from .trainer import Task, TrainContext
 
 _SMALL = PRESETS["small"]
+#: The tokenizer's loss weights, keyed by the logged names (each term summed over levels).
+VQVAE_LOSS_WEIGHTS: dict[str, float] = {"recon/l1": 1.0, "recon/spec": 1.0, "code/commit": 0.02}
 
 
 @dataclass
@@ -59,9 +62,7 @@ class VQVAEExperiment:
     model: VQVAEArch = field(default_factory=VQVAEArch)
     data: MusicDataConfig = field(default_factory=MusicDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    loss_weights: dict[str, float] = field(
-        default_factory=lambda: {"recon/l1": 1.0, "recon/spec": 1.0, "code/commit": 0.02}
-    )
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(VQVAE_LOSS_WEIGHTS))
     spectral_fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
     eval_seconds: float = 4.0  # length of each held-out evaluation crop
     eval_clips_per_file: int = 2
@@ -98,6 +99,7 @@ class VQVAETask(Task):
 
     def __init__(self, config: VQVAEExperiment) -> None:
         super().__init__(config)
+        check_loss_weights(config.loss_weights, VQVAE_LOSS_WEIGHTS)
         self._eval_audio: torch.Tensor | None = None
 
     def build(self, ctx: TrainContext) -> None:
@@ -146,7 +148,7 @@ class VQVAETask(Task):
     def train_step(self, batch: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
         out = self.model(batch, frozen_codes=self.config.decoders_only)
         logs = self.losses(batch, out)
-        loss = ctx.weighted(logs, self.config.loss_weights)
+        loss = weighted_total(logs, self.config.loss_weights)
         ctx.optimize("vqvae", loss)
         self.sched.step()
         return {**logs, "loss": loss.detach(), "lr": self.sched.get_last_lr()[0]}
