@@ -24,12 +24,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import peak_rss_mb
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dance" / "hiphop_studio_2.9s.mp4"
 
@@ -42,10 +43,6 @@ def make_clip(path: Path, seconds: float) -> Path:
 
     frames = photo_motion_frames(data.astronaut(), seconds=seconds, fps=24.0, size=(1280, 720), tempo=110.0)
     return write_video(frames, 24.0, path)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def bench(video: Path) -> dict:

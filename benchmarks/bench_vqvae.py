@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _common import peak_rss_mb
 
 from dance2music.constants import SAMPLE_RATE  # noqa: E402
 from dance2music.data.music import load_audio, resolve_sources
@@ -44,10 +44,6 @@ def onsets(y: np.ndarray, sr: int) -> np.ndarray:
     import librosa
 
     return librosa.onset.onset_detect(y=y.astype(np.float32), sr=sr, units="time")
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
 @torch.no_grad()

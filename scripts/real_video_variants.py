@@ -9,7 +9,7 @@ feet out of frame, the dancer small in a 1080p frame, a second dancer beside him
 the Python API for more seeds. Every version's music is scored against the same reference: the movement
 beats of the original clip, with pose on every frame. So a version scores well only when the whole pipeline,
 from decoding to the choice of whom to follow, still hears the dancer. The baseline is mismatched real music
-(every track of `immich-memories-music` at several offsets), as in `scripts/eval_real_video.py`; BeatAlign is
+(every track of `immich-memories-music` at several offsets), as in `d2m evaluate --videos`; BeatAlign is
 Bailando's and beat F1 is at +-100 ms, the measures of `d2m evaluate`.
 """
 
@@ -27,8 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_real_video import mean_se, score  # noqa: E402
+from dance2music.features.beats import beat_alignment, music_beats
+from dance2music.metrics.evaluate_videos import mean_se
+
+
+def score(motion_beats: np.ndarray, audio: np.ndarray, sr: int) -> tuple[float, float]:
+    """(BeatAlign (Bailando), beat F1) of ``audio`` against the movement beats, as `d2m evaluate --videos`."""
+    a = beat_alignment(motion_beats, music_beats(audio, sr=sr))
+    return a.beat_align, a.f1
 
 
 def encode(path: Path, frames: Iterable[tuple[float, np.ndarray]], *, rotation: int = 0) -> Path:

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..constants import GENRES, SAMPLE_RATE
 from ..errors import ConfigError, InputError
+from ..features import extract
 from ..features import motion_formats as mf
 from ..io.audio import load_audio
 from .clips import AUDIO_EXTS, Sequence, SequenceSource, as_motion_fps, as_visual_fps, find_file, video_visual
@@ -207,9 +208,7 @@ class AISTDataset(SequenceSource):
             raise InputError(f"{name}: no video in {self.root / 'videos'} (visual features need it)")
         visual = None
         if video is not None and motion is None:  # one pass gives the pose and the visual features
-            from ..features.extract import extract_features
-
-            feats = extract_features(video)
+            feats = extract.extract_features(video)
             motion = feats.motion
             if self.visual != "none":
                 visual = feats.visual

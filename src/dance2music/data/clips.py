@@ -18,6 +18,8 @@ import numpy as np
 
 from ..constants import CLIP_SECONDS, MOTION_FPS, SAMPLE_RATE, VISUAL_FPS
 from ..errors import ConfigError
+from ..features.pose import POSE_MAX_SIDE
+from ..features.visual import visual_features
 from ..io.video import iter_frames, probe
 from ..types import Clip, Motion, Visual
 
@@ -198,8 +200,6 @@ def find_file(folders: list[Path], stem: str, exts: tuple[str, ...]) -> Path | N
 def video_visual(path: str | Path) -> Visual:
     """Visual features of a video exactly as `features.extract.extract_features` computes them (same decode
     size, same extractor), without its pose pass: for datasets whose motion comes from keypoint files."""
-    from ..features.pose import POSE_MAX_SIDE
-    from ..features.visual import visual_features
 
     info = probe(path)
     return visual_features(iter_frames(path, max_side=POSE_MAX_SIDE), duration=info.duration, fps=VISUAL_FPS)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..constants import GENRE_NAMES, GENRES, SAMPLE_RATE
 from ..errors import ConfigError, InputError, VideoError
+from ..features import extract
 from ..io import video as video_io
 from .aist import SPLITS, VIDEO_EXTS
 from .clips import Sequence, SequenceSource, as_motion_fps, as_visual_fps
@@ -89,8 +90,6 @@ class VideoFolder(SequenceSource):
         return self._paths[name]
 
     def load(self, name: str) -> Sequence:
-        from ..features.extract import extract_features
-
         if name not in self._paths:
             raise InputError(f"no video {name!r} in {self.root}")
         path = self._paths[name]
@@ -99,7 +98,7 @@ class VideoFolder(SequenceSource):
             audio = video_io.read_audio(path, self.sr)  # looked up at call time (tests stand it in)
         except VideoError as e:
             raise InputError(f"{e} (a video's own music is its training target)") from None
-        feats = extract_features(path)
+        feats = extract.extract_features(path)
         meta: dict[str, Any] = {"source": str(self.root), "video": str(path), "video_fps": feats.fps}
         return Sequence(
             name=name,

@@ -22,6 +22,7 @@ Dataset files: ``splits/crossmodal_{train,val,test}.txt``, an empty ``ignore_lis
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import pickle
 import time
@@ -310,7 +311,6 @@ def make_dataset(
                 if bar:
                     bar.update(1)
         else:
-            import multiprocessing as mp
 
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
                 jobs = [(str(out), i, seconds, seed, kw) for i in todo]

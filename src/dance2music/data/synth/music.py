@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...constants import SAMPLE_RATE
+from ...errors import ConfigError
 
 # Drum notes of General MIDI.
 KICK, SNARE, CLAP, SIDE, CHH, PHH, OHH = 36, 38, 39, 37, 42, 44, 46
@@ -170,8 +171,6 @@ def soundfont_path() -> Path:
 
     p = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
     if not p.exists():  # pragma: no cover - a broken pretty_midi install
-        from ...errors import ConfigError
-
         raise ConfigError(f"pretty_midi's soundfont is missing: {p}")
     return p
 
