@@ -442,8 +442,8 @@ def test_synth_task_fine_tunes_only_the_decoder(gan_data, tmp_path):
         sf.write(music / f"s{i}.wav", (0.3 * np.sin(2 * np.pi * (220 + 90 * i) * t)).astype(np.float32), 22050)
     _, vq_path = gan_data
     sets = {
-        "data.sources": f"[{music}]", "data.eval_sources": f"[{music}]", "data.segment_seconds": 0.2,
-        "vqvae": vq_path, "hop_length": 8, "discriminator.preset": "waveform-tiny", "lr_g": 1e-3,
+        "data.sources": f"[{music}]", "data.eval_sources": f"[{music}]", "data.seconds": 0.2,
+        "vqvae": vq_path, "hop_length": 8, "discriminator.preset": "waveform-tiny", "optim.lr_g": 1e-3,
         "trainer.batch_size": 2, "trainer.max_steps": 2, "trainer.progress": "false", "trainer.threads": 1,
     }  # fmt: skip
     task = SynthTask(load_config(SynthExperiment, None, [f"{k}={v}" for k, v in sets.items()]))

@@ -81,9 +81,9 @@ def test_train_synth_from_bundle_decoder_only(tiny_vqvae, tmp_path):
     root, vq_path = tiny_vqvae
     sets = {
         "vqvae": vq_path, "hop_length": 8, "data.bundle": root / "train.npy", "data.eval_bundle": root / "eval.npy",
-        "data.segment_seconds": 0.1, "data.eq_prob": 0.5, "discriminators": "[stft, period]",
+        "data.seconds": 0.1, "data.eq_prob": 0.5, "discriminators": "[stft, period]",
         "stft_discriminator.preset": "stft-tiny", "period_discriminator.preset": "period-tiny", "adv_loss": "ls",
-        "lr_g": 1e-3, "loss_weights.audio/spec": 1.0, "loss_weights.audio/wav": 1.0, "eval_seconds": 0.2,
+        "optim.lr_g": 1e-3, "loss_weights.audio/spec": 1.0, "loss_weights.audio/wav": 1.0, "eval_seconds": 0.2,
         "trainer.batch_size": 2, "trainer.max_steps": 3, "trainer.progress": "false", "trainer.threads": 1,
     }  # fmt: skip
     task = SynthTask(load_config(SynthExperiment, None, [f"{k}={v}" for k, v in sets.items()]))
@@ -110,7 +110,7 @@ def test_max_minutes_stops_early(tiny_vqvae, tmp_path):
 
     root, vq_path = tiny_vqvae
     sets = {
-        "vqvae": vq_path, "hop_length": 8, "data.bundle": root / "train.npy", "data.segment_seconds": 0.1,
+        "vqvae": vq_path, "hop_length": 8, "data.bundle": root / "train.npy", "data.seconds": 0.1,
         "data.eval_sources": "[]", "discriminators": "[stft]", "stft_discriminator.preset": "stft-tiny",
         "trainer.batch_size": 2, "trainer.max_steps": 50, "trainer.max_minutes": 1e-6, "trainer.progress": "false",
         "trainer.threads": 1,

@@ -174,7 +174,7 @@ def _music_folder(tmp_path, n=2, seconds=2.0, sr=22050):
 
 TINY = [
     "model.levels=2", "model.downs_t=[2,1]", "model.strides_t=[2,2]", "model.emb_width=8", "model.l_bins=16",
-    "model.width=8", "model.depth=2", "model.multipliers=[1,1]", "data.segment_seconds=0.2",
+    "model.width=8", "model.depth=2", "model.multipliers=[1,1]", "data.seconds=0.2",
     "trainer.batch_size=2", "trainer.log_every=2", "trainer.progress=false", "eval_seconds=0.5",
     "eval_clips_per_file=1",
 ]  # fmt: skip
@@ -304,3 +304,16 @@ def test_cli_clean_stop_is_not_an_error(tmp_path, capfd, monkeypatch):
     assert main(base + ["--resume"]) == 0
     assert "resumed from" in capfd.readouterr().err
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 5
+
+
+def test_config_extends_its_base_and_refuses_old_keys(tmp_path):
+    from dance2music.training.synth_task import SynthExperiment
+
+    (tmp_path / "a.yaml").write_text("trainer: {max_steps: 7, seed: 3}\ndata: {seconds: 0.5}\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\ntrainer: {max_steps: 9}\n")
+    cfg = load_config(SynthExperiment, tmp_path / "b.yaml")
+    assert (cfg.trainer.max_steps, cfg.trainer.seed, cfg.data.seconds) == (9, 3, 0.5)
+    with pytest.raises(ConfigError, match="data.segment_seconds is an old key: write seconds"):
+        load_config(SynthExperiment, None, ["data.segment_seconds=0.5"])
+    with pytest.raises(ConfigError, match="lr_g is an old key: write optim.lr_g"):
+        load_config(SynthExperiment, None, ["lr_g=0.001"])

@@ -1,9 +1,14 @@
 """Experiment configuration: nested dataclasses read from YAML, with ``--set key=value`` overrides.
 
-A task declares its own experiment dataclass (which usually holds a `TrainerConfig` under ``trainer``, the
-model's keyword arguments, data options, optimizer settings and a ``loss_weights`` dict keyed by logged loss
-names). `load_config` fills it from a YAML file and dotted overrides, checking every key and type, so a typo
-fails at start-up with a one-line `ConfigError` instead of being silently ignored.
+Every task's experiment dataclass has the same shape: ``trainer`` (`TrainerConfig`), ``data`` (clip windows:
+``seconds`` and a ``gain: [low, high]`` range), each model as a spec ``{preset: name, **overrides}``, ``optim``
+(`AdamConfig` for one model, `GANOptimConfig` for a generator and its discriminator) and ``loss_weights``
+keyed by the logged loss names. `load_config` fills it from a YAML file and dotted overrides, checking every
+key and type, so a typo fails at start-up with a one-line `ConfigError` instead of being silently ignored.
+
+A YAML file may extend another: ``base: gan_top.yaml`` (resolved relative to the file) reads that one first
+and merges this one over it, mapping by mapping, so a recipe states only what differs from its base. A key a
+dataclass lists in ``MOVED_KEYS`` (an older name) is refused with the name that replaced it.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 
+from ..constants import SAMPLE_RATE
 from ..errors import ConfigError
 
 T = TypeVar("T")
@@ -42,6 +48,40 @@ class TrainerConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch CPU threads per process (0: leave torch's default)
     progress: bool = True  # tqdm bar on rank 0
+
+
+@dataclass
+class AdamConfig:
+    """Adam for one model, with a linear warm-up from 0 over ``warmup_steps``, then a constant rate."""
+
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+
+
+@dataclass
+class GANOptimConfig:
+    """Adam for a generator (``lr_g``) and its discriminator (``lr_d``); defaults: the D2M-GAN paper's."""
+
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+
+
+@dataclass
+class MusicData:
+    """Music cut into training crops: where from, how long (``seconds``) and at what random ``gain``."""
+
+    MOVED_KEYS: ClassVar[dict[str, str]] = {
+        "segment_seconds": "seconds", "gain_min": "gain: [low, high]", "gain_max": "gain: [low, high]",
+    }  # fmt: skip
+
+    sources: list[str] = field(default_factory=lambda: ["immich:train", "aist:data/synth:train"])
+    eval_sources: list[str] = field(default_factory=lambda: ["immich:eval"])
+    seconds: float = 1.0  # length of a training crop
+    gain: tuple[float, float] = (0.3, 1.0)  # random gain U(low, high) per crop (D2M-GAN uses 0.3 .. 1.0)
+    sample_rate: int = SAMPLE_RATE
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -115,6 +155,9 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
+    moved = sorted(unknown & set(getattr(cls, "MOVED_KEYS", {})))
+    if moved:
+        raise ConfigError(f"{where}.{moved[0]} is an old key: write {cls.MOVED_KEYS[moved[0]]} instead")
     if unknown:
         raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(names))})")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
@@ -166,21 +209,37 @@ def load_config(
     cls: type[T], path: str | os.PathLike | None = None, overrides: list[str] | None = None
 ) -> T:
     """Read experiment dataclass ``cls`` from YAML ``path`` (optional) plus ``overrides`` (``key=value``)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"no such config file: {p}")
-        try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from e
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping")
-        data = loaded
+    data = read_yaml(path) if path is not None else {}
     data = apply_overrides(data, list(overrides or []))
     # Defaults of nested dataclasses are merged key by key, not replaced, by from_dict's per-field coercion.
     return from_dict(cls, _merge_defaults(cls, data))
+
+
+def read_yaml(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file as a mapping, with its ``base:`` chain (paths relative to each file) merged under it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"no such config file: {p}")
+    try:
+        loaded = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from e
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping")
+    base = loaded.pop("base", None)
+    if base is None:
+        return loaded
+    if p.resolve() in _seen:
+        raise ConfigError(f"{p}: its base chain comes back to itself")
+    return deep_merge(read_yaml(p.parent / str(base), (*_seen, p.resolve())), loaded)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: mappings merged key by key, anything else (lists too) replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _merge_defaults(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -198,4 +257,7 @@ def _merge_defaults(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["TrainerConfig", "apply_overrides", "field", "from_dict", "load_config", "to_dict"]
+__all__ = [
+    "AdamConfig", "GANOptimConfig", "MusicData", "TrainerConfig", "apply_overrides", "deep_merge", "field",
+    "from_dict", "load_config", "read_yaml", "to_dict",
+]  # fmt: skip

@@ -56,7 +56,7 @@ from ..models.vqvae import VQVAE
 from ..types import MOTION_FEATURE_DIM
 from . import checkpoint as ckpt_io
 from .adversary import Adversary
-from .config import TrainerConfig
+from .config import GANOptimConfig, TrainerConfig
 from .distributed import barrier
 from .trainer import Task, TrainContext
 
@@ -79,13 +79,6 @@ class GANData:
 
 
 @dataclass
-class GANOptim:
-    lr_g: float = 1e-4  # the paper's Adam settings, for G and D alike
-    lr_d: float = 1e-4
-    betas: tuple[float, float] = (0.5, 0.9)
-
-
-@dataclass
 class GANExperiment:
     """Everything ``d2m train gan`` reads from its YAML config (see configs/gan_*.yaml)."""
 
@@ -95,7 +88,7 @@ class GANExperiment:
     hop_length: int = 128  # which VQ level: 128 (top) or 32 (lower)
     generator: dict[str, Any] = field(default_factory=dict)  # `build_generator` spec ({} = the small preset)
     discriminator: dict[str, Any] = field(default_factory=dict)  # `build_discriminator` spec ({} = small)
-    optim: GANOptim = field(default_factory=GANOptim)
+    optim: GANOptimConfig = field(default_factory=GANOptimConfig)
     genre_dropout: float = 0.2  # chance a clip's genre is hidden (the model must work without one)
     tempo_dropout: float = 0.2
     adversarial_start: int = 0  # steps of regression-only warm-up before D is trained and used

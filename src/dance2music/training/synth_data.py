@@ -11,14 +11,14 @@ Two ways in:
 Augmentation (per crop, drawn from ``default_rng([seed, epoch, index])`` so a resumed run sees the same
 crops): one random EQ move with probability ``eq_prob`` (a low shelf, a high shelf or a spectral tilt of up to
 ``shelf_db`` / ``tilt_db``, applied as a smooth zero-phase gain curve on the crop's spectrum), then a random
-gain U(gain_min, gain_max). The decoder learns to render every colour and level the encoder can be given.
+gain U(low, high) (``gain``). The decoder learns to render every colour and level the encoder can be given.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,25 +28,20 @@ import torch
 from ..constants import SAMPLE_RATE
 from ..data.music import AugmentedCrops, eval_segments, load_audio, resolve_sources, to_float
 from ..errors import ConfigError
+from .config import MusicData
 
 _BUNDLE_FORMAT = "dance2music.audio_bundle"
 
 
 @dataclass
-class SynthDataConfig:
-    """Where the synthesizer's music comes from and how it is cut and augmented."""
+class SynthDataConfig(MusicData):
+    """Where the synthesizer's music comes from (`MusicData`, or bundles) and how it is augmented."""
 
-    sources: list[str] = field(default_factory=lambda: ["immich:train", "aist:data/synth:train"])
-    eval_sources: list[str] = field(default_factory=lambda: ["immich:eval"])
     bundle: str | None = None  # a .npy written by scripts/bundle_audio.py: used instead of ``sources``
     eval_bundle: str | None = None  # the same for the held-out music, instead of ``eval_sources``
-    segment_seconds: float = 1.0  # length of a training crop
-    gain_min: float = 0.3  # random gain U(gain_min, gain_max) per crop (D2M-GAN uses 0.3 .. 1.0)
-    gain_max: float = 1.0
     eq_prob: float = 0.0  # probability of one random EQ move per crop (0: none, as the tokenizer was trained)
     shelf_db: float = 6.0  # low / high shelf gain U(-shelf_db, shelf_db)
     tilt_db: float = 6.0  # tilt: U(-tilt_db, tilt_db) at 11 kHz relative to 1 kHz, log-frequency linear
-    sample_rate: int = SAMPLE_RATE
 
 
 # -- bundles ----------------------------------------------------------------------------------------------------
@@ -126,8 +121,8 @@ def train_crops(cfg: SynthDataConfig, seed: int) -> AugmentedCrops:
     else:
         tracks = [load_audio(f, cfg.sample_rate) for f in resolve_sources(cfg.sources)]
     return AugmentedCrops(
-        tracks, segment=int(round(cfg.segment_seconds * cfg.sample_rate)), seed=seed,
-        gain=(cfg.gain_min, cfg.gain_max), eq_prob=cfg.eq_prob, shelf_db=cfg.shelf_db, tilt_db=cfg.tilt_db,
+        tracks, segment=int(round(cfg.seconds * cfg.sample_rate)), seed=seed,
+        gain=tuple(cfg.gain), eq_prob=cfg.eq_prob, shelf_db=cfg.shelf_db, tilt_db=cfg.tilt_db,
         sample_rate=cfg.sample_rate,
     )  # fmt: skip
 

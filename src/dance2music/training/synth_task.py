@@ -14,7 +14,7 @@ The decoder's loss, weights keyed by the logged names (``loss_weights``): ``adv/
 squares, ``adv_loss``, summed over every sub-discriminator) + ``adv/feat`` (feature matching: mean L1 between
 the discriminators' feature maps on real and decoded music) + the reconstruction terms that keep the content:
 ``audio/mel`` (log-mel L1), ``audio/spec`` (multi-resolution STFT: spectral convergence + log magnitude) and
-``audio/wav`` (waveform L1). D: the same adversarial loss, Adam(lr_d). STFTs run in float32; the decoder runs
+``audio/wav`` (waveform L1). D: the same adversarial loss, Adam(``optim.lr_d``). STFTs run in float32; the decoder runs
 in float32 too unless ``decoder_amp`` (bfloat16 rounding would add the very noise floor this stage removes).
 
 Music: `training.synth_data` (files or one .npy bundle, gain and EQ augmentation).
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -41,7 +41,7 @@ from ..models.audio_discriminators import build_audio_discriminator
 from ..models.d2m import build_discriminator, freeze
 from ..models.vqvae import VQVAE
 from .adversary import Adversary
-from .config import TrainerConfig
+from .config import GANOptimConfig, TrainerConfig
 from .synth_data import SynthDataConfig, describe, eval_audio, train_crops
 from .trainer import Task, TrainContext
 
@@ -59,8 +59,16 @@ DISCRIMINATOR_KINDS = {"waveform": "waveform", "stft": "stft", "period": "period
 
 
 @dataclass
+class SynthOptim(GANOptimConfig):
+    lr_g: float = 1e-5  # the paper's synthesizer fine-tuning rate
+    lr_d: float = 1e-4  # MelGAN's discriminator rate (the discriminators start from scratch)
+
+
+@dataclass
 class SynthExperiment:
     """Everything ``d2m train synth`` reads from its YAML config (see configs/synth_top.yaml)."""
+
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"lr_g": "optim.lr_g", "lr_d": "optim.lr_d", "betas": "optim.betas"}
 
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(batch_size=16))
     data: SynthDataConfig = field(default_factory=SynthDataConfig)
@@ -72,9 +80,7 @@ class SynthExperiment:
     period_discriminator: dict[str, Any] = field(default_factory=dict)  # ({} = preset period)
     adv_loss: str = "hinge"  # hinge | ls (least squares, HiFi-GAN's)
     decoder_amp: bool = False  # let the decoder run in bfloat16 under the trainer's autocast (CUDA)
-    lr_g: float = 1e-5  # the paper's synthesizer fine-tuning rate
-    lr_d: float = 1e-4  # MelGAN's discriminator rate (the discriminators start from scratch)
-    betas: tuple[float, float] = (0.5, 0.9)
+    optim: SynthOptim = field(default_factory=SynthOptim)
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(SYNTH_LOSS_WEIGHTS))
     spectral_fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])  # audio/spec
     eval_seconds: float = 2.0
@@ -153,9 +159,9 @@ class SynthTask(Task):
             p.requires_grad_(True)
         self.decoder = ctx.add_model("decoder", decoder)
         disc = build_discriminators(cfg)
-        betas = tuple(cfg.betas)
-        self.adversary = Adversary(ctx, disc, lr=cfg.lr_d, betas=betas, loss=cfg.adv_loss)
-        ctx.add_optimizer("decoder", torch.optim.Adam(decoder.parameters(), lr=cfg.lr_g, betas=betas))
+        betas = tuple(cfg.optim.betas)
+        self.adversary = Adversary(ctx, disc, lr=cfg.optim.lr_d, betas=betas, loss=cfg.adv_loss)
+        ctx.add_optimizer("decoder", torch.optim.Adam(decoder.parameters(), lr=cfg.optim.lr_g, betas=betas))
         self.mel = LogMelDistance(sample_rate=self.vqvae.sample_rate).to(ctx.device)
         self.spec = MultiResolutionSTFTLoss(fft_sizes=tuple(cfg.spectral_fft_sizes)).to(ctx.device)
         self.weights = {k: float(w) for k, w in cfg.loss_weights.items() if w != 0}

@@ -7,51 +7,40 @@ Loss (weights in ``loss_weights``, keyed by these logged names; each term is sum
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ..data.music import MusicCrops, MusicDataConfig, eval_segments, resolve_sources
+from ..data.music import MusicCrops, eval_segments, resolve_sources
 from ..errors import ConfigError
 from ..losses.spectral import LogMelDistance, MultiResolutionSTFTLoss
 from ..losses.weighting import check_loss_weights, weighted_total
 from ..models.vqvae import PRESETS, VQVAE
-from .config import TrainerConfig
+from .config import AdamConfig, MusicData, TrainerConfig
 from .trainer import Task, TrainContext
 
-_SMALL = PRESETS["small"]
 #: The tokenizer's loss weights, keyed by the logged names (each term summed over levels).
 VQVAE_LOSS_WEIGHTS: dict[str, float] = {"recon/l1": 1.0, "recon/spec": 1.0, "code/commit": 0.02}
 
 
-@dataclass
-class VQVAEArch:
-    """`VQVAE` constructor arguments (defaults: the ``small`` preset)."""
-
-    levels: int = _SMALL["levels"]
-    downs_t: list[int] = field(default_factory=lambda: list(_SMALL["downs_t"]))
-    strides_t: list[int] = field(default_factory=lambda: list(_SMALL["strides_t"]))
-    emb_width: int = _SMALL["emb_width"]
-    l_bins: int = _SMALL["l_bins"]
-    width: int = _SMALL["width"]
-    depth: int = _SMALL["depth"]
-    decoder_width: int | None = None
-    multipliers: list[int] = field(default_factory=lambda: list(_SMALL["multipliers"]))
-    dilation_growth_rate: int = _SMALL["dilation_growth_rate"]
-    dilation_cycle: int | None = None
-    reverse_decoder_dilation: bool = True
-    m_conv: float = 1.0
-    commit: float = _SMALL["commit"]
-    mu: float = _SMALL["mu"]
-
-
-@dataclass
-class OptimConfig:
-    lr: float = 3e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    warmup_steps: int = 100  # linear warm-up from 0, then constant
+def vqvae_arch(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Every `VQVAE` constructor argument but ``input_channels`` and ``sample_rate``, from a spec ``{preset:
+    name (default small), **overrides}``: the constructor's defaults, then the preset's values, then the
+    overrides (sequences as lists, as `VQVAE.config` holds them)."""
+    spec = dict(spec)
+    name = spec.pop("preset", "small")
+    if name not in PRESETS:
+        raise ConfigError(f"model.preset: unknown VQ-VAE preset {name!r} (known: {', '.join(PRESETS)})")
+    params = inspect.signature(VQVAE.__init__).parameters
+    known = [k for k in params if k not in ("self", "input_channels", "sample_rate")]
+    unknown = sorted(set(spec) - set(known))
+    if unknown:
+        raise ConfigError(f"model: unknown VQ-VAE argument {unknown[0]!r} (known: preset, {', '.join(known)})")
+    arch = {**{k: params[k].default for k in known}, **PRESETS[name], **spec}
+    return {k: list(v) if isinstance(v, (tuple, list)) else v for k, v in arch.items()}
 
 
 @dataclass
@@ -59,9 +48,9 @@ class VQVAEExperiment:
     """Everything `d2m train vqvae` reads from its YAML config."""
 
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    model: VQVAEArch = field(default_factory=VQVAEArch)
-    data: MusicDataConfig = field(default_factory=MusicDataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
+    model: dict[str, Any] = field(default_factory=lambda: {"preset": "small"})  # `vqvae_arch` spec
+    data: MusicData = field(default_factory=MusicData)
+    optim: AdamConfig = field(default_factory=AdamConfig)
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(VQVAE_LOSS_WEIGHTS))
     spectral_fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
     eval_seconds: float = 4.0  # length of each held-out evaluation crop
@@ -104,7 +93,7 @@ class VQVAETask(Task):
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
-        arch = asdict(cfg.model)
+        arch = vqvae_arch(cfg.model)
         if cfg.decoders_only:
             if not cfg.init_from:
                 raise ConfigError("decoders_only needs init_from: the tokenizer whose encoders and codebooks to keep")
@@ -127,7 +116,11 @@ class VQVAETask(Task):
         self.mel: LogMelDistance | None = None  # built on first evaluation (librosa is slow to import)
 
     def train_dataset(self) -> MusicCrops:
-        return self.config.data.train_crops(self.config.trainer.seed)
+        d = self.config.data
+        return MusicCrops(
+            resolve_sources(d.sources), segment=int(round(d.seconds * d.sample_rate)), seed=self.config.trainer.seed,
+            gain=tuple(d.gain), sample_rate=d.sample_rate,
+        )  # fmt: skip
 
     def losses(self, x: torch.Tensor, out: Any) -> dict[str, torch.Tensor]:
         """The weighted terms and per-level diagnostics for input x[B x 1 x T] and a `VQVAEOutput`."""
