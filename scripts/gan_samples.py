@@ -14,8 +14,8 @@ import torch
 
 from dance2music.errors import D2MError
 from dance2music.models.d2m import D2M
-from dance2music.pretrained.registry import REGISTRY, resolve
 from dance2music.models.samples import write_samples
+from dance2music.pretrained.registry import REGISTRY, resolve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,8 @@ RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 #: Third-party modules that may be imported inside a function: heavy (seconds or hundreds of MB) or optional.
 LAZY_OK = {"torch", "mediapipe", "gradio", "matplotlib", "librosa", "scipy", "sklearn", "skimage", "av", "tqdm",
            "safetensors", "soundfile", "pyloudnorm", "pedalboard", "tinysoundfont", "cv2", "yaml", "PIL",
-           "selenium", "torch.distributed", "resource", "psutil", "numba", "pretty_midi"}  # fmt: skip
+           "selenium", "torch.distributed", "resource", "psutil", "numba", "pretty_midi",
+           "immich_memories_music"}  # fmt: skip
 #: Packages whose functions may import the package's own torch-using modules lazily (the quick paths).
 LAZY_INTERNAL_OK = {"cli", "web", "__init__", "__main__", "api"}
 MAX_FUNCTION_LINES = 100
