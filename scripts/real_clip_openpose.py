@@ -18,20 +18,15 @@ import numpy as np
 from dance2music import Dance2Music
 from dance2music.constants import GENERATE_ANALYSIS_FPS, SAMPLE_RATE
 from dance2music.data.music import immich_tracks
-from dance2music.features.beats import circular_shift, kinematic_beats, music_beats
+from dance2music.features.beats import beat_alignment, circular_shift, kinematic_beats, music_beats
 from dance2music.features.extract import extract_features
 from dance2music.features.motion_formats import read_openpose_folder
 from dance2music.io.audio import load_audio
-from dance2music.metrics.evaluate_videos import mismatch_cuts, score_beats, score_music
+from dance2music.metrics.evaluate_videos import mean_se, mismatch_cuts, score_music
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dance"
 OPENPOSE_FPS = 23.976  # the clip's frame rate (its README)
 
-
-def mean_se(values: list[float]) -> tuple[float, float]:
-    a = np.asarray(values, np.float64)
-    a = a[np.isfinite(a)]
-    return float(a.mean()), float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         rows["OpenPose keypoints"].append(score_music(kin, model.generate(openpose, seed=seed).audio[: a.size]))
         beats = music_beats(a)
         for off in np.linspace(0.25, dur - 0.25, 6):
-            rows["shift null of the video path's music"].append(score_beats(kin, circular_shift(beats, off, dur)))
+            shifted = beat_alignment(kin, circular_shift(beats, off, dur))
+            rows["shift null of the video path's music"].append(shifted.report_scores())
     n = int(round(dur * SAMPLE_RATE))
     tracks = [load_audio(t, sr=SAMPLE_RATE) for t in immich_tracks("all")]
     rows["mismatched real music"] = [score_music(kin, c) for t in tracks for c in mismatch_cuts(t, n, 3)]
