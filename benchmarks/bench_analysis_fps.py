@@ -5,7 +5,7 @@
     python benchmarks/bench_analysis_fps.py data/synth --rates 30 15 --lanes 1 2   # also two pose lanes
 
 For each clip of the split, `extract_features` (pose only, as `d2m generate` runs it for the shipped model)
-runs on the video at every rate; kinematic beats (`metrics.motion_beats`) of each motion are scored with
+runs on the video at every rate; kinematic beats (`features.beats`) of each motion are scored with
 beat F1 (+-100 ms, one-to-one) against
 - the labelled music beats (what the model is asked to follow), and
 - the synthetic dancer's own keyframe times (``dance_beats`` in the labels: where its movement really hits);

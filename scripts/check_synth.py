@@ -5,7 +5,7 @@ Usage: python scripts/check_synth.py DIR [--pose N] [--limit N]
 
 Prints:
 1. tempo: librosa's beat tracker on each clip's music vs the labelled tempo (within 4%, or its double/half);
-2. kinematic beats (local minima of joint speed, `dance2music.metrics.motion_beats`) vs the labelled music
+2. kinematic beats (local minima of joint speed, `dance2music.features.beats`) vs the labelled music
    beats: beat F1 at +-100 ms pooled over the set, from the 3D keypoints (front projection) and from the
    detector-like 2D keypoints, with the circular-shift null for scale;
 3. genre: logistic regression on log-mel statistics, trained on the train split's music, scored on the

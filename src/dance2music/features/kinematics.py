@@ -2,7 +2,7 @@
 
 `visible_joints` keeps the joints a pose estimator really saw (on a half-body crop its hallucinated legs would
 add speed that is not the dancer's); `joint_speed` is the smoothed mean speed of those joints plus the root, the
-curve whose minima are the kinematic beats (`metrics.motion_beats`) and whose dips are the movement accents
+curve whose minima are the kinematic beats (`features.beats`) and whose dips are the movement accents
 (`features.rhythm`).
 """
 
