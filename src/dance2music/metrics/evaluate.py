@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_limits
 from ..arrays import fit_length
 from ..constants import CLIP_SECONDS, GENRES, SAMPLE_RATE
 from ..data.aist import AISTDataset, parse_seq_name
+from ..data.cache import _json_safe
 from ..data.clips import clip_starts, cut_clip
 from ..errors import ConfigError, InputError
 from ..features import beats as FB
@@ -215,6 +216,23 @@ class GenreContext:
     bank_genres: np.ndarray | None = None
 
 
+#: Per-clip row keys -> the `B.BeatsScores` / `B.LorisScores` fields they hold (written by `score_audio`, read
+#: back by `summarize`), and summary keys -> the `B.BeatsSummary` fields.
+_OFFICIAL_KEYS = {"bc": "coverage", "bh": "hit", "bins_ref": "n_ref", "bins_gen": "n_gen", "bins_hit": "n_hit"}
+_LORIS_KEYS = {"loris_bc": "coverage", "loris_bh": "hit"}
+_SUMMARY_KEYS = {
+    "bc": "coverage", "bh": "hit", "bc_undefined": "n_undefined",
+    "loris_bc": "loris_coverage", "loris_bh": "loris_hit", "loris_f1": "loris_f1",
+}  # fmt: skip
+
+
+def _fields(obj: Any, keys: Mapping[str, str], *, read: bool = False) -> dict[str, Any]:
+    """``{key: obj.field}`` for ``keys`` (key -> field); with ``read``, the other way: ``{field: obj[key]}``."""
+    if read:
+        return {name: obj[key] for key, name in keys.items()}
+    return {key: getattr(obj, name) for key, name in keys.items()}
+
+
 def score_audio(
     ref: ClipReference,
     audio: np.ndarray,
@@ -225,18 +243,9 @@ def score_audio(
 
     Returns (row of scores, genre embeddings [W, E] of its windows or None).
     """
-    row: dict[str, Any] = {}
     official = B.beats_scores_from_bins(ref.ref_bins, _onset_bins(audio, B.OFFICIAL_ONSET_PARAMS))
     loris = B.loris_scores(B.beats_scores_from_bins(ref.ref_bins_loris, _onset_bins(audio, B.LORIS_ONSET_PARAMS)))
-    row.update(
-        bc=official.coverage,
-        bh=official.hit,
-        bins_ref=official.n_ref,
-        bins_gen=official.n_gen,
-        bins_hit=official.n_hit,
-        loris_bc=loris.coverage,
-        loris_bh=loris.hit,
-    )
+    row: dict[str, Any] = {**_fields(official, _OFFICIAL_KEYS), **_fields(loris, _LORIS_KEYS)}
     mbeats = FB.music_beats(audio) if beats_override is None else beats_override
     al = FB.beat_alignment(ref.kin.times, mbeats)
     row.update(
@@ -265,27 +274,15 @@ def _nanmean(values: list[float]) -> tuple[float, int]:
 def summarize(rows: list[dict[str, Any]], embeddings: list[np.ndarray], genre_ctx: GenreContext | None) -> dict:
     """Per-method summary of per-clip rows (means over clips with a defined score; counts of the others)."""
     s: dict[str, Any] = {"clips": len(rows)}
-    official = [
-        B.BeatsScores(r["bc"], r["bh"], r["bins_ref"], r["bins_gen"], r["bins_hit"], 0) for r in rows
-    ]
-    loris = [B.LorisScores(r["loris_bc"], r["loris_bh"]) for r in rows]
-    agg = B.aggregate_beats_scores(official, loris)
-    s.update(
-        bc=agg.coverage,
-        bh=agg.hit,
-        bc_undefined=agg.n_undefined,
-        loris_bc=agg.loris_coverage,
-        loris_bh=agg.loris_hit,
-        loris_f1=agg.loris_f1,
-    )
+    official = [B.BeatsScores(**_fields(r, _OFFICIAL_KEYS, read=True), n_bins=0) for r in rows]
+    loris = [B.LorisScores(**_fields(r, _LORIS_KEYS, read=True)) for r in rows]
+    s.update(_fields(B.aggregate_beats_scores(official, loris), _SUMMARY_KEYS))
     for key in ("ba_bailando", "ba_fact", "beat_f1"):
         s[key], s[f"{key}_undefined"] = _nanmean([r[key] for r in rows])
-    vals = np.array([r["ba_bailando"] for r in rows], dtype=np.float64)
-    vals = vals[np.isfinite(vals)]
-    s["ba_bailando_sem"] = float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else float("nan")
-    vals = np.array([r["beat_f1"] for r in rows], dtype=np.float64)
-    vals = vals[np.isfinite(vals)]
-    s["beat_f1_sem"] = float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else float("nan")
+    for key in ("ba_bailando", "beat_f1"):  # standard error of the mean over the clips with a defined score
+        vals = np.array([r[key] for r in rows], dtype=np.float64)
+        vals = vals[np.isfinite(vals)]
+        s[f"{key}_sem"] = float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else float("nan")
     matches = sum(r["beat_matches"] for r in rows)
     total = sum(r["n_music_beats"] + r["n_motion_beats"] for r in rows)
     s["beat_f1_pooled"] = 2.0 * matches / total if total else float("nan")
@@ -346,18 +343,9 @@ def _load_genre_context(genre_model: str | None, data_dir: Path, bank_split: str
 
 
 def _clean(x: Any) -> Any:
-    """JSON-safe: NaN/inf -> None, numpy scalars and arrays -> Python."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _clean(x.tolist())
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(float(x)) else None
-    return x
+    """JSON-safe as the cache's manifest (numpy scalars and arrays -> Python), and NaN/inf -> None (JSON has
+    neither): the JSON parser turns the NaN/Infinity that `json.dumps` writes into None."""
+    return json.loads(json.dumps(_json_safe(x)), parse_constant=lambda _: None)
 
 
 def evaluate(
