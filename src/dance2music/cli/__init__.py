@@ -1,7 +1,8 @@
 """The ``d2m`` command line: a thin layer over the library.
 
 Each subcommand lives in its own module of this package, exposing ``register(subparsers)`` that adds its
-parser and sets ``func`` to a function ``(args) -> int``. Library errors (`D2MError`) become one line on
+parser (`add_command`, which takes its help and description from the module's docstring) and sets ``func`` to a
+function ``(args) -> int``. Library errors (`D2MError`) become one line on
 stderr and a non-zero exit; set ``D2M_DEBUG=1`` to see tracebacks.
 """
 
@@ -33,6 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
+
+
+def add_command(subparsers: argparse._SubParsersAction, module: str, func=None, **defaults) -> argparse.ArgumentParser:
+    """Add the subcommand of this package's module ``module`` (its ``__name__``) as its docstring says it: the
+    first line is ``d2m NAME``: then the help (a final period dropped), the paragraph after it (if any) the
+    description; later paragraphs are for the code's reader. Without ``func`` the command prints its help."""
+    head, _, body = sys.modules[module].__doc__.partition("\n\n")
+    help_text = " ".join(head.split(": ", 1)[1].split()).removesuffix(".")
+    description = " ".join(body.split("\n\n")[0].split()) or None
+    p = subparsers.add_parser(module.rpartition(".")[2], help=help_text, description=description)
+    p.set_defaults(func=func or (lambda args: (p.print_help(), 2)[1]), **defaults)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""``d2m data``: make the synthetic dataset (synth), build a feature cache (prepare), inspect it (info)."""
+"""``d2m data``: datasets: make the synthetic set, build and inspect feature caches."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from collections import Counter
 
 from ..constants import CLIP_SECONDS
 from ..errors import ConfigError, D2MError
+from . import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("data", help="datasets: make the synthetic set, build and inspect feature caches")
+    p = add_command(subparsers, __name__)
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     s = sub.add_parser("synth", help="write the synthetic paired dance-music dataset (AIST++ layout)")
     s.add_argument("--out", required=True, help="output folder")

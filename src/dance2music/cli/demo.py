@@ -1,9 +1,12 @@
-"""``d2m demo``: the main job on the bundled demo dance, with the shipped weights, written to ``out/``.
+"""``d2m demo``: make music for the bundled demo dance with the shipped weights, writing to out/.
 
-Makes music for the demo clip (a synthetic dancer made by `d2m data synth`, with its own music as the
-soundtrack), writes the clip with the new music and the music alone, and prints how well the music's beats
-land on the dancer's movement beats, next to the clip's own music and that music shifted out of step.
-The demo's outputs in the output folder are replaced on every run.
+Generate music for the bundled demo clip (or --video) with the shipped D2M-GAN weights, write OUT_DIR/demo.mp4 (the
+clip with its new music), OUT_DIR/demo.wav and OUT_DIR/demo_summary.json, and print the beat alignment of the music
+with the dance.
+
+The demo clip is a synthetic dancer made by `d2m data synth`, with its own music as the soundtrack; the beat
+alignment is printed next to the clip's own music and that music shifted out of step. The demo's outputs in the
+output folder are replaced on every run.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import add_command
+
 
 def demo_video() -> Path:
     """Path of the bundled demo clip (``dance2music/assets/demo.mp4``)."""
@@ -23,18 +28,11 @@ def demo_video() -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "demo",
-        help="make music for the bundled demo dance with the shipped weights, writing to out/",
-        description="Generate music for the bundled demo clip (or --video) with the shipped D2M-GAN weights, "
-        "write OUT_DIR/demo.mp4 (the clip with its new music), OUT_DIR/demo.wav and OUT_DIR/demo_summary.json, "
-        "and print the beat alignment of the music with the dance.",
-    )
+    p = add_command(subparsers, __name__, run, quick_exit=True)
     p.add_argument("--out-dir", default="out", help="output folder (default: out)")
     p.add_argument("--video", help="use this video instead of the bundled demo clip")
     p.add_argument("--model", default="d2m-top", help="registered model name or path (default d2m-top)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(func=run, quick_exit=True)
 
 
 def alignment(motion, audio: np.ndarray, sr: int) -> dict[str, float]:

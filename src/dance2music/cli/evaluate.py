@@ -1,25 +1,22 @@
-"""``d2m evaluate``: score folders of generated music against the dance and the reference music."""
+"""``d2m evaluate``: score generated music (beats coverage/hit, BeatAlign, beat F1, genre, FAD) with baselines.
+
+Score folders of generated wavs named <seq>_seg<k>.wav or <seq>.wav against a dataset in the AIST++ layout, next to
+the baselines (ground truth, mismatched music, shift null). Writes report.md, report.json, summary.png and
+plots/<clip>.png into --out. With --videos DIR instead of --data: score <video stem>.wav files against the dancer's
+movement beats in your own videos, next to their own soundtracks and mismatched real music (report.md and
+report.json); --model there makes the music for each video here.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from ..constants import CLIP_SECONDS, GENERATE_ANALYSIS_FPS
+from . import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score generated music (beats coverage/hit, BeatAlign, beat F1, genre, FAD) with baselines",
-        description=(
-            "Score folders of generated wavs named <seq>_seg<k>.wav or <seq>.wav against a dataset in the "
-            "AIST++ layout, next to the baselines (ground truth, mismatched music, shift null). Writes "
-            "report.md, report.json, summary.png and plots/<clip>.png into --out. With --videos DIR instead of "
-            "--data: score <video stem>.wav files against the dancer's movement beats in your own videos, next "
-            "to their own soundtracks and mismatched real music (report.md and report.json); --model there makes the "
-            "music for each video here."
-        ),
-    )
+    p = add_command(subparsers, __name__, run)
     p.add_argument(
         "--generated",
         action="append",
@@ -85,7 +82,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

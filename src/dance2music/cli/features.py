@@ -1,19 +1,21 @@
-"""``d2m features VIDEO -o OUT.npz``: run the feature pipeline on one video and save the arrays."""
+"""``d2m features``: extract pose (COCO-17 motion) and visual features from a video into an .npz file.
+
+Decode VIDEO once, track the dancer's pose (MediaPipe -> COCO-17, normalized, 30 fps) and compute visual features
+(optical-flow grid + appearance, or I3D with --i3d), and save them to OUT.npz.
+
+    d2m features VIDEO -o OUT.npz
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "features",
-        help="extract pose (COCO-17 motion) and visual features from a video into an .npz file",
-        description="Decode VIDEO once, track the dancer's pose (MediaPipe -> COCO-17, normalized, "
-        "30 fps) and compute visual features (optical-flow grid + appearance, or I3D with --i3d), "
-        "and save them to OUT.npz.",
-    )
+    p = add_command(subparsers, __name__, run)
     p.add_argument("video", help="input video (mp4, mov, avi, mkv, webm ...)")
     p.add_argument("-o", "--output", required=True, help="output .npz file")
     p.add_argument("-f", "--force", action="store_true", help="overwrite OUT if it exists")
@@ -21,7 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="show a progress bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,13 @@
-"""``d2m generate VIDEO -o OUT.mp4``: the product's main job, a dance video in, the video with its music out."""
+"""``d2m generate``: make music for a dance video and write the video with the music as its soundtrack.
+
+Extract the dancer's pose and visual features from VIDEO, generate music of exactly the video's length with D2M-GAN,
+and write OUT (the input video with the new music in the container its extension names: mp4, m4v, mov, mkv or webm;
+the video stream is copied where the container allows; .wav or .flac: the music alone). The music is brought to
+-16 LUFS with its true peak at most -1 dBTP. Every option and output is checked before any work; nothing is
+overwritten without --force.
+
+The product's main job, a dance video in, the video with its music out: ``d2m generate VIDEO -o OUT.mp4``.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +16,11 @@ import sys
 import time
 
 from ..constants import ANALYSIS_FPS_RANGE, GENERATE_ANALYSIS_FPS, GENRE_NAMES, GENRES, SEED_RANGE, TEMPO_RANGE
+from . import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "generate",
-        help="make music for a dance video and write the video with the music as its soundtrack",
-        description="Extract the dancer's pose and visual features from VIDEO, generate music of exactly the "
-        "video's length with D2M-GAN, and write OUT (the input video with the new music in the container its "
-        "extension names: mp4, m4v, mov, mkv or webm; the video stream is copied where the container allows; "
-        ".wav or .flac: the music alone). The music is brought to -16 LUFS with its true peak at most -1 dBTP. "
-        "Every option and output is checked before any work; nothing is overwritten without --force.",
-    )
+    p = add_command(subparsers, __name__, run, quick_exit=True)
     p.add_argument("video", help="input dance video (mp4, mov, avi, mkv, webm ...)")
     p.add_argument(
         "-o", "--output", required=True,
@@ -72,7 +74,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress bars")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress bars")
-    p.set_defaults(func=run, quick_exit=True)
 
 
 def default_model(level: str | None) -> str:

@@ -1,19 +1,19 @@
-"""``d2m serve``: the web page (upload a dance video, get it back with its music) on http://127.0.0.1:7860."""
+"""``d2m serve``: start the web page: upload a dance video, get it back with its music.
+
+Start a local web page where a dance video (or the bundled demo) is turned into the same video with music made for
+it, with downloads and a beat-alignment plot. Listens on 127.0.0.1 (this machine only) unless --host says otherwise.
+Stop it with Ctrl-C; it then deletes every file it stored.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from . import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "serve",
-        help="start the web page: upload a dance video, get it back with its music",
-        description="Start a local web page where a dance video (or the bundled demo) is turned into the same "
-        "video with music made for it, with downloads and a beat-alignment plot. Listens on 127.0.0.1 "
-        "(this machine only) unless --host says otherwise. Stop it with Ctrl-C; it then deletes every file "
-        "it stored.",
-    )
+    p = add_command(subparsers, __name__, run)
     p.add_argument(
         "--model",
         action="append",
@@ -31,7 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--keep-minutes", type=float, default=30.0, help="delete uploads and results older than this (default 30)"
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

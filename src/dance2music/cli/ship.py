@@ -1,4 +1,6 @@
-"""``d2m ship KIND ...``: copy trained weights into the package and register them (`pretrained.registry`).
+"""``d2m ship``: copy trained weights into the package and register them (vqvae, d2m, dance-genre, genre-cnn).
+
+Copy trained weights into the package's weights folder and write their registry entry.
 
     d2m ship vqvae runs/vqvae_base --name vqvae-base [--bench bench.json] [--record curve.json]
     d2m ship d2m RUN/generator.safetensors --name d2m-top --vqvae vqvae-base \\
@@ -23,17 +25,14 @@ from ..constants import MOTION_FPS
 from ..errors import ConfigError
 from ..pretrained.registry import REGISTRY, WEIGHTS_DIR, Entry, resolve, sha256_file, write_entry
 from ..types import Motion
+from . import add_command
 
 #: Kinds shipped as the file their training wrote (copied, checked, registered): subcommand -> registry kind.
 FILE_KINDS = {"dance-genre": "dance_genre", "genre-cnn": "genre_cnn"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "ship",
-        help="copy trained weights into the package and register them (vqvae, d2m, dance-genre, genre-cnn)",
-        description="Copy trained weights into the package's weights folder and write their registry entry.",
-    )
+    p = add_command(subparsers, __name__)
     kinds = p.add_subparsers(dest="kind", metavar="KIND")
     v = kinds.add_parser("vqvae", help="a tokenizer run folder (RUN/vqvae.safetensors)")
     v.add_argument("run", type=Path)
@@ -65,7 +64,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f.add_argument("--name", default=kind)
         f.add_argument("--description", default="", help="one line for a new registry entry")
         f.set_defaults(func=run_file)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def _target(name: str, kind: str) -> Path:

@@ -1,6 +1,10 @@
-"""``d2m train {vqvae,...} --config FILE [--set key=value ...] [--out DIR] [--resume]``.
+"""``d2m train``: train a model (tokenizer, D2M-GAN ...).
 
-Runs as one process or under ``torchrun --nproc_per_node N -m dance2music train ...`` (DDP).
+Train a model. Also runs under torchrun --nproc_per_node N (DDP).
+
+    d2m train {vqvae,...} --config FILE [--set key=value ...] [--out DIR] [--resume]
+    torchrun --nproc_per_node N -m dance2music train ...
+
 One subparser per registered task (`dance2music.training.registry.TASKS`).
 """
 
@@ -10,15 +14,13 @@ import argparse
 import os
 import sys
 
+from . import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..training.registry import TASKS
 
-    p = subparsers.add_parser(
-        "train",
-        help="train a model (tokenizer, D2M-GAN ...)",
-        description="Train a model. Also runs under torchrun --nproc_per_node N (DDP).",
-    )
+    p = add_command(subparsers, __name__)
     tasks = p.add_subparsers(dest="task", metavar="TASK")
     for name, (_, help_text) in TASKS.items():
         t = tasks.add_parser(name, help=help_text, description=f"Train {help_text}.")
@@ -30,7 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         t.add_argument("--out", "-o", default=None, help=f"run folder (default runs/{name})")
         t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
         t.set_defaults(func=run)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def run(args: argparse.Namespace) -> int:
