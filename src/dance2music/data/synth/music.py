@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...arrays import fit_length
 from ...constants import SAMPLE_RATE
 from ...errors import ConfigError
 
@@ -205,17 +206,53 @@ def _chord(scale: tuple[int, ...], degree: int, seventh: bool) -> list[int]:
     return notes
 
 
-def make_song(
-    genre: str, seconds: float, rng: np.random.Generator, *, sr: int = SAMPLE_RATE, tempo_scale: float = 1.0
-) -> Song:
-    """Compose and render ``seconds`` of music in the style of ``genre`` (an AIST++ genre code).
+@dataclass
+class _Plan:
+    """What a song draws from its genre before any note is written: tempo, key, progression, patterns, instruments,
+    arrangement, and where the clip starts in the song."""
 
-    tempo_scale: multiplies the tempo drawn from the genre's range (the same song, slower or faster).
-    """
-    st = STYLES[genre]
+    st: GenreMusic
+    tempo: float
+    minor: bool
+    scale: tuple[int, ...]
+    tonic: int
+    prog: list[int]
+    sevenths: bool
+    swing: float
+    offset: float  # seconds of the song before the clip
+    n_bars: int
+    kit: int
+    drum_pats: list[dict[int, str]]
+    bass_pat: str
+    harm_pat: str
+    programs: dict[str, int]  # bass, harmony, lead, pad
+    use_lead: bool
+    use_pad: bool
+    intro_bars: int  # bars before the harmony enters
+    dyn: float
+
+    @property
+    def spb(self) -> float:
+        return 60.0 / self.tempo
+
+    @property
+    def s16(self) -> float:
+        return self.spb / 4
+
+    def step_time(self, bar: int, step: int) -> float:
+        """Song seconds of sixteenth ``step`` of ``bar``, swung."""
+        t = (bar * 16 + step) * self.s16
+        if self.st.swing8:
+            if step % 4 == 2:
+                t += self.swing * 2 * self.s16 * 0.5
+        elif step % 2 == 1:
+            t += self.swing * self.s16
+        return t
+
+
+def _draw_plan(st: GenreMusic, seconds: float, rng: np.random.Generator, tempo_scale: float) -> _Plan:
     tempo = float(np.round(rng.uniform(*st.tempo) * tempo_scale, 1))
     spb = 60.0 / tempo
-    s16 = spb / 4
     minor = rng.random() < st.minor_odds
     scale = MINOR if minor else MAJOR
     tonic = int(rng.integers(0, 12))
@@ -231,30 +268,25 @@ def make_song(
     drum_pats = [st.drums[i] for i in rng.permutation(len(st.drums))[:2]]
     bass_pat = st.bass[rng.integers(len(st.bass))]
     harm_pat = st.harmony[rng.integers(len(st.harmony))]
-    prog_bass = int(rng.choice(st.bass_programs))
-    prog_harm = int(rng.choice(st.harmony_programs))
-    prog_lead = int(rng.choice(st.lead_programs))
-    prog_pad = int(rng.choice(st.pad_programs))
+    programs = {
+        part: int(rng.choice(choices))
+        for part, choices in (("bass", st.bass_programs), ("harmony", st.harmony_programs),
+                              ("lead", st.lead_programs), ("pad", st.pad_programs))
+    }  # fmt: skip
     use_lead = rng.random() < 0.55
     use_pad = rng.random() < 0.5 or "=" in harm_pat
-    intro_bars = int(rng.choice((0, 0, 1, 2)))  # bars before the harmony enters
+    intro_bars = int(rng.choice((0, 0, 1, 2)))
     dyn = rng.uniform(0.8, 1.05)
+    return _Plan(st, tempo, minor, scale, tonic, prog, sevenths, swing, offset, n_bars, kit, drum_pats, bass_pat,
+                 harm_pat, programs, use_lead, use_pad, intro_bars, dyn)  # fmt: skip
 
-    ev = _Events()
 
-    def step_time(bar: int, step: int) -> float:
-        t = (bar * 16 + step) * s16
-        if st.swing8:
-            if step % 4 == 2:
-                t += swing * 2 * s16 * 0.5
-        elif step % 2 == 1:
-            t += swing * s16
-        return t
-
-    # Drums: pattern A, switching to B for some phrases; a fill on the last bar of each 4-bar phrase.
+def _write_drums(plan: _Plan, ev: _Events, rng: np.random.Generator) -> None:
+    """Drums: pattern A, switching to B for some phrases; a fill on the last bar of each 4-bar phrase."""
     vel_of = {"x": 112, "o": 88, ".": 52}
-    for bar in range(n_bars):
-        pat = drum_pats[1] if (bar // 4) % 2 == 1 and rng.random() < 0.7 else drum_pats[0]
+    dyn, step_time = plan.dyn, plan.step_time
+    for bar in range(plan.n_bars):
+        pat = plan.drum_pats[1] if (bar // 4) % 2 == 1 and rng.random() < 0.7 else plan.drum_pats[0]
         fill = bar % 4 == 3 and rng.random() < 0.75
         fill_from = int(rng.choice((8, 12))) if fill else 16
         for note, s in pat.items():
@@ -278,13 +310,17 @@ def make_song(
         if bar % 4 == 0 and (bar > 0 or rng.random() < 0.5):
             ev.note(step_time(bar, 0), 1.0, 9, CRASH, 100 * dyn)
 
-    # Bass and harmony follow the progression, one chord per bar.
-    bass_base = 36 + tonic if tonic < 7 else 24 + tonic  # E1 .. D#2 region
-    harm_base = 60 + tonic if tonic < 5 else 48 + tonic
-    for bar in range(n_bars):
+
+def _write_chords(plan: _Plan, ev: _Events, rng: np.random.Generator) -> None:
+    """Bass, harmony and pad follow the progression, one chord per bar."""
+    scale, prog, bass_pat, harm_pat = plan.scale, plan.prog, plan.bass_pat, plan.harm_pat
+    dyn, s16, step_time = plan.dyn, plan.s16, plan.step_time
+    bass_base = 36 + plan.tonic if plan.tonic < 7 else 24 + plan.tonic  # E1 .. D#2 region
+    harm_base = 60 + plan.tonic if plan.tonic < 5 else 48 + plan.tonic
+    for bar in range(plan.n_bars):
         degree = prog[bar % len(prog)]
         next_degree = prog[(bar + 1) % len(prog)]
-        chord = _chord(scale, degree, sevenths)
+        chord = _chord(scale, degree, plan.sevenths)
         root = scale[degree]
         tones = {"R": root, "3": chord[1], "5": chord[2], "7": chord[3] if len(chord) > 3 else root + 12,
                  "O": root + 12, "b": scale[next_degree] - 1}  # fmt: skip
@@ -296,7 +332,7 @@ def make_song(
                 length += 1
             v = (100 if step % 4 == 0 else 85) * dyn * rng.uniform(0.9, 1.05)
             ev.note(step_time(bar, step), length * s16 * 0.9, 0, bass_base + tones[c], v)
-        if bar < intro_bars:
+        if bar < plan.intro_bars:
             continue
         voicing = [harm_base + n for n in chord]
         if rng.random() < 0.3:  # an inversion now and then
@@ -309,44 +345,60 @@ def make_song(
             elif c == "=":
                 for n in voicing:
                     ev.note(step_time(bar, 0), 16 * s16 * 0.98, 1, n, 62 * dyn)
-        if use_pad and bar >= intro_bars:
+        if plan.use_pad and bar >= plan.intro_bars:
             for n in chord[:3]:
                 ev.note(step_time(bar, 0), 16 * s16 * 0.98, 3, harm_base - 12 + n, 50 * dyn)
 
-    # A short lead motif on the scale's pentatonic subset, repeated with variation every two bars.
-    if use_lead:
-        penta = [scale[i] for i in ((0, 2, 3, 4, 6) if minor else (0, 1, 2, 4, 5))]
-        motif = []
-        for step in range(0, 32, 2):
-            if rng.random() < 0.45:
-                motif.append((step, int(rng.integers(len(penta))), int(rng.integers(0, 2))))
-        for bar in range(max(intro_bars, 1), n_bars, 2):
-            for step, idx, octv in motif:
-                b2, s2 = bar + step // 16, step % 16
-                if b2 >= n_bars or rng.random() < 0.12:
-                    continue
-                ev.note(step_time(b2, s2), s16 * 1.8, 2, 72 + tonic % 12 + penta[idx] + 12 * octv - 12,
-                        80 * dyn * rng.uniform(0.85, 1.05))  # fmt: skip
 
-    audio = _render(ev, n_bars * 16 * s16 + 1.0, sr, kit, {0: prog_bass, 1: prog_harm, 2: prog_lead, 3: prog_pad})
+def _write_lead(plan: _Plan, ev: _Events, rng: np.random.Generator) -> None:
+    """A short lead motif on the scale's pentatonic subset, repeated with variation every two bars."""
+    penta = [plan.scale[i] for i in ((0, 2, 3, 4, 6) if plan.minor else (0, 1, 2, 4, 5))]
+    motif = []
+    for step in range(0, 32, 2):
+        if rng.random() < 0.45:
+            motif.append((step, int(rng.integers(len(penta))), int(rng.integers(0, 2))))
+    for bar in range(max(plan.intro_bars, 1), plan.n_bars, 2):
+        for step, idx, octv in motif:
+            b2, s2 = bar + step // 16, step % 16
+            if b2 >= plan.n_bars or rng.random() < 0.12:
+                continue
+            ev.note(plan.step_time(b2, s2), plan.s16 * 1.8, 2, 72 + plan.tonic % 12 + penta[idx] + 12 * octv - 12,
+                    80 * plan.dyn * rng.uniform(0.85, 1.05))  # fmt: skip
+
+
+def make_song(
+    genre: str, seconds: float, rng: np.random.Generator, *, sr: int = SAMPLE_RATE, tempo_scale: float = 1.0
+) -> Song:
+    """Compose and render ``seconds`` of music in the style of ``genre`` (an AIST++ genre code).
+
+    tempo_scale: multiplies the tempo drawn from the genre's range (the same song, slower or faster).
+    """
+    st = STYLES[genre]
+    plan = _draw_plan(st, seconds, rng, tempo_scale)
+    ev = _Events()
+    _write_drums(plan, ev, rng)
+    _write_chords(plan, ev, rng)
+    if plan.use_lead:
+        _write_lead(plan, ev, rng)
+
+    spb, offset, pr = plan.spb, plan.offset, plan.programs
+    channels = {0: pr["bass"], 1: pr["harmony"], 2: pr["lead"], 3: pr["pad"]}
+    audio = _render(ev, plan.n_bars * 16 * plan.s16 + 1.0, sr, plan.kit, channels)
     audio = _reverb(audio, sr, st.reverb * rng.uniform(0.6, 1.4), rng)
     i0 = int(round(offset * sr))
-    audio = audio[i0 : i0 + int(round(seconds * sr))]
-    if len(audio) < int(round(seconds * sr)):
-        audio = np.pad(audio, (0, int(round(seconds * sr)) - len(audio)))
-    audio = normalize_loudness(audio)
+    audio = normalize_loudness(fit_length(audio[i0:], int(round(seconds * sr))))
 
     k = np.arange(int(np.ceil((seconds + offset) / spb)) + 1)
     bt = k * spb - offset
     keep = (bt >= -1e-9) & (bt < seconds)
     beats, downbeats = bt[keep], bt[keep & (k % 4 == 0)]
-    key = f"{_NOTE_NAMES[tonic]} {'minor' if minor else 'major'}"
-    instruments = {"drums_kit": kit, "bass": prog_bass, "harmony": prog_harm}
-    if use_lead:
-        instruments["lead"] = prog_lead
-    if use_pad:
-        instruments["pad"] = prog_pad
-    return Song(audio.astype(np.float32), sr, tempo, beats, downbeats, key, instruments)
+    key = f"{_NOTE_NAMES[plan.tonic]} {'minor' if plan.minor else 'major'}"
+    instruments = {"drums_kit": plan.kit, "bass": pr["bass"], "harmony": pr["harmony"]}
+    if plan.use_lead:
+        instruments["lead"] = pr["lead"]
+    if plan.use_pad:
+        instruments["pad"] = pr["pad"]
+    return Song(audio.astype(np.float32), sr, plan.tempo, beats, downbeats, key, instruments)
 
 
 def _render(ev: _Events, seconds: float, sr: int, kit: int, programs: dict[int, int]) -> np.ndarray:
