@@ -116,36 +116,7 @@ def build_app(service: MusicService, *, keep_minutes: float = 30.0, demo_video: 
     genre_choices = [("From the dance (chosen by the model)", "")] + [(f"{GENRE_NAMES[g]} ({g})", g) for g in GENRES]
     keep_s = max(1, int(keep_minutes * 60))
     limits = service.limits
-
-    def make_music(video, level, genre, seed, progress=gr.Progress(track_tqdm=True)) -> Iterator[tuple]:
-        """One request: yields the page's outputs once, then removes the job folder (Gradio has copied it)."""
-        hidden = gr.update(value=None, visible=False)
-        try:
-            job = service.run(
-                video,
-                level=level,
-                genre=genre or None,
-                seed=0 if seed is None else int(seed),
-                progress=lambda fraction, text: progress(fraction, desc=text),
-            )
-        except D2MError as e:
-            yield f"**Error:** {_plain(str(e))}", None, hidden, hidden, None
-            return
-        except Exception as e:  # a bug, not the user's input: keep the trace on the server
-            traceback.print_exc(file=sys.stderr)
-            msg = _plain(" ".join(str(e).split()) or type(e).__name__)
-            yield f"**Error:** internal error ({type(e).__name__}): {msg}", None, hidden, hidden, None
-            return
-        try:
-            yield (
-                job.summary,
-                str(job.video),
-                gr.update(value=str(job.video), visible=True),
-                gr.update(value=str(job.music), visible=True),
-                str(job.plot),
-            )
-        finally:  # runs when Gradio asks for the next item, i.e. after it copied the files above
-            service.discard(job)
+    make_music, uploaded = _music_handler(service), _upload_handler(service)
 
     limits_txt = (
         f"Videos up to {limits.max_seconds:g} s and {limits.max_upload_bytes / 2**20:.0f} MB; "
@@ -187,20 +158,6 @@ def build_app(service: MusicService, *, keep_minutes: float = 30.0, demo_video: 
                     dl_wav = gr.DownloadButton("Download music (wav)", visible=False, elem_id="d2m-download-wav")
                 plot = gr.Image(label="Beat alignment", type="filepath", interactive=False, elem_id="d2m-plot")
 
-        def uploaded(path):
-            """A file arrived (or the demo was filled in, or the box was cleared): say at once what it is."""
-            if path is None:
-                return _READY_HINT, gr.update(value=None, visible=False)
-            try:
-                check = service.upload_status(path)
-            except Exception as e:  # a bug, not the user's file
-                traceback.print_exc(file=sys.stderr)
-                return f"**Error:** internal error ({type(e).__name__})", gr.update(value=None, visible=False)
-            if not check.ok:
-                return f"**Error:** {_plain(check.message)}", gr.update(value=None, visible=False)
-            show = browser_can_play(check.info)
-            return _plain(check.message), gr.update(value=str(path) if show else None, visible=show)
-
         # queue=False: the check is a quick probe and must not wait behind other people's generations
         video_in.change(uploaded, inputs=video_in, outputs=[status, preview], queue=False, api_name=False)
         if demo_video is not None:
@@ -214,6 +171,64 @@ def build_app(service: MusicService, *, keep_minutes: float = 30.0, demo_video: 
             show_progress="full",
         )
     return app
+
+
+def _music_handler(service: MusicService):
+    """The page's **Make music** handler (a generator of the page's outputs) for ``service``."""
+    import gradio as gr
+
+    def make_music(video, level, genre, seed, progress=gr.Progress(track_tqdm=True)) -> Iterator[tuple]:
+        """One request: yields the page's outputs once, then removes the job folder (Gradio has copied it)."""
+        hidden = gr.update(value=None, visible=False)
+        try:
+            job = service.run(
+                video,
+                level=level,
+                genre=genre or None,
+                seed=0 if seed is None else int(seed),
+                progress=lambda fraction, text: progress(fraction, desc=text),
+            )
+        except D2MError as e:
+            yield f"**Error:** {_plain(str(e))}", None, hidden, hidden, None
+            return
+        except Exception as e:  # a bug, not the user's input: keep the trace on the server
+            traceback.print_exc(file=sys.stderr)
+            msg = _plain(" ".join(str(e).split()) or type(e).__name__)
+            yield f"**Error:** internal error ({type(e).__name__}): {msg}", None, hidden, hidden, None
+            return
+        try:
+            yield (
+                job.summary,
+                str(job.video),
+                gr.update(value=str(job.video), visible=True),
+                gr.update(value=str(job.music), visible=True),
+                str(job.plot),
+            )
+        finally:  # runs when Gradio asks for the next item, i.e. after it copied the files above
+            service.discard(job)
+
+    return make_music
+
+
+def _upload_handler(service: MusicService):
+    """The handler of the upload box: a status line and the preview for the file that arrived."""
+    import gradio as gr
+
+    def uploaded(path):
+        """A file arrived (or the demo was filled in, or the box was cleared): say at once what it is."""
+        if path is None:
+            return _READY_HINT, gr.update(value=None, visible=False)
+        try:
+            check = service.upload_status(path)
+        except Exception as e:  # a bug, not the user's file
+            traceback.print_exc(file=sys.stderr)
+            return f"**Error:** internal error ({type(e).__name__})", gr.update(value=None, visible=False)
+        if not check.ok:
+            return f"**Error:** {_plain(check.message)}", gr.update(value=None, visible=False)
+        show = browser_can_play(check.info)
+        return _plain(check.message), gr.update(value=str(path) if show else None, visible=show)
+
+    return uploaded
 
 
 def serve(
