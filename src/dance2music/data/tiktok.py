@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import fit_length
 from ..constants import SAMPLE_RATE, VISUAL_FPS
 from ..errors import ConfigError, InputError
 from ..features import motion_formats as mf
@@ -145,7 +146,7 @@ class TikTokSegments(SequenceSource):
             audio = load_audio(apath, self.sr)
             n = int(round(seconds * self.sr))
             # the official loader pads a short segment with zeros (d2m/dataset.py); keep the timeline exact
-            audios.append(np.pad(audio[:n], (0, max(0, n - len(audio)))))
+            audios.append(fit_length(audio, n))
             vpath = self.data_dir / "video_s2" / f"{seg}.npy"
             if self.visual == "auto" and vpath.is_file():
                 vec = np.asarray(np.load(vpath), dtype=np.float32).reshape(-1)
