@@ -29,10 +29,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 from ..errors import ConfigError
-from ..nn.gan_blocks import LEAKY_SLOPE, constructor_args
-
-#: Per sub-discriminator logits and feature maps, the contract of every discriminator in this project.
-DiscriminatorOutput = tuple[list[torch.Tensor], list[list[torch.Tensor]]]
+from ..nn.gan_blocks import DiscriminatorOutput, activations, collect_outputs, records_config
 
 
 def _wn_conv2d(c_in: int, c_out: int, kernel: tuple[int, int], stride=(1, 1), dilation=(1, 1), padding=None):
@@ -87,12 +84,8 @@ class STFTDiscriminator(nn.Module):
             return torch.stack([z.real, z.imag], dim=1).transpose(2, 3).contiguous()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        h = self.spectrogram(x)
-        feats = []
-        for layer in self.layers:
-            h = F.leaky_relu(layer(h), LEAKY_SLOPE)
-            feats.append(h)
-        return self.post(h), feats
+        feats = activations(self.layers, self.spectrogram(x))
+        return self.post(feats[-1]), feats
 
 
 class _DiscriminatorSet(nn.Module):
@@ -101,12 +94,7 @@ class _DiscriminatorSet(nn.Module):
     discriminators: nn.ModuleList
 
     def forward(self, x: torch.Tensor) -> DiscriminatorOutput:
-        logits, feats = [], []
-        for d in self.discriminators:
-            out, f = d(x)
-            logits.append(out)
-            feats.append(f)
-        return logits, feats
+        return collect_outputs(d(x) for d in self.discriminators)
 
 
 class MultiScaleSTFTDiscriminator(_DiscriminatorSet):
@@ -115,6 +103,7 @@ class MultiScaleSTFTDiscriminator(_DiscriminatorSet):
     forward: Tensor[B x 1 x T] -> (list[logits], list[list[feature maps]]), one entry per FFT size.
     """
 
+    @records_config
     def __init__(
         self,
         *,
@@ -125,9 +114,7 @@ class MultiScaleSTFTDiscriminator(_DiscriminatorSet):
         dilations: Sequence[int] = (1, 2, 4),
         normalize_stft: bool = True,
     ) -> None:
-        config = constructor_args(locals())
         super().__init__()
-        self.config = config
         self.discriminators = nn.ModuleList(
             STFTDiscriminator(
                 n_fft=n, channels=channels, max_channels=max_channels, growth=growth, dilations=dilations,
@@ -173,12 +160,8 @@ class PeriodDiscriminator(nn.Module):
         extra = (-t) % self.period
         if extra:
             x = F.pad(x, (0, extra), mode="reflect" if extra < t else "constant")
-        h = x.reshape(b, c, -1, self.period)
-        feats = []
-        for layer in self.layers:
-            h = F.leaky_relu(layer(h), LEAKY_SLOPE)
-            feats.append(h)
-        return self.post(h), feats
+        feats = activations(self.layers, x.reshape(b, c, -1, self.period))
+        return self.post(feats[-1]), feats
 
 
 class MultiPeriodDiscriminator(_DiscriminatorSet):
@@ -187,6 +170,7 @@ class MultiPeriodDiscriminator(_DiscriminatorSet):
     forward: Tensor[B x 1 x T] -> (list[logits], list[list[feature maps]]), one entry per period.
     """
 
+    @records_config
     def __init__(
         self,
         *,
@@ -198,9 +182,7 @@ class MultiPeriodDiscriminator(_DiscriminatorSet):
         kernel_size: int = 5,
         stride: int = 3,
     ) -> None:
-        config = constructor_args(locals())
         super().__init__()
-        self.config = config
         self.discriminators = nn.ModuleList(
             PeriodDiscriminator(
                 period=p, channels=channels, max_channels=max_channels, growth=growth, n_layers=n_layers,

@@ -25,13 +25,12 @@ the generator has to read the genre off the dance to pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
-from ..nn.gan_blocks import LEAKY_SLOPE, constructor_args, genre_index, wn_conv1d
-
-#: What every discriminator returns: per-scale logits ``Tensor[B x 1 x windows]`` and per-scale feature maps.
-DiscriminatorOutput = tuple[list[torch.Tensor], list[list[torch.Tensor]]]
+from ..nn.gan_blocks import LEAKY_SLOPE, DiscriminatorOutput, collect_outputs, genre_index, records_config, wn_conv1d
 
 
 class PatchDiscriminator(nn.Module):
@@ -100,6 +99,7 @@ class MultiScaleDiscriminator(nn.Module):
     entry per scale (finest first). With ``flatten`` the input is first reshaped to ``Tensor[B x 1 x C*T]``.
     """
 
+    @records_config
     def __init__(
         self,
         *,
@@ -113,9 +113,7 @@ class MultiScaleDiscriminator(nn.Module):
         groups_divisor: int = 4,
         num_genres: int = 0,
     ) -> None:
-        config = constructor_args(locals())
         super().__init__()
-        self.config = config
         self.flatten = flatten
         self.in_channels = in_channels
         self.discriminators = nn.ModuleList(
@@ -135,19 +133,19 @@ class MultiScaleDiscriminator(nn.Module):
         # As the official code / MelGAN: halve the resolution between scales, ignoring padding in the mean.
         self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
 
-    def forward(
-        self, x: torch.Tensor, genre: torch.Tensor | None = None
-    ) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
-        """x: Tensor[B x C x T]; genre: LongTensor[B] for a genre-conditioned discriminator (else ignored)."""
+    def forward(self, x: torch.Tensor, genre: torch.Tensor | None = None) -> DiscriminatorOutput:
+        """x: Tensor[B x C x T]; genre: LongTensor[B] for a genre-conditioned discriminator (else ignored).
+
+        Per scale (finest first): logits ``Tensor[B x 1 x windows]`` and feature maps."""
         if self.flatten:
             x = x.reshape(x.shape[0], 1, -1)  # channel-major: [c0 t0..tT, c1 t0..tT, ...]
         elif x.shape[1] != self.in_channels:
             raise ValueError(f"discriminator expects {self.in_channels} channels, got {x.shape[1]}")
-        logits, feats = [], []
-        for i, d in enumerate(self.discriminators):
+        return collect_outputs(d(h, genre) for d, h in zip(self.discriminators, self._scales(x)))
+
+    def _scales(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
+        """The input of each scale: ``x``, then pooled once more for each next scale."""
+        for i in range(len(self.discriminators)):
             if i:
                 x = self.pool(x)
-            out, f = d(x, genre)
-            logits.append(out)
-            feats.append(f)
-        return logits, feats
+            yield x

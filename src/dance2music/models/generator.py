@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..nn.gan_blocks import LEAKY_SLOPE, ResidualStack, constructor_args, genre_index, resample_time, wn_conv1d
+from ..nn.gan_blocks import LEAKY_SLOPE, ResidualStack, genre_index, records_config, resample_time, wn_conv1d
 
 #: Tempo (BPM) that maps to 0 in the generator's log-tempo input.
 REFERENCE_BPM = 120.0
@@ -66,6 +66,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
     data by the training task, saved with the weights), so raw `Motion.features()` go in.
     """
 
+    @records_config
     def __init__(
         self,
         *,
@@ -90,9 +91,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
         rhythm_dim: int = 0,
         sigma: float = 100.0,
     ) -> None:
-        config = constructor_args(locals())
         super().__init__()
-        self.config = config
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd for a time-aligned generator, got {kernel_size}")
         self.motion_dim, self.visual_dim = motion_dim, visual_dim
@@ -266,6 +265,7 @@ class OfficialGenerator(_SigmaMixin, nn.Module):
 
     TOP_CODES, LOWER_CODES = 344, 1378
 
+    @records_config
     def __init__(
         self,
         *,
@@ -280,9 +280,7 @@ class OfficialGenerator(_SigmaMixin, nn.Module):
         input_fps: float = 60.0,
         sample_rate: int = 22050,
     ) -> None:
-        config = constructor_args(locals())
         super().__init__()
-        self.config = config
         if level not in ("top", "lower"):
             raise ValueError(f"level must be 'top' or 'lower', got {level!r}")
         self.level, self.motion_dim, self.motion_frames = level, motion_dim, motion_frames

@@ -6,22 +6,61 @@ stride says otherwise, so the models built from these blocks accept any length.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 #: Negative slope of every Leaky ReLU in the GAN (the paper and MelGAN use 0.2).
 LEAKY_SLOPE = 0.2
 
 
-def constructor_args(local_vars: dict) -> dict:
-    """The keyword arguments a constructor received, JSON-ready (tuples as lists): ``cls(**config)`` rebuilds it.
+#: What every discriminator returns: per sub-discriminator logits and per sub-discriminator feature maps.
+DiscriminatorOutput = tuple[list[torch.Tensor], list[list[torch.Tensor]]]
+
+_Init = TypeVar("_Init", bound=Callable[..., None])
+
+
+def records_config(init: _Init) -> _Init:
+    """Decorates a model's ``__init__``: ``self.config`` holds the arguments it received, defaults included,
+    JSON-ready (tuples as lists), so ``cls(**config)`` rebuilds it.
 
     Checkpoints store this next to the weights so that one ``load(path)`` rebuilds the model.
     """
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in local_vars.items() if k not in ("self", "__class__")}
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        init(self, *args, **kwargs)
+        args_ = list(bound.arguments.items())[1:]  # without self
+        self.config = {k: list(v) if isinstance(v, tuple) else v for k, v in args_}
+
+    return wrapper  # type: ignore[return-value]
+
+
+def collect_outputs(outputs: Iterable[tuple[torch.Tensor, list[torch.Tensor]]]) -> DiscriminatorOutput:
+    """(logits, feature maps) of each sub-discriminator -> (all the logits, all the feature-map lists)."""
+    logits, feats = [], []
+    for out, f in outputs:
+        logits.append(out)
+        feats.append(f)
+    return logits, feats
+
+
+def activations(layers: Iterable[nn.Module], h: torch.Tensor) -> list[torch.Tensor]:
+    """Each layer in turn on ``h`` followed by a Leaky ReLU: every activation (feature maps), the last one last."""
+    feats = []
+    for layer in layers:
+        h = F.leaky_relu(layer(h), LEAKY_SLOPE)
+        feats.append(h)
+    return feats
 
 
 def wn_conv1d(
