@@ -1,4 +1,5 @@
-"""The adversary of both GAN tasks: a discriminator, its optimizer and its losses.
+"""What both GAN tasks share: the frozen VQ-VAE level they work at, and the adversary (a discriminator, its
+optimizer and its losses).
 
 `Adversary.step` trains the discriminator on real vs generated inputs (one forward on both, as a batch, so DDP
 sees one forward per backward); `Adversary.generator_terms` gives the generator's ``adv/gen`` and ``adv/feat``
@@ -14,9 +15,20 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, D2MError
 from ..losses.adversarial import ADV_LOSSES, feature_matching_loss
+from ..models.d2m import freeze
+from ..models.vqvae import VQVAE
 from .trainer import TrainContext
+
+
+def frozen_vqvae(ref: str, hop_length: int, device: torch.device) -> tuple[VQVAE, int]:
+    """The VQ-VAE ``ref`` on ``device`` with its weights frozen, and the index of its level of hop ``hop_length``."""
+    vqvae = freeze(VQVAE.from_pretrained(ref).to(device))
+    try:
+        return vqvae, vqvae.level_for_hop(hop_length)
+    except D2MError as e:
+        raise ConfigError(f"hop_length {hop_length}: {e}") from None
 
 
 @contextlib.contextmanager

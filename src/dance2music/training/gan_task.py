@@ -41,21 +41,19 @@ from ..errors import ConfigError, D2MError
 from ..features.rhythm import RHYTHM_DIM
 from ..losses.adversarial import GAN_LOSS_WEIGHTS
 from ..losses.spectral import LogMelDistance
-from ..losses.weighting import check_loss_weights, weighted_total
+from ..losses.weighting import weighted_total
 from ..models.d2m import (
     D2M,
     build_discriminator,
     build_generator,
-    freeze,
     generator_spec,
     load_generator,
     save_generator,
 )
 from ..models.generator import OfficialGenerator
-from ..models.vqvae import VQVAE
 from ..types import MOTION_FEATURE_DIM
 from . import checkpoint as ckpt_io
-from .adversary import Adversary
+from .adversary import Adversary, frozen_vqvae
 from .config import GANOptimConfig, TrainerConfig
 from .distributed import barrier
 from .trainer import Task, TrainContext
@@ -115,7 +113,6 @@ class GANTask(Task):
 
     def __init__(self, config: GANExperiment) -> None:
         super().__init__(config)
-        check_loss_weights(config.loss_weights, GAN_LOSS_WEIGHTS)
         if not config.data.cache:
             raise ConfigError("data.cache is required: a folder made by `d2m data prepare`")
         if not 0 <= config.genre_dropout <= 1 or not 0 <= config.tempo_dropout <= 1:
@@ -151,12 +148,8 @@ class GANTask(Task):
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
-        self.vqvae = freeze(VQVAE.from_pretrained(cfg.vqvae).to(ctx.device))
+        self.vqvae, self.level = frozen_vqvae(cfg.vqvae, cfg.hop_length, ctx.device)
         self.vqvae_sha256 = self.vqvae.source_sha256()
-        try:
-            self.level = self.vqvae.level_for_hop(cfg.hop_length)
-        except D2MError as e:
-            raise ConfigError(f"hop_length {cfg.hop_length}: {e}") from None
         if cfg.data.targets == "cached":
             self._latents = latent_dir(Path(cfg.data.cache), self.vqvae_sha256, cfg.hop_length)
             if ctx.is_main:  # one process encodes, the others wait and read the files

@@ -33,14 +33,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import ConfigError, D2MError
+from ..errors import ConfigError
 from ..losses.adversarial import ADV_LOSSES
 from ..losses.spectral import LogMelDistance, MultiResolutionSTFTLoss
-from ..losses.weighting import check_loss_weights, weighted_total
+from ..losses.weighting import weighted_total
 from ..models.audio_discriminators import build_audio_discriminator
-from ..models.d2m import build_discriminator, freeze
-from ..models.vqvae import VQVAE
-from .adversary import Adversary
+from ..models.d2m import build_discriminator
+from .adversary import Adversary, frozen_vqvae
 from .config import GANOptimConfig, TrainerConfig
 from .synth_data import SynthDataConfig, describe, eval_audio, train_crops
 from .trainer import Task, TrainContext
@@ -132,25 +131,20 @@ class SynthTask(Task):
 
     name = "synth"
     config_cls = SynthExperiment
+    _eval_audio: torch.Tensor | None = None  # the held-out clips, read at the first evaluation
 
     def __init__(self, config: SynthExperiment) -> None:
         super().__init__(config)
-        check_loss_weights(config.loss_weights, SYNTH_LOSS_WEIGHTS)
         if config.adv_loss not in ADV_LOSSES:
             raise ConfigError(f"adv_loss must be one of {', '.join(ADV_LOSSES)}, got {config.adv_loss!r}")
         unknown = set(config.discriminators) - set(DISCRIMINATOR_KINDS)
         if unknown:
             raise ConfigError(f"unknown discriminator {sorted(unknown)[0]!r} (known: {', '.join(DISCRIMINATOR_KINDS)})")
-        self._eval_audio: torch.Tensor | None = None
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
-        self.vqvae = freeze(VQVAE.from_pretrained(cfg.vqvae).to(ctx.device))
+        self.vqvae, self.level = frozen_vqvae(cfg.vqvae, cfg.hop_length, ctx.device)
         self.vqvae_sha256 = self.vqvae.source_sha256()
-        try:
-            self.level = self.vqvae.level_for_hop(cfg.hop_length)
-        except D2MError as e:
-            raise ConfigError(f"hop_length {cfg.hop_length}: {e}") from None
         if cfg.data.sample_rate != self.vqvae.sample_rate:
             raise ConfigError(f"data.sample_rate {cfg.data.sample_rate} != the VQ-VAE's {self.vqvae.sample_rate}")
         self.codebook_sha256 = self.vqvae.codebook_sha256()

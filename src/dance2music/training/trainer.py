@@ -44,7 +44,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,6 +54,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..errors import ConfigError, D2MError, Stopped
+from ..losses.weighting import check_loss_weights
 from . import checkpoint as ckpt_io
 from .config import TrainerConfig, to_dict
 from .distributed import (
@@ -177,7 +178,8 @@ class Task:
     """Base class of a training stage; see the module docstring for the protocol.
 
     Subclasses set ``name`` and ``config_cls`` (the experiment dataclass, with a ``trainer: TrainerConfig``
-    field) and take the experiment config in ``__init__``.
+    field) and take the experiment config in ``__init__``. When that dataclass has a ``loss_weights`` field, its
+    default names the task's losses, and ``__init__`` refuses a configured weight of any other name.
     """
 
     name: ClassVar[str] = ""
@@ -186,6 +188,9 @@ class Task:
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        known = _default_loss_weights(self.config_cls)
+        if known is not None:
+            check_loss_weights(config.loss_weights, known)
 
     def build(self, ctx: TrainContext) -> None:
         raise NotImplementedError
@@ -207,6 +212,14 @@ class Task:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         return None
+
+
+def _default_loss_weights(config_cls: type) -> dict[str, float] | None:
+    """The default of the experiment dataclass's ``loss_weights`` field (None without one)."""
+    for f in fields(config_cls) if is_dataclass(config_cls) else ():
+        if f.name == "loss_weights":
+            return f.default_factory()
+    return None
 
 
 def move_to(batch: Any, device: torch.device) -> Any:

@@ -17,7 +17,7 @@ import torch
 from ..data.music import MusicCrops, eval_segments, resolve_sources
 from ..errors import ConfigError
 from ..losses.spectral import LogMelDistance, MultiResolutionSTFTLoss
-from ..losses.weighting import check_loss_weights, weighted_total
+from ..losses.weighting import weighted_total
 from ..models.vqvae import PRESETS, VQVAE
 from .config import AdamConfig, MusicData, TrainerConfig
 from .trainer import Task, TrainContext
@@ -85,11 +85,7 @@ class VQVAETask(Task):
 
     name = "vqvae"
     config_cls = VQVAEExperiment
-
-    def __init__(self, config: VQVAEExperiment) -> None:
-        super().__init__(config)
-        check_loss_weights(config.loss_weights, VQVAE_LOSS_WEIGHTS)
-        self._eval_audio: torch.Tensor | None = None
+    _eval_audio: torch.Tensor | None = None  # the held-out clips, read at the first evaluation
 
     def build(self, ctx: TrainContext) -> None:
         cfg = self.config
