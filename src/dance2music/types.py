@@ -6,7 +6,7 @@ All timelines are in seconds: a series sampled at ``fps`` has frame ``i`` at tim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,8 +48,36 @@ def resample_series(x: np.ndarray, fps_in: float, fps_out: float, kind: str = "c
     return out.reshape((t_out,) + x.shape[1:]).astype(x.dtype if x.dtype.kind == "f" else np.float32)
 
 
+_F = TypeVar("_F", bound="_Frames")
+
+
+class _Frames:
+    """The timeline Motion and Visual share: ``num_frames`` frames at ``fps``, frame ``i`` at ``i / fps`` s."""
+
+    fps: float
+    num_frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+    def resample(self: _F, fps: float) -> _F:
+        """The same series at ``fps`` (itself when it is at that rate already)."""
+        if abs(fps - self.fps) < 1e-9:
+            return self
+        return self._resampled(fps)
+
+    def _resampled(self: _F, fps: float) -> _F:
+        raise NotImplementedError
+
+    def _frame_range(self, start: float, end: float) -> tuple[int, int]:
+        """The frames ``[i0, i1)`` with time in ``[start, end)`` seconds, within the series."""
+        i0, i1 = int(round(start * self.fps)), int(round(end * self.fps))
+        return max(0, i0), min(self.num_frames, max(i1, i0))
+
+
 @dataclass
-class Motion:
+class Motion(_Frames):
     """A dancer's 2D body motion as COCO-17 keypoints.
 
     keypoints: float32[T, 17, 3] -- x, y normalized (root-centred on the hip midpoint, divided by the clip's
@@ -83,14 +111,8 @@ class Motion:
     def num_frames(self) -> int:
         return int(self.keypoints.shape[0])
 
-    @property
-    def duration(self) -> float:
-        return self.num_frames / self.fps
-
-    def resample(self, fps: float) -> Motion:
-        """The same motion at ``fps`` (cubic for positions, linear for confidence, nearest for validity)."""
-        if abs(fps - self.fps) < 1e-9:
-            return self
+    def _resampled(self, fps: float) -> Motion:
+        """Cubic for positions, linear for confidence, nearest for validity."""
         xy = resample_series(self.keypoints[..., :2], self.fps, fps, "cubic")
         conf = np.clip(resample_series(self.keypoints[..., 2], self.fps, fps, "linear"), 0.0, 1.0)
         kp = np.concatenate([xy, conf[..., None]], axis=-1)
@@ -100,8 +122,7 @@ class Motion:
 
     def crop(self, start: float, end: float) -> Motion:
         """Frames with time in ``[start, end)`` seconds."""
-        i0, i1 = int(round(start * self.fps)), int(round(end * self.fps))
-        i0, i1 = max(0, i0), min(self.num_frames, max(i1, i0))
+        i0, i1 = self._frame_range(start, end)
         return Motion(self.keypoints[i0:i1], self.fps, self.valid[i0:i1], self.root[i0:i1], dict(self.meta))
 
     def features(self) -> np.ndarray:
@@ -120,7 +141,7 @@ class Motion:
 
 
 @dataclass
-class Visual:
+class Visual(_Frames):
     """Per-frame visual features: float32[T, D] at ``fps``; ``kind`` names the extractor (e.g. ``"flowgrid"``)."""
 
     features: np.ndarray
@@ -141,18 +162,11 @@ class Visual:
     def dim(self) -> int:
         return int(self.features.shape[1])
 
-    @property
-    def duration(self) -> float:
-        return self.num_frames / self.fps
-
-    def resample(self, fps: float) -> Visual:
-        if abs(fps - self.fps) < 1e-9:
-            return self
+    def _resampled(self, fps: float) -> Visual:
         return Visual(resample_series(self.features, self.fps, fps, "linear"), fps, self.kind)
 
     def crop(self, start: float, end: float) -> Visual:
-        i0, i1 = int(round(start * self.fps)), int(round(end * self.fps))
-        i0, i1 = max(0, i0), min(self.num_frames, max(i1, i0))
+        i0, i1 = self._frame_range(start, end)
         return Visual(self.features[i0:i1], self.fps, self.kind)
 
 
