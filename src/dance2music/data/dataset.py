@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..arrays import fit_length
 from ..constants import CLIP_SECONDS
 from ..errors import ConfigError, InputError
 from .cache import FeatureCache
@@ -39,7 +40,28 @@ def frames_at(x: np.ndarray, t0: float, fps: float, n: int) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-class CachedClipDataset(Dataset):
+class SequenceClips(Dataset):
+    """What the clip datasets of a cache share: ``_items`` (sequence index, start) per item, the ``epoch`` that
+    seeds random crops with ``seed`` and the index, and ``audio_samples`` of a clip's music."""
+
+    cache: FeatureCache
+    audio_samples: int
+    _items: list[tuple[int, int]]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the random crops of epoch ``epoch`` (they depend only on seed, epoch and index)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _music(self, name: str, start: int) -> np.ndarray:
+        """``audio_samples`` of sequence ``name``'s music from sample ``start``; float rounding can leave the very
+        end of a sequence short, filled with zeros."""
+        return fit_length(self.cache.read_audio(name, start, self.audio_samples), self.audio_samples)
+
+
+class CachedClipDataset(SequenceClips):
     """Clips of ``seconds`` from a prepared cache, as tensors.
 
     Each sequence at least ``seconds`` long gives as many items as clips fit in it every ``hop`` seconds
@@ -102,13 +124,6 @@ class CachedClipDataset(Dataset):
         self.audio_samples = int(round(self.seconds * self.sr))
         self.visual_frames = int(round(self.seconds * self.visual_fps)) if self.use_visual else 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the random crops of epoch ``epoch`` (they depend only on seed, epoch and index)."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         i, grid_start = self._items[index]
         e = self.entries[i]
@@ -120,9 +135,7 @@ class CachedClipDataset(Dataset):
         t0 = start / self.motion_fps
         motion = feats[start : start + self.motion_frames]
         a0 = int(round(t0 * self.sr))
-        audio = self.cache.read_audio(e["name"], a0, self.audio_samples)
-        if len(audio) < self.audio_samples:  # float rounding at the very end of a sequence
-            audio = np.pad(audio, (0, self.audio_samples - len(audio)))
+        audio = self._music(e["name"], a0)
         if self.gain is not None:
             audio = audio * np.float32(rng.uniform(*self.gain))
         item = {

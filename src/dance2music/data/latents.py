@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ..constants import CLIP_SECONDS
@@ -25,7 +24,7 @@ from ..io.files import atomic_output
 from ..types import Motion
 from .augment import MotionAugment, degrade_motion
 from .cache import FeatureCache
-from .dataset import CachedClipDataset, frames_at, select_entries
+from .dataset import CachedClipDataset, SequenceClips, frames_at, select_entries
 
 
 def input_statistics(cache: Any, use_visual: bool) -> dict[str, torch.Tensor]:
@@ -92,7 +91,7 @@ def encode_cache(cache: FeatureCache, vqvae: nn.Module, level: int, out: Path, *
     return len(todo)
 
 
-class LatentClipDataset(Dataset):
+class LatentClipDataset(SequenceClips):
     """Clips that start on the code grid, with the music's precomputed VQ-VAE features as targets.
 
     A clip of ``seconds`` starting at code ``c0`` holds ``n = floor(seconds * sr / hop)`` target codes
@@ -165,21 +164,13 @@ class LatentClipDataset(Dataset):
             step = max(1, int(round(self.seconds * self.sr / self.hop)))
             self._items.extend((i, c) for c in range(0, last + 1, step))
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         i, c0 = self._items[index]
         if self.random_crop:
             c0 = int(np.random.default_rng([self.seed, self.epoch, index]).integers(0, self._last[i] + 1))
         e = self.entries[i]
         t0 = c0 * self.hop / self.sr
-        audio = self.cache.read_audio(e["name"], c0 * self.hop, self.audio_samples)
-        if len(audio) < self.audio_samples:
-            audio = np.pad(audio, (0, self.audio_samples - len(audio)))
+        audio = self._music(e["name"], c0 * self.hop)
         tempo = e.get("tempo")
         if self._motions:
             motion, rhythm = self._dance(i, t0, index)
