@@ -47,18 +47,19 @@ class STFTDiscriminator(nn.Module):
     logit per (frame, band) patch. Channels grow by ``growth`` per strided layer up to ``max_channels``.
 
     x: Tensor[B x 1 x T] -> (logits Tensor[B x 1 x frames x bands], feature maps).
+    Built by `MultiScaleSTFTDiscriminator`, which holds the default sizes.
     """
 
     def __init__(
         self,
         *,
-        n_fft: int = 1024,
+        n_fft: int,
         hop_length: int | None = None,
-        channels: int = 32,
-        max_channels: int = 256,
-        growth: int = 1,
-        dilations: Sequence[int] = (1, 2, 4),
-        normalize_stft: bool = True,
+        channels: int,
+        max_channels: int,
+        growth: int,
+        dilations: Sequence[int],
+        normalize_stft: bool,
     ) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop_length or n_fft // 4
@@ -115,13 +116,8 @@ class MultiScaleSTFTDiscriminator(_DiscriminatorSet):
         normalize_stft: bool = True,
     ) -> None:
         super().__init__()
-        self.discriminators = nn.ModuleList(
-            STFTDiscriminator(
-                n_fft=n, channels=channels, max_channels=max_channels, growth=growth, dilations=dilations,
-                normalize_stft=normalize_stft,
-            )
-            for n in n_ffts
-        )  # fmt: skip
+        sizes = {k: v for k, v in self.config.items() if k != "n_ffts"}
+        self.discriminators = nn.ModuleList(STFTDiscriminator(n_fft=n, **sizes) for n in n_ffts)
 
 
 class PeriodDiscriminator(nn.Module):
@@ -129,19 +125,20 @@ class PeriodDiscriminator(nn.Module):
     -> ``n_layers`` convs ``(kernel x 1)`` with stride ``(stride x 1)`` (channels x ``growth`` per layer, up to
     ``max_channels``) -> a ``(kernel x 1)`` conv -> a ``(3 x 1)`` conv to one logit per (frame, phase).
 
-    The columns never mix, so each conv sees only samples ``p`` apart (HiFi-GAN).
+    The columns never mix, so each conv sees only samples ``p`` apart (HiFi-GAN). Built by
+    `MultiPeriodDiscriminator`, which holds the default sizes.
     """
 
     def __init__(
         self,
         *,
         period: int,
-        channels: int = 32,
-        max_channels: int = 512,
-        growth: int = 4,
-        n_layers: int = 4,
-        kernel_size: int = 5,
-        stride: int = 3,
+        channels: int,
+        max_channels: int,
+        growth: int,
+        n_layers: int,
+        kernel_size: int,
+        stride: int,
     ) -> None:
         super().__init__()
         self.period = period
@@ -183,13 +180,8 @@ class MultiPeriodDiscriminator(_DiscriminatorSet):
         stride: int = 3,
     ) -> None:
         super().__init__()
-        self.discriminators = nn.ModuleList(
-            PeriodDiscriminator(
-                period=p, channels=channels, max_channels=max_channels, growth=growth, n_layers=n_layers,
-                kernel_size=kernel_size, stride=stride,
-            )
-            for p in periods
-        )  # fmt: skip
+        sizes = {k: v for k, v in self.config.items() if k != "periods"}
+        self.discriminators = nn.ModuleList(PeriodDiscriminator(period=p, **sizes) for p in periods)
 
 
 #: Named sizes. ``tiny`` runs a CPU training step in a fraction of a second (tests); ``base`` is the GPU one.

@@ -42,18 +42,19 @@ class PatchDiscriminator(nn.Module):
     ``Conv1d(k = 10 * downsample + 1, stride = downsample)`` multiplying the width by ``downsample`` up to
     ``max_channels``; then ``Conv1d(k=5)`` and ``Conv1d(-> 1, k=3)`` giving one logit per window.
     Feature maps (for feature matching) are the activations after every layer but the last.
+    Built by `MultiScaleDiscriminator`, which holds the default sizes.
     """
 
     def __init__(
         self,
         *,
-        in_channels: int = 1,
-        channels: int = 32,
-        max_channels: int = 1024,
-        n_layers: int = 4,
-        downsample: int = 4,
-        groups_divisor: int = 4,
-        num_genres: int = 0,
+        in_channels: int,
+        channels: int,
+        max_channels: int,
+        n_layers: int,
+        downsample: int,
+        groups_divisor: int,
+        num_genres: int,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Sequential(wn_conv1d(in_channels, channels, 15), nn.LeakyReLU(LEAKY_SLOPE))]
@@ -116,20 +117,9 @@ class MultiScaleDiscriminator(nn.Module):
         super().__init__()
         self.flatten = flatten
         self.in_channels = in_channels
-        self.discriminators = nn.ModuleList(
-            [
-                PatchDiscriminator(
-                    in_channels=1 if flatten else in_channels,
-                    channels=channels,
-                    max_channels=max_channels,
-                    n_layers=n_layers,
-                    downsample=downsample,
-                    groups_divisor=groups_divisor,
-                    num_genres=num_genres,
-                )
-                for _ in range(num_scales)
-            ]
-        )
+        sizes = {k: v for k, v in self.config.items() if k not in ("flatten", "num_scales")}
+        sizes["in_channels"] = 1 if flatten else in_channels
+        self.discriminators = nn.ModuleList([PatchDiscriminator(**sizes) for _ in range(num_scales)])
         # As the official code / MelGAN: halve the resolution between scales, ignoring padding in the mean.
         self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
 

@@ -28,7 +28,8 @@ _Init = TypeVar("_Init", bound=Callable[..., None])
 
 def records_config(init: _Init) -> _Init:
     """Decorates a model's ``__init__``: ``self.config`` holds the arguments it received, defaults included,
-    JSON-ready (tuples as lists), so ``cls(**config)`` rebuilds it.
+    JSON-ready (tuples as lists), so ``cls(**config)`` rebuilds it. It is set before the body runs, which can
+    hand it on to sub-modules.
 
     Checkpoints store this next to the weights so that one ``load(path)`` rebuilds the model.
     """
@@ -38,9 +39,9 @@ def records_config(init: _Init) -> _Init:
     def wrapper(self, *args, **kwargs) -> None:
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
+        given = list(bound.arguments.items())[1:]  # without self
+        self.config = {k: list(v) if isinstance(v, tuple) else v for k, v in given}
         init(self, *args, **kwargs)
-        args_ = list(bound.arguments.items())[1:]  # without self
-        self.config = {k: list(v) if isinstance(v, tuple) else v for k, v in args_}
 
     return wrapper  # type: ignore[return-value]
 
