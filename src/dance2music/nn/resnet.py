@@ -7,6 +7,8 @@ OpenAI's released ``vqvae.pth.tar``, so those weights load with no renaming. All
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -137,25 +139,51 @@ class Resnet1D(nn.Module):
         return sum(blk.model[1].dilation[0] for blk in self.model)
 
 
-def _resnet(
-    width: int, depth: int, rate: int, cycle: int | None, reverse: bool, m_conv: float, res_scale: bool
-) -> Resnet1D:
-    """The `Resnet1D` of an encoder or decoder level (the blocks' own arguments, in `Resnet1D`'s order)."""
-    return Resnet1D(
-        width=width,
-        depth=depth,
-        dilation_growth_rate=rate,
-        dilation_cycle=cycle,
-        reverse_dilation=reverse,
-        m_conv=m_conv,
-        res_scale=res_scale,
-    )
-
-
 class _Blocks(nn.Module):
-    """An encoder or decoder stack: its ``model`` (an `nn.Sequential`) applied as it is."""
+    """An encoder or decoder stack of ``down_t`` levels, each resampling time by ``stride_t`` with a `Resnet1D`
+    of ``width`` channels; its ``model`` (an `nn.Sequential`, built by the subclass's `_stages`) applied as it is.
+
+    The keyword arguments after ``width`` are the `Resnet1D`'s.
+    """
 
     model: nn.Sequential
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        out_channels: int,
+        down_t: int,
+        stride_t: int,
+        width: int,
+        depth: int,
+        dilation_growth_rate: int = 3,
+        dilation_cycle: int | None = None,
+        reverse_dilation: bool,
+        m_conv: float = 1.0,
+        res_scale: bool = False,
+    ) -> None:
+        super().__init__()
+
+        def resnet() -> Resnet1D:
+            return Resnet1D(
+                width=width,
+                depth=depth,
+                dilation_growth_rate=dilation_growth_rate,
+                dilation_cycle=dilation_cycle,
+                reverse_dilation=reverse_dilation,
+                m_conv=m_conv,
+                res_scale=res_scale,
+            )
+
+        # strided (transposed) convs of kernel 2 * stride
+        conv = dict(kernel_size=stride_t * 2, stride=stride_t, padding=stride_t // 2)
+        self.model = nn.Sequential(*self._stages(in_channels, out_channels, down_t, width, resnet, conv))
+
+    def _stages(
+        self, in_channels: int, out_channels: int, down_t: int, width: int, resnet: Callable[[], Resnet1D], conv: dict
+    ) -> list[nn.Module]:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -165,69 +193,35 @@ class EncoderConvBlock(_Blocks):
     """``down_t`` x [strided conv (kernel 2*stride) -> Resnet1D], then a kernel-3 conv to ``out_channels``.
 
     Input ``[B x in_channels x T]`` -> ``[B x out_channels x T / stride_t**down_t]`` (T a multiple of it).
+    Keyword arguments: `_Blocks`'s but ``reverse_dilation`` (always False).
     """
 
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        out_channels: int,
-        down_t: int,
-        stride_t: int,
-        width: int,
-        depth: int,
-        dilation_growth_rate: int = 3,
-        dilation_cycle: int | None = None,
-        m_conv: float = 1.0,
-        res_scale: bool = False,
-    ) -> None:
-        super().__init__()
-        blocks: list[nn.Module] = []
-        k, p = stride_t * 2, stride_t // 2
-        for i in range(down_t):
-            blocks.append(
-                nn.Sequential(
-                    nn.Conv1d(in_channels if i == 0 else width, width, k, stride_t, p),
-                    _resnet(width, depth, dilation_growth_rate, dilation_cycle, False, m_conv, res_scale),
-                )
-            )
-        blocks.append(nn.Conv1d(width, out_channels, 3, 1, 1))
-        self.model = nn.Sequential(*blocks)
+    def __init__(self, **kwargs) -> None:
+        super().__init__(reverse_dilation=False, **kwargs)
+
+    def _stages(self, in_channels, out_channels, down_t, width, resnet, conv) -> list[nn.Module]:
+        blocks: list[nn.Module] = [
+            nn.Sequential(nn.Conv1d(in_channels if i == 0 else width, width, **conv), resnet()) for i in range(down_t)
+        ]
+        return [*blocks, nn.Conv1d(width, out_channels, 3, 1, 1)]
 
 
 class DecoderConvBlock(_Blocks):
     """A kernel-3 conv to ``width``, then ``down_t`` x [Resnet1D (reversed dilations) -> transposed conv].
 
     Input ``[B x in_channels x T]`` -> ``[B x out_channels x T * stride_t**down_t]``; the last transposed
-    conv maps to ``out_channels``.
+    conv maps to ``out_channels``. Keyword arguments: `_Blocks`'s, ``reverse_dilation`` True by default.
     """
 
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        out_channels: int,
-        down_t: int,
-        stride_t: int,
-        width: int,
-        depth: int,
-        dilation_growth_rate: int = 3,
-        dilation_cycle: int | None = None,
-        reverse_dilation: bool = True,
-        m_conv: float = 1.0,
-        res_scale: bool = False,
-    ) -> None:
-        super().__init__()
-        k, p = stride_t * 2, stride_t // 2
+    def __init__(self, *, reverse_dilation: bool = True, **kwargs) -> None:
+        super().__init__(reverse_dilation=reverse_dilation, **kwargs)
+
+    def _stages(self, in_channels, out_channels, down_t, width, resnet, conv) -> list[nn.Module]:
         blocks: list[nn.Module] = [nn.Conv1d(in_channels, width, 3, 1, 1)]
         for i in range(down_t):
-            blocks.append(
-                nn.Sequential(
-                    _resnet(width, depth, dilation_growth_rate, dilation_cycle, reverse_dilation, m_conv, res_scale),
-                    PolyphaseConvTranspose1d(width, out_channels if i == down_t - 1 else width, k, stride_t, p),
-                )
-            )
-        self.model = nn.Sequential(*blocks)
+            c_out = out_channels if i == down_t - 1 else width
+            blocks.append(nn.Sequential(resnet(), PolyphaseConvTranspose1d(width, c_out, **conv)))
+        return blocks
 
 
 def _tail_exact(up: PolyphaseConvTranspose1d, out: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
