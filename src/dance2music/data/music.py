@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..arrays import fit_length
 from ..constants import SAMPLE_RATE
 from ..errors import ConfigError, InputError
 
@@ -123,28 +123,6 @@ def resolve_sources(sources: list[str]) -> list[Path]:
     return out
 
 
-@dataclass
-class MusicDataConfig:
-    """Where the music comes from and how it is cut."""
-
-    sources: list[str] = field(default_factory=lambda: ["immich:train", "aist:data/synth:train"])
-    eval_sources: list[str] = field(default_factory=lambda: ["immich:eval"])
-    segment_seconds: float = 1.0  # length of a training crop
-    gain_min: float = 0.3  # random gain U(gain_min, gain_max) per crop (D2M-GAN uses 0.3 .. 1.0)
-    gain_max: float = 1.0
-    sample_rate: int = SAMPLE_RATE
-
-    def train_crops(self, seed: int) -> MusicCrops:
-        """The training set these settings describe: `MusicCrops` of ``sources`` (crops depend on ``seed``)."""
-        return MusicCrops(
-            resolve_sources(self.sources),
-            segment=int(round(self.segment_seconds * self.sample_rate)),
-            seed=seed,
-            gain=(self.gain_min, self.gain_max),
-            sample_rate=self.sample_rate,
-        )
-
-
 def to_float(a: np.ndarray) -> np.ndarray:
     """int16 or float audio -> float32 in [-1, 1]."""
     if a.dtype == np.int16:
@@ -223,9 +201,7 @@ class AugmentedCrops(Dataset):
             peak = float(np.abs(crop).max()) if crop.size else 0.0
             if peak > 0.99:  # a boost must not clip
                 crop *= 0.99 / peak
-        crop = crop[start - lo : start - lo + self.segment]
-        if len(crop) < self.segment:
-            crop = np.pad(crop, (0, self.segment - len(crop)))
+        crop = fit_length(crop[start - lo :], self.segment)
         g = float(rng.uniform(*self.gain)) if self.gain[1] > self.gain[0] else float(self.gain[0])
         return torch.from_numpy(crop * g).float().unsqueeze(0)
 

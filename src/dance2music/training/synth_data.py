@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..arrays import fit_length
 from ..constants import SAMPLE_RATE
 from ..data.music import AugmentedCrops, eval_segments, load_audio, resolve_sources, to_float
 from ..errors import ConfigError
@@ -132,8 +133,7 @@ def eval_audio(cfg: SynthDataConfig, *, seconds: float, count: int) -> torch.Ten
     ``seconds``), or ``count`` fixed crops per file of ``eval_sources``; None when there is none."""
     seg = int(round(seconds * cfg.sample_rate))
     if cfg.eval_bundle:
-        clips = [to_float(a[:seg]) for a in load_bundle(cfg.eval_bundle, cfg.sample_rate)]
-        clips = [np.pad(c, (0, seg - len(c))) for c in clips]
+        clips = [to_float(fit_length(a, seg)) for a in load_bundle(cfg.eval_bundle, cfg.sample_rate)]
         return torch.from_numpy(np.stack(clips)).float().unsqueeze(1) if clips else None
     if count < 1 or not cfg.eval_sources:
         return None
