@@ -18,7 +18,6 @@ against (registered name + sha256), so one ``D2M.load(path)`` rebuilds everythin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -467,11 +466,8 @@ class D2M(nn.Module):
             ref = vqvae or ref
             if not ref:
                 raise ModelError(f"{path} does not say which VQ-VAE it needs; pass one")
-            local = Path(ref).expanduser()
-            if not local.is_file():
-                local = resolve(ref, kind="vqvae")
-            vqvae = VQVAE.load(local, map_location=map_location)
-            _check_vqvae(local, vqvae, header["meta"], path)
+            vqvae = VQVAE.from_pretrained(ref, map_location=map_location)
+            _check_vqvae(vqvae, header["meta"], path)
         return cls(generator, vqvae, vqvae_ref=ref, **prior).to(map_location).eval()
 
     @classmethod
@@ -480,20 +476,20 @@ class D2M(nn.Module):
         return cls.load(resolve(name_or_path, kind="d2m"), map_location=map_location)
 
 
-def _check_vqvae(vqvae_path: Path, vqvae: nn.Module, meta: dict, generator_path: str | os.PathLike) -> None:
+def _check_vqvae(vqvae: VQVAE, meta: dict, generator_path: str | os.PathLike) -> None:
     """Warn when the VQ-VAE is not one the generator's codes are meant for: neither the file it was trained
     against (``meta["vqvae_sha256"]``) nor one with the same codebooks (``meta["vqvae_codebook_sha256"]``,
     e.g. the same tokenizer with new decoders)."""
     expected_sha256 = meta.get("vqvae_sha256")
     if not expected_sha256:
         return
-    if hashlib.sha256(Path(vqvae_path).read_bytes()).hexdigest() == expected_sha256:
+    if vqvae.source_sha256() == expected_sha256:
         return
     codebooks = meta.get("vqvae_codebook_sha256")
     if not (codebooks and codebooks == vqvae.codebook_sha256()):
         warnings.warn(
             f"{generator_path} was trained against another VQ-VAE (sha256 {expected_sha256[:12]}...) than "
-            f"{vqvae_path}: its music will be wrong until the generator is retrained on this one",
+            f"{vqvae.source_path}: its music will be wrong until the generator is retrained on this one",
             stacklevel=3,
         )
 
