@@ -34,7 +34,7 @@ from torch import nn
 
 from ..constants import MOTION_FPS
 from ..errors import ConfigError, InputError, ModelError
-from ..features.beats import beat_align, beat_f1, music_beats
+from ..features.beats import beat_alignment, music_beats
 from ..features.rhythm import Rhythm
 from ..io.files import atomic_output
 from ..pretrained.registry import resolve
@@ -366,7 +366,8 @@ class D2M(nn.Module):
         grid = grid[(grid >= t0) & (grid < t1)]
         if music.size == 0 or grid.size == 0:
             return 0.0
-        return float(beat_align(music, grid) + beat_f1(grid, music).f1)
+        score = beat_alignment(grid, music)  # the grid's beats stand where the dancer's would
+        return float(score.beat_align + score.f1)
 
     def _generate_codes(
         self,
