@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     seqs = (args.root / "splits" / f"crossmodal_{args.split}.txt").read_text().split()
     seqs = [s for s in seqs if video_for(args.root, s) is not None][: args.limit]
     if not seqs:  # a set made with --no-video: nothing to measure, and no row of zeros that looks like a result
-        print(f"skipped: no videos in {args.root / 'videos'} for the {args.split} split (d2m data synth without --no-video)")
+        print(f"skipped: no videos in {args.root / 'videos'} for the {args.split} split (made with --no-video)")
         return 0
     runs = [(r, lanes) for r in args.rates for lanes in args.lanes]  # the first is the reference
     keys = ("music", "dance", "top")
