@@ -5,9 +5,9 @@
 
 Cases: the bundled demo clip through the whole chain (video -> pose -> music) and the real clip of
 ../shared/data/real-dance through its video and through its OpenPose keypoints (skipped without ../shared),
-each with d2m-top, seed 0 and the defaults of `Dance2Music.generate`. Per case: sha256 of the codes, sha256 of
-the float32 samples, and the RMS of each 50-ms frame (a fingerprint `tests/test_music_digest.py` compares with
-a tolerance, since float rounding may differ on another CPU).
+each with d2m-top, seed 0 and the defaults of `Dance2Music.generate`. Per case: sha256 of the codes and of the
+float32 samples (equal before and after a change, on one machine), and the codes and the RMS of each 50-ms
+frame, which `tests/test_music_digest.py` compares on any machine (where float rounding may differ).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def digest(model: Dance2Music, source: object) -> dict[str, object]:
         "codes_sha256": hashlib.sha256(codes.tobytes()).hexdigest(),
         "audio_sha256": hashlib.sha256(audio.tobytes()).hexdigest(),
         "samples": int(len(audio)),
+        "codes": [int(c) for c in codes.ravel()],
         "rms_50ms": [round(float(x), 6) for x in rms],
     }
 
