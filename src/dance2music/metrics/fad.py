@@ -1,4 +1,4 @@
-"""Frechet Audio Distance on the project's own embedding (`metrics.genre.GenreCNN`'s penultimate layer).
+"""Frechet Audio Distance on the project's own embedding (`models.genre_cnn.GenreCNN`'s penultimate layer).
 
 FAD (Kilgour et al. 2019) fits a Gaussian to the embeddings of each set of audio windows and measures
 
