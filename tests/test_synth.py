@@ -198,3 +198,29 @@ def test_tempo_stretch_slows_or_speeds_train_songs_only(tmp_path):
     assert lab_a["tempo_scale"] == 1.0 and lab_b["tempo_scale"] == pytest.approx(1.3)
     assert lab_b["tempo"] == pytest.approx(lab_a["tempo"] * 1.3, abs=0.1)
     assert not (tmp_path / "b" / "videos").exists()
+
+
+def test_movement_widens_the_dance_on_the_same_beats(tmp_path):
+    """--movement: wider moves and more travel from the same random draws, so the keyframes stay on the beats;
+    recorded in the labels, and a set made with another value is not taken as finished."""
+    beats = np.arange(0.3, 4.0, 0.5)
+    plain = mv.make_dance("gHO", beats, 4.0, np.random.default_rng(1), timing="normal")
+    wide = mv.make_dance("gHO", beats, 4.0, np.random.default_rng(1), timing="normal", movement=2.0)
+    assert np.array_equal(plain.keyframes, wide.keyframes)
+
+    def spread(d):  # wrists and ankles about the pelvis, and the pelvis over the floor
+        limbs = d.coco[:, [9, 10, 15, 16]] - d.trans[:, None]
+        return np.ptp(limbs, axis=0).mean(), np.ptp(d.trans[:, [0, 2]], axis=0).sum()
+
+    assert all(w > 1.2 * p for w, p in zip(spread(wide), spread(plain), strict=True))
+    assert match_beats(beats, mv.kinematic_beats(wide.coco, wide.fps, sigma=5.0)) >= 0.8 * len(beats)
+
+    names = make_dataset(tmp_path / "s", 1, 2.0, 0, progress=False, video=False, movement=2.0)
+    label = json.loads((tmp_path / "s" / "labels" / f"{names[0]}.json").read_text())
+    assert label["movement"] == 2.0
+    from dance2music.data.synth.dataset import _existing
+
+    assert _existing(tmp_path / "s", 0, 0, 2.0, None, 2.0) == names[0]
+    assert _existing(tmp_path / "s", 0, 0, 2.0, None, 1.0) is None
+    with pytest.raises(ConfigError, match="movement"):
+        make_dataset(tmp_path / "t", 1, 2.0, 0, progress=False, video=False, movement=9.0)

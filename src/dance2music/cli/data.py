@@ -29,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar=("LOW", "HIGH"),
         help="slow down or speed up each train-split song and its dance together by a factor in [LOW, HIGH]",
     )
+    s.add_argument(
+        "--movement",
+        type=float,
+        default=1.0,
+        help="scale the dancers' range of movement and travel (default 1; real dancers move wider: docs/data.md)",
+    )
     s.set_defaults(func=run_synth)
 
     q = sub.add_parser(
@@ -84,6 +90,8 @@ def run_synth(args: argparse.Namespace) -> int:
         raise ConfigError("--clips must be >= 1 and --seconds > 0")
     if args.tempo_stretch is not None and not 0.25 <= args.tempo_stretch[0] <= args.tempo_stretch[1] <= 4.0:
         raise ConfigError("--tempo-stretch needs 0.25 <= LOW <= HIGH <= 4")
+    if not 0.25 <= args.movement <= 4.0:
+        raise ConfigError("--movement needs 0.25 <= value <= 4")
     try:
         from ..data.synth import make_dataset
     except ImportError as e:
@@ -93,6 +101,8 @@ def run_synth(args: argparse.Namespace) -> int:
         kwargs["workers"] = args.workers
     if args.tempo_stretch is not None:
         kwargs["tempo_stretch"] = tuple(args.tempo_stretch)
+    if args.movement != 1.0:
+        kwargs["movement"] = args.movement
     make_dataset(args.out, args.clips, args.seconds, args.seed, **kwargs)
     print(f"wrote {args.clips} sequence(s) of {args.seconds:g} s to {args.out}")
     return 0

@@ -169,12 +169,14 @@ def make_clip(
     video: bool = True,
     crf: int = 23,
     tempo_stretch: tuple[float, float] | None = None,
+    movement: float = 1.0,
 ) -> ClipInfo:
     """Generate clip ``index`` of the dataset with ``seed`` and write its files under ``out_dir``.
 
     tempo_stretch: (low, high) -- a train-split clip's song and dance are slowed down or sped up together by a
     factor drawn log-uniformly from it (its own generator, so every other draw is unchanged); val and test
     clips are never stretched, so they stay comparable across datasets.
+    movement: the dancers' range of movement and travel (`moves.make_dance`), for every split.
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -182,7 +184,7 @@ def make_clip(
     name, genre, music_id = clip_name(index, r_name)
     scale = tempo_scale_of(seed, index, tempo_stretch)
     song = make_song(genre, seconds, r_music, sr=SAMPLE_RATE, tempo_scale=scale)
-    dance = make_dance(genre, song.beats, seconds, r_dance, fps=MOTION_FPS)
+    dance = make_dance(genre, song.beats, seconds, r_dance, fps=MOTION_FPS, movement=movement)
     scene = Scene.random(r_scene, width, height)
 
     poses, trans, scaling = _smpl_params(dance)
@@ -213,6 +215,7 @@ def make_clip(
         "genre_name": GENRE_NAMES[genre],
         "tempo": song.tempo,
         "tempo_scale": round(scale, 4),
+        **({} if movement == 1.0 else {"movement": float(movement)}),  # the default's labels stay as they were
         "beats": [round(float(b), 5) for b in song.beats],
         "downbeats": [round(float(b), 5) for b in song.downbeats],
         "music_id": music_id,
@@ -242,7 +245,12 @@ def _clip_job(args: tuple) -> ClipInfo:
 
 
 def _existing(
-    out: Path, index: int, seed: int, seconds: float, tempo_stretch: tuple[float, float] | None = None
+    out: Path,
+    index: int,
+    seed: int,
+    seconds: float,
+    tempo_stretch: tuple[float, float] | None = None,
+    movement: float = 1.0,
 ) -> str | None:
     """The clip's sequence name when its label file already exists (a finished clip), else None."""
     name, _, _ = clip_name(index, clip_rngs(seed, index)[0])
@@ -255,6 +263,7 @@ def _existing(
         return None
     same = lab.get("seconds") == float(seconds) and lab.get("synth_version") == SYNTH_VERSION
     same = same and abs(lab.get("tempo_scale", 1.0) - tempo_scale_of(seed, index, tempo_stretch)) < 1e-3
+    same = same and abs(lab.get("movement", 1.0) - movement) < 1e-6
     return name if same else None
 
 
@@ -270,6 +279,7 @@ def make_dataset(
     height: int = 360,
     video: bool = True,
     tempo_stretch: tuple[float, float] | None = None,
+    movement: float = 1.0,
 ) -> list[str]:
     """Write ``clips`` synthetic sequences of ``seconds`` each into ``out_dir`` (AIST++ layout).
 
@@ -290,11 +300,13 @@ def make_dataset(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path is a file: {out}")
     out.mkdir(parents=True, exist_ok=True)
-    kw = {"width": width, "height": height, "video": video, "tempo_stretch": tempo_stretch}
+    if not 0.25 <= movement <= 4.0:
+        raise ConfigError(f"movement must be in 0.25 .. 4, got {movement}")
+    kw = {"width": width, "height": height, "video": video, "tempo_stretch": tempo_stretch, "movement": movement}
     names: dict[int, str] = {}
     todo = []
     for i in range(clips):
-        done = _existing(out, i, seed, seconds, tempo_stretch)
+        done = _existing(out, i, seed, seconds, tempo_stretch, movement)
         if done:
             names[i] = done
         else:

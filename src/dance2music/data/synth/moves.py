@@ -38,6 +38,8 @@ NEUTRAL: dict[str, float] = {
     "yaw": 0.0, "pitch": 0.0, "roll": 0.0, "dx": 0.0, "dz": 0.0, "lift": 0.0,
 }  # fmt: skip
 _ABSOLUTE = ("yaw", "dx", "dz", "lift")  # not scaled by the amplitude variation
+#: Not widened by `make_dance(movement=)`: a collar shrug scaled up lifts the shoulders to the ears.
+_UNSCALED = ("l_shrug", "r_shrug")
 
 
 def _arm_local(elev: float, azim: float, elbow: float, twist: float, side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -377,8 +379,14 @@ def make_dance(
     *,
     fps: float = 60.0,
     timing: str | None = None,
+    movement: float = 1.0,
 ) -> DanceMotion:
-    """Choreograph a clip of ``duration`` seconds on the music's ``beats`` (seconds) for ``genre``."""
+    """Choreograph a clip of ``duration`` seconds on the music's ``beats`` (seconds) for ``genre``.
+
+    movement: scales every move's range (joint angles away from `NEUTRAL`) and the wandering about the floor;
+        real dancers move faster, wider and further than the defaults (scripts/motion_stats.py, docs/data.md).
+        The random draws are the same whatever its value.
+    """
     style = DANCES[genre]
     timing = timing or choose_timing(genre, rng)
     grid = dance_grid(beats, timing)
@@ -411,12 +419,14 @@ def make_dance(
                 elif k in _ABSOLUTE:
                     pose[k] = v
                 else:
-                    pose[k] = NEUTRAL[k] + a * (v - NEUTRAL[k]) if k in NEUTRAL else v
+                    gain = a if k in _UNSCALED else a * movement
+                    pose[k] = NEUTRAL[k] + gain * (v - NEUTRAL[k]) if k in NEUTRAL else v
             pose["yaw"] = yaw + spin_yaw + pose["yaw"]
             # Wander about the floor a little and come back towards the centre.
-            pos = 0.85 * pos + rng.normal(0.0, style.travel * 0.25, 2)
-            pose["dx"] = float(np.clip(pos[0] + change.get("dx", 0.0), -style.travel, style.travel))
-            pose["dz"] = float(np.clip(pos[1] * 0.6 + change.get("dz", 0.0), -0.4, 0.4))
+            travel = style.travel * movement
+            pos = 0.85 * pos + rng.normal(0.0, travel * 0.25, 2)
+            pose["dx"] = float(np.clip(pos[0] + change.get("dx", 0.0), -travel, travel))
+            pose["dz"] = float(np.clip(pos[1] * 0.6 + change.get("dz", 0.0), -0.4 * movement, 0.4 * movement))
             keys.append(pose)
         s = -s
         yaw = float(np.clip(yaw + rng.normal(0, 12), -40, 40))
