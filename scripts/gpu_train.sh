@@ -5,7 +5,7 @@
 # scripts/gpu_synth.sh, all trained side by side until a deadline.
 # Usage (repo root): bash scripts/gpu_train.sh OUT_DIR [SECONDS_FROM_NOW_TO_STOP_TRAINING]
 # Environment: PYTHON (python3), WORK (/tmp/d2m), CLIPS (1200), BATCH (16), LOADERS (4 loader workers per run),
-# JOBS (14 data processes). What comes back in OUT_DIR: each generator (.safetensors), its G and D weights for
+# JOBS (14 data processes), MOVEMENT (1: the dancers' range, `d2m data synth --movement`; docs/data.md). What comes back in OUT_DIR: each generator (.safetensors), its G and D weights for
 # `init_from` (<level>_gd.pt), vqvae_adversarial.safetensors (the new decoders) and logs.tgz (logs, configs,
 # generator.json, TensorBoard).
 set -euo pipefail
@@ -17,13 +17,14 @@ CLIPS=${CLIPS:-1200}
 BATCH=${BATCH:-16}
 LOADERS=${LOADERS:-4}
 JOBS=${JOBS:-14}
+MOVEMENT=${MOVEMENT:-1}
 T0=$(date +%s)
 export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$WORK" "$OUT"
 elapsed() { echo $(($(date +%s) - T0)); }
 
 $PY -m dance2music data synth --out "$WORK/synth" --clips "$CLIPS" --seconds 10 --seed 0 --no-video \
-    --tempo-stretch 0.75 1.33 --workers "$JOBS" > "$WORK/synth.log" 2>&1
+    --tempo-stretch 0.75 1.33 --movement "$MOVEMENT" --workers "$JOBS" > "$WORK/synth.log" 2>&1
 echo "synth done at $(elapsed) s"
 $PY -m dance2music data prepare aist "$WORK/synth" --out "$WORK/cache" --visual none --workers "$JOBS" -q \
     > "$WORK/prepare.log" 2>&1
