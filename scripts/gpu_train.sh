@@ -6,8 +6,8 @@
 # Usage (repo root): bash scripts/gpu_train.sh OUT_DIR [SECONDS_FROM_NOW_TO_STOP_TRAINING]
 # Environment: PYTHON (python3), WORK (/tmp/d2m), CLIPS (1200), BATCH (16), LOADERS (4 loader workers per run),
 # JOBS (14 data processes), MOVEMENT (1: the dancers' range, `d2m data synth --movement`; docs/data.md).
-# What comes back in OUT_DIR: each generator (.safetensors), its G and D weights for `init_from` (<level>_gd.pt), vqvae_adversarial.safetensors (the new decoders) and logs.tgz (logs, configs,
-# generator.json, TensorBoard).
+# What comes back in OUT_DIR: each generator (.safetensors), its G and D weights for `init_from` (<level>_gd.pt),
+# vqvae_adversarial.safetensors (the new decoders) and logs.tgz (logs, configs, generator.json, TensorBoard).
 set -euo pipefail
 OUT=${1:?usage: gpu_train.sh OUT_DIR [SECONDS]}
 BUDGET=${2:-540}
