@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..arrays import fit_length
 from ..constants import MOTION_FPS
 from ..errors import ConfigError, InputError, ModelError
 from ..features.beats import beat_alignment, music_beats
@@ -158,15 +158,7 @@ def dance_tensors(
     vf = visual.resample(MOTION_FPS).features
     if vf.shape[1] != visual_dim:
         raise InputError(f"visual features are {vf.shape[1]}-d, the model needs {visual_dim}-d")
-    return m, torch.from_numpy(_fit_frames(vf, m.shape[-1]).T.copy())[None]
-
-
-def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:
-    """Trim or edge-pad ``x[T, D]`` to ``n`` frames (visual and motion of one video can differ by one)."""
-    if x.shape[0] >= n:
-        return x[:n]
-    pad = np.repeat(x[-1:], n - x.shape[0], axis=0) if x.shape[0] else np.zeros((n, x.shape[1]), x.dtype)
-    return np.concatenate([x, pad], axis=0)
+    return m, torch.from_numpy(fit_length(vf, m.shape[-1], axis=0, pad="edge").T.copy())[None]
 
 
 class D2M(nn.Module):
