@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ..arrays import fit_length
 from ..types import Motion
 
 #: COCO-17 joint order with left and right swapped (a mirrored video).
@@ -38,13 +39,6 @@ class MotionAugment:
     half_body: float = 0.15  # chance that hips, knees and ankles are out of the frame
 
 
-def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
-    """``x[T, ...]`` cut or extended (last frame held) to ``n`` frames."""
-    if len(x) >= n:
-        return x[:n]
-    return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
-
-
 def degrade_motion(motion: Motion, rng: np.random.Generator, aug: MotionAugment = MotionAugment()) -> Motion:
     """A randomly degraded copy of ``motion`` (same frame rate and length).
 
@@ -64,7 +58,7 @@ def degrade_motion(motion: Motion, rng: np.random.Generator, aug: MotionAugment 
     if rng.random() < aug.analysis:
         low = Motion(kp, fps, valid, root).resample(float(rng.uniform(*aug.analysis_fps)))
         back = low.resample(fps)
-        kp, valid, root = (_fit_length(a, n) for a in (back.keypoints, back.valid, back.root))
+        kp, valid, root = (fit_length(a, n, axis=0, pad="edge") for a in (back.keypoints, back.valid, back.root))
         kp = kp.copy()
     if rng.random() < aug.jitter:
         std = float(rng.uniform(*aug.jitter_torso))

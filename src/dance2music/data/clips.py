@@ -134,15 +134,6 @@ def cut_clips(seq: Sequence, seconds: float = CLIP_SECONDS, hop: float | None = 
     return clips
 
 
-def fit_length(x: np.ndarray, n: int) -> np.ndarray:
-    """``x[T, ...]`` cut or padded (repeating its last frame; zeros if empty) to exactly ``n`` frames."""
-    if len(x) >= n:
-        return x[:n]
-    if len(x) == 0:
-        return np.zeros((n,) + x.shape[1:], x.dtype)
-    return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)], axis=0)
-
-
 def as_motion_fps(motion: Motion) -> Motion:
     """``motion`` resampled to `MOTION_FPS` (a no-op when already there)."""
     return motion.resample(MOTION_FPS)

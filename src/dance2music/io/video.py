@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import av
 import numpy as np
 
+from ..arrays import fit_length
 from ..constants import SAMPLE_RATE
 from ..errors import InputError, VideoError
 from ..system import usable_cpus
@@ -630,13 +631,6 @@ def _as_audio_2d(audio: np.ndarray) -> np.ndarray:
     return np.clip(a, -1.0, 1.0)
 
 
-def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
-    """Trim or zero-pad float32[C, N] to exactly ``n`` samples."""
-    if audio.shape[1] >= n:
-        return audio[:, :n]
-    return np.pad(audio, ((0, 0), (0, n - audio.shape[1])))
-
-
 class _AudioTrack:
     """An AAC stream fed incrementally, so audio packets interleave with video packets as they are muxed."""
 
@@ -680,7 +674,7 @@ class _AudioTrack:
     def finish(self, duration: float | None = None) -> None:
         """Encode what is left, first trimming or zero-padding the audio to ``duration`` seconds if given."""
         if duration is not None:
-            self.audio = _fit_length(self.audio, max(int(round(duration * self.sr)), self.pos))
+            self.audio = fit_length(self.audio, max(int(round(duration * self.sr)), self.pos), axis=1)
         self.write_until(math.inf)
         self.container.mux(self.stream.encode(None))
 
@@ -806,7 +800,7 @@ def mux_audio(
     out = Path(out_path)
     fmt = _output_format(out)
     info = probe(video_in)
-    a = _fit_length(_as_audio_2d(audio), int(round(info.duration * sr)))
+    a = fit_length(_as_audio_2d(audio), int(round(info.duration * sr)), axis=1)
     if info.codec in fmt.copy_codecs:
         try:
             with atomic_output(out) as tmp:
