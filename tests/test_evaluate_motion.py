@@ -21,6 +21,7 @@ from dance2music.metrics.evaluate_motion import (
     music_stats,
     shift_offsets,
     sign_flip_p,
+    spectrum_distance,
     torso_length,
 )
 
@@ -107,6 +108,13 @@ def test_music_stats_on_known_signals():
     assert np.isfinite(s["lufs"]) and s["peak_dbfs"] == pytest.approx(20 * np.log10(0.55), abs=0.5)
 
 
+def test_spectrum_distance():
+    a = np.array([-20.0, -30.0, -40.0])
+    assert spectrum_distance(a, a) == 0.0
+    assert spectrum_distance(a, a + 3.0) == pytest.approx(3.0)  # a level change of 3 dB in every band
+    assert spectrum_distance(a, a + np.array([0.0, 0.0, 6.0])) == pytest.approx(np.sqrt(12.0))
+
+
 def test_report_on_tiny_dances(tmp_path):
     from test_api import tiny_model
 
@@ -116,7 +124,7 @@ def test_report_on_tiny_dances(tmp_path):
     write_sequence(folder, "slow", bouncing_dancer(4.5, bpm=90, seed=2), 90)
     out = tmp_path / "report"
     model = tiny_model(visual_dim=0)
-    rep = evaluate_motion(folder, [model], seeds=1, out_dir=out, excerpt_seconds=(2.0,), offsets=4, degrade=True)
+    rep = evaluate_motion(folder, [model], seeds=2, out_dir=out, excerpt_seconds=(2.0,), offsets=4, degrade=True)
     s = rep.summary["tiny"]
     assert set(s) == {"whole", "2s", "2s cut"} and s["whole"]["units"] == 2 and s["2s"]["units"] == 4
     for scale in s.values():
@@ -127,6 +135,8 @@ def test_report_on_tiny_dances(tmp_path):
     assert [r["sequence"] for r in rows] == ["fast", "slow"] and rows[0]["nominal_bpm"] == 120
     assert {"lufs", "silent_share", "onset_rate", "flux_cv", "music_tempo", "tempo_match_nominal"} <= set(rows[0])
     assert rep.settings["degrade"]["dropped_frames"] == 0.1
+    pooled = rep.pooled["tiny"]
+    assert pooled["between_dance_logmel_db"] >= 0 and pooled["between_seed_logmel_db"] >= 0
     data = json.loads((out / "report.json").read_text())  # strict JSON: NaN written as null
     assert data["settings"]["models"] == ["tiny"] and len(data["excerpts"]["tiny"]["2s"]) == 4
     md = (out / "report.md").read_text()

@@ -9,7 +9,7 @@ import torch
 
 from dance2music.api import Dance2Music
 from dance2music.features.rhythm import estimate_rhythm
-from dance2music.models.d2m import D2M, build_generator, dance_tensors
+from dance2music.models.d2m import D2M, build_generator, dance_tensors, load_generator
 from dance2music.models.samples import sample_music, sequence_seed, write_samples
 from dance2music.models.vqvae import VQVAE
 from test_rhythm import bouncing, tiny_rhythm_model
@@ -68,7 +68,8 @@ def test_training_samples_are_the_apis_music(tmp_path):
 
 def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
     """`d2m ship d2m` writes half-size weights beside their .json, generates with them, and writes the registry
-    entry: a new name gets one, shipping again updates its sha256."""
+    entry: a new name gets one, shipping again updates its sha256; a shipped file shipped again (new decoders)
+    keeps its genre code prior, its weight and the source it was first shipped from."""
     import ast
     import shutil
 
@@ -77,7 +78,9 @@ def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
 
     vq = VQVAE.from_preset("tiny", downs_t=(5, 2))
     vq_file = vq.save(tmp_path / "vq.safetensors")
-    gen_file = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq).save(tmp_path / "g.safetensors")
+    prior = torch.log_softmax(torch.randn(10, vq.l_bins), dim=1)
+    gen_file = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq, code_prior=prior,
+                   prior_weight=2.5).save(tmp_path / "g.safetensors")  # fmt: skip
     source = tmp_path / "registry.py"
     shutil.copyfile(registry.__file__, source)
     weights = tmp_path / "weights"
@@ -96,6 +99,12 @@ def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
         (weights / "d2m_test.safetensors").unlink()
         assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
         assert source.read_text().count('name="d2m-test"') == 1  # updated in place, not added twice
+        first = tmp_path / "first.safetensors"
+        shutil.copyfile(weights / "d2m_test.safetensors", first)
+        assert main(["ship", "d2m", str(first), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+        again = D2M.load(weights / "d2m_test.safetensors")
+        assert again.prior_weight == 2.5 and torch.allclose(again.code_prior, prior)
+        assert load_generator(weights / "d2m_test.safetensors")[1]["meta"]["source"] == str(gen_file)
     finally:
         registry.REGISTRY.clear()
         registry.REGISTRY.update(saved)

@@ -52,7 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--prior-cache", default=None, help="feature cache whose music gives the genre code prior")
     g.add_argument("--prior-split", default="train", help="its split (default train)")
     g.add_argument("--prior-max", type=int, default=None, help="count the prior over at most this many sequences")
-    g.add_argument("--prior-weight", type=float, default=0.0, help="weight of the prior in the lookup (0: none)")
+    g.add_argument(
+        "--prior-weight", type=float, default=None,
+        help="weight of the prior in the lookup (0: none; default: the generator file's own, else 0)",
+    )  # fmt: skip
     g.add_argument(
         "--record", type=Path, default=None,
         help="a JSON training record (command, config, curve, final metrics) kept in the metadata",
@@ -133,7 +136,8 @@ def run_d2m(args: argparse.Namespace) -> int:
     from ..training.code_prior import code_prior_from_cache
 
     generator, header = load_generator(args.generator)
-    meta = {**header["meta"], "source": str(args.generator)}
+    # A shipped generator shipped again (new decoders) keeps the source it was first shipped from.
+    meta = {"source": str(args.generator), **header["meta"]}
     if args.record is not None:
         meta["training"] = json.loads(args.record.read_text())
     # The codes mean what the codebooks say: the shipped VQ-VAE must have those the generator was trained on.
@@ -149,14 +153,17 @@ def run_d2m(args: argparse.Namespace) -> int:
     if known is not None and known != digest:
         raise ConfigError(f"{args.vqvae} does not have the codebooks {args.generator} was trained on")
     meta["vqvae_codebook_sha256"] = digest
-    prior = None
+    # Without a cache, a prior already in the file (a shipped generator shipped again) is kept.
+    prior, weight = header.get("code_prior"), float(header.get("prior_weight") or 0.0)
+    if args.prior_weight is not None:
+        weight = args.prior_weight
     if args.prior_cache:
         model = D2M.load(args.generator, vqvae=shipped)
         prior = code_prior_from_cache(model, args.prior_cache, args.prior_split, args.prior_max)
         meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split, "max_sequences": args.prior_max}
     dst = _target(args.name, "d2m")
     save_generator(dst, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
-                   prior_weight=args.prior_weight)  # fmt: skip
+                   prior_weight=weight)  # fmt: skip
     model = D2M.load(dst)  # the shipped copy must rebuild with the registered VQ-VAE and make music
     _check_generates(model)
     desc = f"D2M-GAN {model.level_name} level (hop {model.hop_length}) on {args.vqvae}"

@@ -83,9 +83,12 @@ REGISTRY: dict[str, Entry] = {
     "d2m-top": Entry(
         name="d2m-top",
         file="d2m_top.safetensors",
-        sha256="72e425df6fd569790ad63c1e787aad98eb71b0f548c048f5dc31dc56c9e42b49",  # set by `d2m ship d2m`
+        sha256="97f0712097f11b7863c7cabe424a09522031c3a980ade08ea3f266d4e716b299",  # set by `d2m ship d2m`
         kind="d2m",
-        description="D2M-GAN top level (hop 128) on vqvae-base with the dance's rhythm and a genre code prior",
+        description=(
+            "D2M-GAN top level (hop 128) on vqvae-base's codes, decoded by vqvae-base-adv, with the dance's rhythm "
+            "and a genre code prior"
+        ),
     ),
     "d2m-lower": Entry(
         name="d2m-lower",
