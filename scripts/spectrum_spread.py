@@ -4,7 +4,8 @@ the dance" (`d2m evaluate --motion` reports the same two measures for the music 
     python scripts/spectrum_spread.py [--seconds 30]
 
 The immich-memories-music tracks (all of them), one cut of ``--seconds`` from each track's start, each brought
-to -16 LUFS as `d2m generate`'s music is (`io.loudness.normalize_loudness`); pairs of different tracks: mean (min, max) correlation of their mean log-mel spectra and their RMS distance in dB
+to -16 LUFS as `d2m generate`'s music is (`io.loudness.normalize_loudness`); over the pairs of different
+tracks: the mean (min, max) correlation of their mean log-mel spectra and their RMS distance in dB
 (`metrics.evaluate_motion.mean_logmel`, `spectrum_distance`).
 """
 
