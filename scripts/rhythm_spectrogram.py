@@ -1,11 +1,12 @@
 """Spectrograms of music made for real dances, with the dancer's kinematic beats and the music's beats marked.
 
     python scripts/rhythm_spectrogram.py ../shared/data/real-motion --models OLD.safetensors d2m-top \
-        --out docs/rhythm_real_spectrogram.png [--sequences 0 3] [--seconds 8]
+        --out docs/rhythm_real_spectrogram.png [--sequences 0 3] [--seconds 8] [--audio DIR]
 
 For each chosen sequence (by index in name order) and model: the first ``--seconds`` of the dance analysed as
 `d2m generate` analyses video, music with seed 0, its mel spectrogram; cyan lines are the dancer's kinematic
-beats, green ticks the music's beats as the metrics find them.
+beats, green ticks the music's beats as the metrics find them. ``--audio DIR``: each row's music is also written
+there as Ogg Vorbis (22.05 kHz), ``<dance genre>_<model file stem>.ogg``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 def main(argv: list[str] | None = None) -> int:
     import librosa
     import matplotlib
+    import soundfile as sf
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -35,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sequences", type=int, nargs="+", default=[0, 3])
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--audio", type=Path, default=None, help="also write each row's music here (.ogg)")
     args = ap.parse_args(argv)
+    if args.audio is not None:
+        args.audio.mkdir(parents=True, exist_ok=True)
     files = sorted(args.folder.glob("*.npz"))
     models = [(name, Dance2Music.from_pretrained(name)) for name in args.models]
     rows = [(files[i], name, model) for i in args.sequences for name, model in models]
@@ -45,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         n = int(round(args.seconds * seq.fps))
         motion = keypoints_to_motion(seq.keypoints[:n], seq.fps)
         audio = model.generate(motion, seed=0).audio
+        if args.audio is not None:
+            sf.write(args.audio / f"{seq.name[:3]}_{Path(name).stem}.ogg", audio, SAMPLE_RATE, format="OGG",
+                     subtype="VORBIS")  # fmt: skip
         mel = librosa.feature.melspectrogram(y=audio, sr=SAMPLE_RATE, n_mels=96, hop_length=256)
         ax.imshow(librosa.power_to_db(mel, ref=np.max), origin="lower", aspect="auto", vmin=-70, cmap="magma",
                   extent=[0, len(audio) / SAMPLE_RATE, 0, 96])  # fmt: skip
