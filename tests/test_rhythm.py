@@ -197,3 +197,34 @@ def test_api_reads_the_rhythm_obeys_a_tempo_and_windows_change_nothing():
     assert plain.meta["beat_lock"] is None
     # Without the lock the grid as read is used: the same music as the lock's when it kept that try.
     assert np.array_equal(plain.codes, whole.codes) == (lock["shift"] == 0.0)
+
+
+def test_the_grid_extended_runs_on_still_at_both_ends():
+    r = estimate_rhythm(bouncing(100.0, 4.0))
+    e = r.extended(30)
+    assert e.num_frames == r.num_frames + 60
+    np.testing.assert_array_equal(e.beat_count[30:-30], r.beat_count)
+    step = np.diff(e.beat_count)
+    assert step[:29] == pytest.approx(r.local_bpm[0] / 60 / r.fps) and step[-29:] == pytest.approx(
+        r.local_bpm[-1] / 60 / r.fps
+    )  # the grid keeps its tempo outside the dance
+    assert not e.accent[:30].any() and not e.accent[-30:].any() and e.present[:30].all() and e.present[-30:].all()
+    assert e.features().shape == (r.num_frames + 60, RHYTHM_DIM) and r.extended(0) is r
+
+
+def test_generate_gives_the_generator_still_context_and_cuts_it_away():
+    from dance2music.models.d2m import dance_tensors, hold_still
+    from dance2music.types import MOTION_FEATURE_DIM
+
+    m = bouncing(100.0, 2.0)
+    x, _ = dance_tensors(m)
+    held = hold_still(x, 5)
+    assert held.shape[-1] == x.shape[-1] + 10
+    torch.testing.assert_close(held[..., 5:-5], x)
+    torch.testing.assert_close(held[:, :51, :5], x[:, :51, :1].expand(-1, -1, 5))  # the first pose, held
+    assert not held[:, MOTION_FEATURE_DIM - 2 :, :5].any() and not held[:, MOTION_FEATURE_DIM - 2 :, -5:].any()
+    model = tiny_rhythm_model()
+    out = model.generate(m, seed=1, loudness=None)
+    hop = model.model.hop_length
+    n = int(round(2.0 * model.sample_rate))
+    assert out.audio.shape[0] == n and out.codes.shape[0] == -(-n // hop)

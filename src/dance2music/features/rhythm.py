@@ -88,6 +88,23 @@ class Rhythm:
         """The same grid moved later by ``beats`` of a beat (its phase shifted; tempo and accents unchanged)."""
         return replace(self, beat_count=self.beat_count - float(beats))
 
+    def extended(self, frames: int) -> Rhythm:
+        """The grid run on for ``frames`` frames before and after the dance, at its first and last tempo, with no
+        accents and a person present: the pulse of a dancer holding still at both ends (`models.d2m` gives the
+        generator this as context, so that a clip's first and last seconds are not its edges)."""
+        if frames <= 0 or self.num_frames == 0:
+            return self
+        step = np.arange(1, frames + 1, dtype=np.float64)
+        before = self.beat_count[0] - self.local_bpm[0] / 60.0 / self.fps * step[::-1]
+        after = self.beat_count[-1] + self.local_bpm[-1] / 60.0 / self.fps * step
+        return replace(
+            self,
+            beat_count=np.concatenate([before, self.beat_count, after]),
+            local_bpm=np.pad(self.local_bpm, frames, mode="edge"),
+            accent=np.pad(self.accent, frames).astype(np.float32),
+            present=np.pad(self.present, frames, constant_values=True),
+        )
+
     def beat_times(self) -> np.ndarray:
         """float64[K]: seconds where the grid's beats fall (linear interpolation of the beat count)."""
         c = self.beat_count

@@ -38,7 +38,7 @@ from ..features.beats import beat_alignment, music_beats
 from ..features.rhythm import Rhythm
 from ..io.files import atomic_output
 from ..pretrained.registry import resolve
-from ..types import Motion, Visual
+from ..types import MOTION_FEATURE_DIM, Motion, Visual
 from .discriminator import MultiScaleDiscriminator
 from .generator import D2MGenerator, OfficialGenerator
 from .generator_file import FORMAT as _FORMAT
@@ -159,6 +159,19 @@ def dance_tensors(
     if vf.shape[1] != visual_dim:
         raise InputError(f"visual features are {vf.shape[1]}-d, the model needs {visual_dim}-d")
     return m, torch.from_numpy(fit_length(vf, m.shape[-1], axis=0, pad="edge").T.copy())[None]
+
+
+def hold_still(x: torch.Tensor, frames: int, *, velocity: bool = True) -> torch.Tensor:
+    """``x`` [1 x C x T] with ``frames`` frames before and after it repeating its first and last frame; with
+    ``velocity``, ``x`` is a motion tensor (`types.Motion.features`: xy, confidences, root velocity) and the held
+    frames' root velocity is zero: a dancer standing still."""
+    if frames <= 0 or x.shape[-1] == 0:
+        return x
+    held = F.pad(x, (frames, frames), mode="replicate")
+    if velocity:
+        held[:, MOTION_FEATURE_DIM - 2 : MOTION_FEATURE_DIM, :frames] = 0.0
+        held[:, MOTION_FEATURE_DIM - 2 : MOTION_FEATURE_DIM, -frames:] = 0.0
+    return held
 
 
 class D2M(nn.Module):
@@ -287,6 +300,9 @@ class D2M(nn.Module):
             result equals a whole-length run.
         beat_lock: with a rhythm, also try the grid moved by half a beat and keep the music whose own beats land
             nearer the grid's (`_beat_locked_codes`).
+        The generator sees `_GRID_FRAMES` frames of context before and after the dance, its first and last pose held
+        still with the grid running on (`hold_still`, `Rhythm.extended`): without it a short clip is all edge,
+        where the generator's convolutions see no dance. Codes and audio are then cut back to the dance.
         The official-shape generator makes fixed 2-s segments: its music is back-to-back segments (the last
         partial one dropped), each decoded alone.
         """
@@ -297,17 +313,24 @@ class D2M(nn.Module):
             return self._fixed_segments(motion, visual, genre, seed)
         if num_samples is None:
             num_samples = int(round(motion.shape[-1] / MOTION_FPS * self.sample_rate))
-        args = (motion, visual, genre, tempo, seed, num_samples, window_seconds, progress)
+        if self.follows_rhythm and rhythm is None:
+            raise ConfigError("this generator follows the dance's rhythm: pass rhythm=estimate_rhythm(motion)")
+        # Context at both ends: the first and last pose held still (and the grid run on) for one window-grid step,
+        # which is longer than the generator's receptive field; the music is cut back to the dance afterwards.
+        ctx = _GRID_FRAMES if motion.shape[-1] > 0 else 0
+        k0 = int(round(ctx / MOTION_FPS * self.sample_rate / self.hop_length))  # whole codes: see _GRID_FRAMES
+        s0 = k0 * self.hop_length
+        motion, visual = hold_still(motion, ctx), None if visual is None else hold_still(visual, ctx, velocity=False)
+        args = (motion, visual, genre, tempo, seed, num_samples + 2 * s0, window_seconds, progress)
         lock = None
         if self.follows_rhythm:
-            if rhythm is None:
-                raise ConfigError("this generator follows the dance's rhythm: pass rhythm=estimate_rhythm(motion)")
-            codes, lock = self._beat_locked_codes(rhythm, args, tries=2 if beat_lock else 1)
+            codes, lock = self._beat_locked_codes(rhythm.extended(ctx), args, tries=2 if beat_lock else 1)
         else:
             codes = self._generate_codes(motion, visual, None, *args[2:])
-        audio = self.vqvae.decode_chunked(codes.to(self.device), self.level)[..., :num_samples].clamp(-1, 1)
+        audio = self.vqvae.decode_chunked(codes.to(self.device), self.level)[..., s0 : s0 + num_samples].clamp(-1, 1)
         if audio.shape[-1] < num_samples:
             audio = F.pad(audio, (0, num_samples - audio.shape[-1]))
+        codes = codes[:, k0 : k0 + max(1, -(-num_samples // self.hop_length))]
         return GeneratedMusic(codes, audio, self.sample_rate, seed, lock)
 
     @property
