@@ -12,9 +12,11 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/d2m demo
 
-test: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks scripts
+test: lint
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py
