@@ -61,7 +61,7 @@ def main() -> None:
 
     for name in args.model or ["d2m-lower"]:
         model = Dance2Music.from_pretrained(name)
-        d2m = model._model
+        d2m = model.model
         if args.prior_weight is not None:
             d2m.prior_weight = args.prior_weight
         size = int(d2m.codebook.shape[0])

@@ -11,7 +11,6 @@ against the kinematic beats of the clean keypoints at every frame (`features.bea
 from __future__ import annotations
 
 import argparse
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,7 @@ def main() -> None:
     print(f"{'sequence':32s} {'bpm':>5s} | clean: tempo  BA    F1   | degraded: tempo  BA    F1")
     for s in seqs:
         ref = kinematic_beats(em.keypoints_to_motion(s.keypoints, s.fps, analysis_fps=None)).times
-        kp, det = em.degrade_keypoints(s.keypoints, seed=zlib.crc32(f"{args.seed}:{s.name}".encode()), **degrade)
+        kp, det = em.degrade_keypoints(s.keypoints, seed=em.degradation_seed(args.seed, s.name), **degrade)
         row = []
         for keypoints, detected in ((s.keypoints, None), (kp, det)):
             r = rhythm.estimate_rhythm(em.keypoints_to_motion(keypoints, s.fps, detected=detected))

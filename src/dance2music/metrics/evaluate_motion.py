@@ -186,6 +186,11 @@ def degrade_keypoints(
     return kp, detected
 
 
+def degradation_seed(seed: int, name: str) -> int:
+    """The seed of `degrade_keypoints` for sequence ``name`` under run seed ``seed`` (``--degrade --seed``)."""
+    return zlib.crc32(f"{seed}:{name}".encode())
+
+
 def dance_tempo(motion: Motion) -> float:
     """The dance's tempo (BPM) as the dance's pulse reads it (`features.rhythm.estimate_rhythm`, what
     `d2m generate` conditions on); NaN when the movement says nothing about it."""
@@ -332,7 +337,7 @@ def _model_inputs(seqs, degrade: bool, degrade_seed: int, analysis_fps: float | 
     for s in seqs:
         kp, det = s.keypoints, None
         if degrade:
-            kp, det = degrade_keypoints(kp, seed=zlib.crc32(f"{degrade_seed}:{s.name}".encode()))
+            kp, det = degrade_keypoints(kp, seed=degradation_seed(degrade_seed, s.name))
         shown = keypoints_to_motion(kp, s.fps, analysis_fps=analysis_fps, detected=det)
         inputs.append((kp, det, shown))
         refs.append(kinematic_beats(keypoints_to_motion(s.keypoints, s.fps, analysis_fps=None)).times)
