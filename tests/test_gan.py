@@ -11,6 +11,7 @@ import torch
 from dance2music.errors import ConfigError, ModelError
 from dance2music.losses.adversarial import (
     GAN_LOSS_WEIGHTS,
+    code_usage_loss,
     feature_matching_loss,
     hinge_discriminator_loss,
     hinge_generator_loss,
@@ -185,6 +186,22 @@ def test_loss_identities():
         weighted_total(losses, {"audio/wave": 1.0})
     with pytest.raises(ConfigError, match="not computed"):
         weighted_total({"adv/gen": torch.tensor(1.0)}, {"adv/gen": 1.0, "audio/mel": 2.0})
+
+
+def test_code_usage_loss_punishes_collapse_but_not_order():
+    torch.manual_seed(0)
+    codebook = torch.randn(16, 8) * 3
+    real = torch.randint(0, 16, (2, 40))
+    exact = codebook[real].transpose(1, 2)  # [B, D, T]: the real music's own code vectors
+    shuffled = exact[..., torch.randperm(40)]  # same codes, other order
+    collapsed = codebook[torch.zeros_like(real)].transpose(1, 2)  # one code for everything
+    matched = float(code_usage_loss(exact, real, codebook))
+    assert float(code_usage_loss(shuffled, real, codebook)) == pytest.approx(matched, rel=1e-5)
+    assert float(code_usage_loss(collapsed, real, codebook)) > matched + 1.0
+    x = collapsed.clone().requires_grad_(True)
+    code_usage_loss(x, real, codebook).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert GAN_LOSS_WEIGHTS["code/usage"] == 0  # off unless a config asks for it
 
 
 def test_audio_losses_train_the_generator_through_the_lookup():

@@ -15,7 +15,8 @@ Every loss has one name used both to weight it and to log it (`GAN_LOSS_WEIGHTS`
 In the official code the last two are computed under ``torch.no_grad()``, so they never train the generator
 (reference ``d2m-gan.md`` Sec. 1.5). Here they do: the straight-through lookup passes their gradient to the
 generator's continuous output. ``code/latent`` (L1 to the encoder's continuous output, weight 5 in the
-official code, not in the paper) is available with weight 0 by default.
+official code, not in the paper) is available with weight 0 by default, as is ``code/usage``
+(`code_usage_loss`: each clip's soft code histogram against its real music's, against code collapse).
 
 The discriminator's own loss is ``adv/disc``: ``sum over scales of mean(relu(1 - D(real))) +
 mean(relu(1 + D(fake)))``.
@@ -34,9 +35,33 @@ GAN_LOSS_WEIGHTS: dict[str, float] = {
     "adv/feat": 3.0,
     "code/commit": 15.0,
     "code/latent": 0.0,
+    "code/usage": 0.0,
     "audio/wav": 40.0,
     "audio/mel": 15.0,
 }
+
+
+def code_usage_loss(
+    fake: torch.Tensor, real_codes: torch.Tensor, codebook: torch.Tensor, sharpness: float = 4.0
+) -> torch.Tensor:
+    """Cross-entropy of each clip's real code histogram under the soft histogram of its generated features.
+
+    ``fake`` ``[B, D, T]`` is softly assigned to the codebook ``[K, D]`` (softmax of minus the squared
+    distance over a temperature: the codebook's mean squared nearest-neighbour distance / ``sharpness``, so an
+    output on a code vector counts almost wholly for it) and averaged over
+    time; ``real_codes`` ``[B, T]`` give the target histogram. Only the bag of codes is matched, not their
+    order, so unlike the L1 terms it does not pull every step towards the mean code: a generator that draws
+    the same few codes for every dance pays for it.
+    """
+    k = codebook.detach().float()
+    d2 = torch.cdist(k, k).pow(2)
+    d2.fill_diagonal_(float("inf"))
+    temperature = (d2.min(dim=1).values.mean() / sharpness).clamp_min(1e-8)
+    x = fake.float().transpose(1, 2)  # [B, T, D]
+    dist = (x.pow(2).sum(-1, keepdim=True) - 2 * x @ k.T + k.pow(2).sum(-1)).clamp_min(0)  # [B, T, K]
+    soft = torch.softmax(-dist / temperature, dim=-1).mean(dim=1)  # [B, K]
+    target = F.one_hot(real_codes, k.shape[0]).float().mean(dim=1)  # [B, K]
+    return -(target * torch.log(soft + 1e-6)).sum(dim=1).mean()
 
 
 def hinge_discriminator_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:

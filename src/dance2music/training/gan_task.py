@@ -39,7 +39,7 @@ from ..data.cache import FeatureCache
 from ..data.latents import GANClipDataset, LatentClipDataset, encode_cache, input_statistics, latent_dir
 from ..errors import ConfigError, D2MError
 from ..features.rhythm import RHYTHM_DIM
-from ..losses.adversarial import GAN_LOSS_WEIGHTS
+from ..losses.adversarial import GAN_LOSS_WEIGHTS, code_usage_loss
 from ..losses.spectral import LogMelDistance
 from ..losses.weighting import weighted_total
 from ..models.d2m import (
@@ -275,6 +275,8 @@ class GANTask(Task):
             "code/commit": F.l1_loss(fake.float(), real_q),
             "code/latent": F.l1_loss(fake.float(), real),
         }
+        if w.get("code/usage", 0):
+            losses["code/usage"] = code_usage_loss(fake, self.model.lookup_codes(real), self.model.codebook)
         if w.get("audio/wav", 0) or w.get("audio/mel", 0):
             hop, n = self.config.hop_length, self.window_codes
             # One random window of the clip (the same for the whole batch; global RNG, so resumable).
