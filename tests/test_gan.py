@@ -489,7 +489,8 @@ def test_cli_train_gan(gan_data, tmp_path, capsys):
 @pytest.mark.parametrize(
     "name",
     ["gan_top", "gan_top_base", "gan_top_genre", "gan_lower", "gan_official", "gan_tiny", "gan_synth",
-     "gan_top_rhythm", "gan_lower_rhythm", "gan_lower_usage", "gan_top_usage", "gan_top_video"],
+     "gan_top_rhythm", "gan_lower_rhythm", "gan_lower_usage", "gan_top_usage", "gan_top_video",
+     "gan_top_pose_video"],
 )
 def test_shipped_configs_load(name):
     from pathlib import Path
