@@ -29,7 +29,6 @@ def main() -> None:
     p.add_argument("--no-drop", action="store_true")
     p.add_argument("--no-crop", action="store_true")
     args = p.parse_args()
-    rhythm.PHASE_WINDOW_BEATS = args.window
     degrade = dict(
         jitter=0.0 if args.no_jitter else em.DEGRADE_JITTER,
         drop=0.0 if args.no_drop else em.DEGRADE_DROP,
@@ -43,7 +42,8 @@ def main() -> None:
         kp, det = em.degrade_keypoints(s.keypoints, seed=em.degradation_seed(args.seed, s.name), **degrade)
         row = []
         for keypoints, detected in ((s.keypoints, None), (kp, det)):
-            r = rhythm.estimate_rhythm(em.keypoints_to_motion(keypoints, s.fps, detected=detected))
+            motion = em.keypoints_to_motion(keypoints, s.fps, detected=detected)
+            r = rhythm.estimate_rhythm(motion, window_beats=args.window)
             sc = beat_alignment(ref, r.beat_times()).report_scores()
             row += [r.tempo, sc["ba_bailando"], sc["beat_f1"]]
         rows.append(row)

@@ -2,8 +2,11 @@
 
     python scripts/train_dance_genre.py --cache data/cache/synth --out src/dance2music/pretrained/weights/dance_genre
 
-Reads the motion of every sequence of a feature cache (`d2m data prepare`; the synthetic set, AIST++ or any
-labelled dances), fits `models.dance_genre.DanceGenreClassifier` on the ``train`` split, chooses the
+Reads the motion of every sequence of one or more feature caches (`d2m data prepare`; the synthetic set, AIST++
+or any labelled dances; the caches' splits are pooled). ``--augment K`` adds K copies of every train and val
+dance degraded as real footage through pose shows it (`data.augment.degrade_motion`, always analysed at a few
+frames per second as `d2m generate` analyses video), so that the classifier and its calibration see what
+inference sees. Then it fits `models.dance_genre.DanceGenreClassifier` on the ``train`` split, chooses the
 regularisation on ``val``, calibrates it on ``val`` (temperature, out-of-distribution statistics, the probability
 under which it is unsure: `DanceGenreClassifier.calibrate`), prints window and whole-dance accuracy, calibration
 error and what share of dances it would name on ``val`` and ``test``, and writes ``OUT.safetensors`` +
@@ -19,25 +22,40 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--cache", required=True, help="feature cache folder (d2m data prepare)")
+    p.add_argument("--cache", required=True, nargs="+", help="feature cache folders (d2m data prepare)")
+    p.add_argument("--augment", type=int, default=0, help="degraded copies of each train and val dance")
+    p.add_argument("--seed", type=int, default=0, help="seed of the degraded copies")
     p.add_argument("--out", default="src/dance2music/pretrained/weights/dance_genre", help="weights path (no suffix)")
     p.add_argument("--c", type=float, nargs="+", default=[0.01, 0.03, 0.1, 0.3, 1.0], help="regularisation grid")
     args = p.parse_args(argv)
 
     import numpy as np
 
+    from dance2music.data.augment import MotionAugment, degrade_motion
     from dance2music.data.cache import FeatureCache
     from dance2music.errors import D2MError
     from dance2music.models.dance_genre import DanceGenreClassifier, window_features
     from dance2music.pretrained.registry import sha256_file
 
     def split(name: str):
-        try:
-            cache = FeatureCache(args.cache, name)
-        except D2MError:
-            return [], []
-        entries = [e for e in cache.entries if e.get("genre") is not None]
-        return [cache.load_arrays(e["name"])[0] for e in entries], [int(e["genre"]) for e in entries]
+        motions, labels = [], []
+        for folder in args.cache:
+            try:
+                cache = FeatureCache(folder, name)
+            except D2MError:
+                continue
+            entries = [e for e in cache.entries if e.get("genre") is not None]
+            motions += [cache.load_arrays(e["name"])[0] for e in entries]
+            labels += [int(e["genre"]) for e in entries]
+        return motions, labels
+
+    rng = np.random.default_rng(args.seed)
+    as_video = MotionAugment(analysis=1.0)  # every copy analysed at 8-15 fps, as d2m generate analyses video
+
+    def augmented(data):
+        motions, labels = data
+        copies = [degrade_motion(m, rng, as_video) for _ in range(args.augment) for m in motions]
+        return motions + copies, labels * (1 + args.augment)
 
     def accuracy(model: DanceGenreClassifier, motions, labels) -> tuple[float, float]:
         win, whole = [], []
@@ -72,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train, val, test = split("train"), split("val"), split("test")
         if not train[0]:
-            raise D2MError(f"no labelled sequences in the train split of {args.cache}")
+            raise D2MError(f"no labelled sequences in the train split of {' '.join(args.cache)}")
+        train, val = augmented(train), augmented(val)  # the test split stays as the caches hold it
         scores = {}
         for c in args.c:
             model = DanceGenreClassifier.fit(*train, c=c)
@@ -89,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         for k in checks:
             checks[k]["ece_before"] = ece_before[k]
         model.meta = {
-            "trained_on": str(args.cache),
+            "trained_on": " ".join(args.cache),
+            "augment": args.augment,
             "C": best,
-            "train_dances": len(train[0]),
+            "train_dances": len(train[0]) // (1 + args.augment),
             "windows_per_dance": round(sum(len(window_features(m)) for m in train[0]) / len(train[0]), 2),
             "accuracy": {k: {"window": v[0], "dance": v[1]} for k, v in results.items()},
             "calibration": {k: round(v, 4) for k, v in calibration.items()},

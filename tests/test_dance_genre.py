@@ -129,3 +129,26 @@ def test_generate_reads_the_genre_off_the_dance(monkeypatch):
     assert real is None or (
         real.verdict in ("dance", "uncertain", "unlike-training") and (real.verdict == "dance") != bool(real.reason)
     )
+
+
+def test_training_script_pools_caches_and_adds_degraded_copies(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from dance2music.data.cache import prepare
+    from gan_fixtures import BeatSource
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("train_dance_genre", root / "scripts" / "train_dance_genre.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    caches = []
+    for k, n in enumerate((20, 10)):  # every genre in train and val
+        caches.append(tmp_path / f"cache{k}")
+        prepare(BeatSource(n_train=n, n_val=10, seconds=4.0), caches[-1], progress=False)
+    out = tmp_path / "dg"
+    assert script.main(["--cache", *map(str, caches), "--augment", "1", "--c", "1", "--out", str(out)]) == 0
+    meta = json.loads((tmp_path / "dg.json").read_text())["meta"]
+    assert meta["train_dances"] == 30 and meta["augment"] == 1 and meta["trained_on"] == " ".join(map(str, caches))
+    assert DanceGenreClassifier.load(tmp_path / "dg.safetensors").genres

@@ -99,6 +99,16 @@ def test_degrade_motion_keeps_the_timeline_and_the_pulse():
     assert not dropped.valid.all() and np.all(dropped.keypoints[~dropped.valid, :, 2] == 0)
 
 
+def test_the_phase_window_changes_the_grid_only_where_the_phase_changes():
+    a = bouncing(100.0, 8.0)
+    later = np.roll(a.keypoints, 3, axis=0)  # from 8 s on the hits come 0.3 s off the first grid: half a beat
+    m = Motion(np.concatenate([a.keypoints, later]), a.fps)
+    diff = np.abs(estimate_rhythm(m, window_beats=2.0).beat_count - estimate_rhythm(m, window_beats=3.0).beat_count)
+    assert diff[60:180].max() < 0.005 and diff[300:420].max() < 0.005  # steady: the same grid
+    assert diff[220:280].max() > 0.01  # around the change the windows weigh the two phases differently
+    np.testing.assert_array_equal(estimate_rhythm(m).beat_count, estimate_rhythm(m, window_beats=3.0).beat_count)
+
+
 def test_kinematic_beats_of_the_fixture_are_its_hits():
     m = bouncing(100.0, 6.0)
     assert beat_align(kinematic_beats(m).times, m.meta["hits"]) > 0.7
@@ -135,7 +145,7 @@ def test_gan_task_with_rhythm_and_augmentation_trains_and_exports(gan_data, tmp_
     from gan_fixtures import gan_overrides
 
     sets = gan_overrides(*gan_data, 2, **{"data.rhythm": "true", "data.augment": "true", "data.visual": "false",
-                                          "generator.use_tempo": "false"})  # fmt: skip
+                                          "generator.use_tempo": "false", "data.rhythm_window": "2.0"})  # fmt: skip
     task = GANTask(load_config(GANExperiment, None, sets))
     res = fit(task, tmp_path / "run")
     assert res.step == 2 and math.isfinite(res.logs["audio/mel"]) and "audio/mel" in res.eval
@@ -145,6 +155,7 @@ def test_gan_task_with_rhythm_and_augmentation_trains_and_exports(gan_data, tmp_
     assert torch.equal(a["rhythm"], b["rhythm"]) and torch.equal(a["motion"], b["motion"])  # pure in the index
     model = D2M.load(tmp_path / "run" / "generator.safetensors")
     assert model.generator.rhythm_dim == RHYTHM_DIM and not model.generator.use_tempo
+    assert model.rhythm_window == 2.0  # the grids it learned from: generate reads the dance's with the same window
 
 
 @pytest.mark.skipif(not REAL_MOTION.is_dir(), reason="../shared/data/real-motion is absent")

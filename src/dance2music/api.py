@@ -258,7 +258,9 @@ class Dance2Music:
         m, v = dance_tensors(motion, visual, self._visual_dim())
         genre_idx, genre_info = _choose_genre(genre, motion)
         model = self.model
-        rhythm = estimate_rhythm(motion, tempo=tempo) if model.follows_rhythm else None  # the whole dance's pulse
+        rhythm = None  # the whole dance's pulse, read with the phase window the generator learned from
+        if model.follows_rhythm:
+            rhythm = estimate_rhythm(motion, tempo=tempo, window_beats=model.rhythm_window)
         music = model.generate(
             m, v, rhythm=rhythm, genre=genre_idx, tempo=tempo, seed=seed,
             num_samples=int(round(duration * self.sample_rate)), window_seconds=window_seconds,

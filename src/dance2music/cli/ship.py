@@ -178,7 +178,7 @@ def _check_generates(model) -> None:
 
     dance = Motion(np.zeros((int(round(MOTION_FPS)), 17, 3), np.float32), fps=MOTION_FPS)
     m, v = dance_tensors(dance, None, model.visual_dim)
-    rhythm = estimate_rhythm(dance) if model.follows_rhythm else None
+    rhythm = estimate_rhythm(dance, window_beats=model.rhythm_window) if model.follows_rhythm else None
     audio = model.generate(m, v, rhythm=rhythm, seed=0, beat_lock=False).audio
     if audio.shape[-1] != model.sample_rate or not bool(audio.isfinite().all()):
         raise ConfigError("the shipped copy does not make a second of finite music for a second of dance")

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..constants import CLIP_SECONDS
 from ..errors import InputError
-from ..features.rhythm import estimate_rhythm
+from ..features.rhythm import PHASE_WINDOW_BEATS, estimate_rhythm
 from ..io.files import atomic_output
 from ..types import Motion
 from .augment import MotionAugment, degrade_motion
@@ -123,8 +123,10 @@ class LatentClipDataset(SequenceClips):
         rhythm: bool = False,
         augment: MotionAugment | None = None,
         context_seconds: float = 3.0,
+        rhythm_window: float = PHASE_WINDOW_BEATS,
     ) -> None:
         self.rhythm, self.augment, self.context_seconds = bool(rhythm), augment, float(context_seconds)
+        self.rhythm_window = float(rhythm_window)
         self.cache, self.latents, self.hop = cache, Path(latents), int(hop_length)
         self.seconds, self.seed, self.random_crop, self.epoch = float(seconds), int(seed), random_crop, 0
         entries, self.use_visual = select_entries(cache, self.seconds, visual)
@@ -204,4 +206,5 @@ class LatentClipDataset(SequenceClips):
         motion = frames_at(window.features(), left / self.motion_fps, self.motion_fps, n)
         if not self.rhythm:
             return motion, None
-        return motion, frames_at(estimate_rhythm(window).features(), left / self.motion_fps, self.motion_fps, n)
+        rhythm = estimate_rhythm(window, window_beats=self.rhythm_window)
+        return motion, frames_at(rhythm.features(), left / self.motion_fps, self.motion_fps, n)

@@ -151,8 +151,11 @@ def estimate_tempo(envelope: np.ndarray, fps: float) -> float | None:
     return float(bpm) if np.isfinite(bpm) and MIN_BPM / 2 <= bpm <= MAX_BPM else None
 
 
-def _local_phase(envelope: np.ndarray, fps: float, bpm: float) -> tuple[np.ndarray, np.ndarray]:
-    """(phase offset float64[T] in cycles, confidence float64[T]) of the envelope at the period of ``bpm``.
+def _local_phase(
+    envelope: np.ndarray, fps: float, bpm: float, window_beats: float = PHASE_WINDOW_BEATS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(phase offset float64[T] in cycles, confidence float64[T]) of the envelope at the period of ``bpm``, in a
+    Gaussian window of about ``window_beats`` beats.
 
     phase offset p(t): the beats near t fall where ``t * bpm / 60 - p(t)`` is an integer.
     """
@@ -160,7 +163,7 @@ def _local_phase(envelope: np.ndarray, fps: float, bpm: float) -> tuple[np.ndarr
     f = bpm / 60.0 / fps  # cycles per frame
     t = np.arange(n)
     z = envelope * np.exp(-2j * np.pi * f * t)
-    sigma = PHASE_WINDOW_BEATS / f / 2.5
+    sigma = window_beats / f / 2.5
     re = gaussian_filter1d(z.real, sigma, mode="constant")
     im = gaussian_filter1d(z.imag, sigma, mode="constant")
     w = gaussian_filter1d(envelope, sigma, mode="constant")
@@ -169,10 +172,12 @@ def _local_phase(envelope: np.ndarray, fps: float, bpm: float) -> tuple[np.ndarr
     return -np.angle(re + 1j * im) / (2 * np.pi), np.where(w > 1e-9, conf, 0.0)
 
 
-def estimate_rhythm(motion: Motion, *, tempo: float | None = None) -> Rhythm:
+def estimate_rhythm(motion: Motion, *, tempo: float | None = None, window_beats: float | None = None) -> Rhythm:
     """The beat grid and accent envelope of ``motion`` (see the module docstring).
 
     tempo: the user's BPM; the grid then keeps exactly this period and takes only its phase from the dance.
+    window_beats: the phase window in beats (default `PHASE_WINDOW_BEATS`); a generator follows grids made with
+        the window it was trained with (`models.d2m.D2M.rhythm_window`).
     """
     fps, n = motion.fps, motion.num_frames
     present = np.asarray(motion.valid, bool).copy()
@@ -186,7 +191,8 @@ def estimate_rhythm(motion: Motion, *, tempo: float | None = None) -> Rhythm:
     f = bpm / 60.0 / fps
     if n == 0:
         return Rhythm(fps, bpm, np.zeros(0), np.zeros(0), np.zeros(0, np.float32), present, source)
-    offset, conf = _local_phase(env, fps, bpm)
+    window = PHASE_WINDOW_BEATS if window_beats is None else float(window_beats)
+    offset, conf = _local_phase(env, fps, bpm, window)
     if not np.any(conf > 0):
         offset = np.zeros(n)
     else:

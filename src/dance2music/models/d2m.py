@@ -270,6 +270,12 @@ class D2M(nn.Module):
         """Whether the generator takes the dance's rhythm (`features.rhythm.Rhythm.features()`) as an input."""
         return bool(getattr(self.generator, "rhythm_dim", 0))
 
+    @property
+    def rhythm_window(self) -> float:
+        """The phase window (beats) of the grids the generator learned from: pass it to
+        `features.rhythm.estimate_rhythm` (``window_beats``) so that it meets the same kind of grid."""
+        return float(getattr(self.generator, "rhythm_window", 3.0))
+
     @torch.no_grad()
     def generate(
         self,

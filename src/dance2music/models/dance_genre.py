@@ -26,6 +26,7 @@ scikit-learn (`scripts/train_dance_genre.py`), and the shipped one is registered
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,7 @@ class DanceGenreClassifier:
             if right[conf >= t].size and right[conf >= t].mean() >= accuracy:
                 self.min_probability = float(t)
                 break
+        sure = conf >= self.min_probability
         return {
             "temperature": self.temperature,
             "nll_before": nll_before,
@@ -256,8 +258,8 @@ class DanceGenreClassifier:
             "ood_threshold": self.ood_threshold,
             "ood_shrinkage": float(lw.shrinkage_),
             "min_probability": self.min_probability,
-            "confident_share": float(np.mean(conf >= self.min_probability)),
-            "confident_accuracy": float(right[conf >= self.min_probability].mean()),
+            "confident_share": float(np.mean(sure)),
+            "confident_accuracy": float(right[sure].mean()) if sure.any() else math.nan,  # NaN: none that sure
         }
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:

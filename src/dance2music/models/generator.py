@@ -62,6 +62,8 @@ class D2MGenerator(_SigmaMixin, nn.Module):
     and runs ``Conv1d(kernel_size)`` + ``vq_stacks`` residual stacks +
     ``Conv1d(channels -> latent_dim, kernel_size)`` + ``tanh * sigma``.
 
+    ``rhythm_window`` records the phase window (beats) of the training grids (`D2M.rhythm_window`).
+
     Inputs are standardised with ``motion_mean/std`` and ``visual_mean/std`` buffers (set from the training
     data by the training task, saved with the weights), so raw `Motion.features()` go in.
     """
@@ -89,6 +91,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
         use_tempo: bool = True,
         noise_dim: int = 0,
         rhythm_dim: int = 0,
+        rhythm_window: float = 3.0,
         sigma: float = 100.0,
     ) -> None:
         super().__init__()
@@ -99,6 +102,7 @@ class D2MGenerator(_SigmaMixin, nn.Module):
         self.sample_rate, self.hop_length, self.latent_dim = sample_rate, hop_length, latent_dim
         self.num_genres, self.genre_dim = num_genres, genre_dim
         self.use_tempo, self.noise_dim, self.rhythm_dim = use_tempo, noise_dim, rhythm_dim
+        self.rhythm_window = float(rhythm_window)  # the phase window (beats) of the grids it learned from
 
         def module(in_dim: int, width: int, stacks: int) -> nn.Sequential:
             layers: list[nn.Module] = [wn_conv1d(in_dim, width, kernel_size)]

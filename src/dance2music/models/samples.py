@@ -119,7 +119,7 @@ def sample_music(
     it, ``tempo`` fixing its period), before any loudness step."""
     motion = motion.resample(MOTION_FPS)
     m, v = dance_tensors(motion, visual, model.visual_dim)
-    rhythm = estimate_rhythm(motion, tempo=tempo) if model.follows_rhythm else None
+    rhythm = estimate_rhythm(motion, tempo=tempo, window_beats=model.rhythm_window) if model.follows_rhythm else None
     music = model.generate(
         m, v, rhythm=rhythm, genre=genre, tempo=tempo, seed=seed, num_samples=num_samples, beat_lock=beat_lock
     )

@@ -38,7 +38,7 @@ from ..data.augment import MotionAugment
 from ..data.cache import FeatureCache
 from ..data.latents import GANClipDataset, LatentClipDataset, encode_cache, input_statistics, latent_dir
 from ..errors import ConfigError, D2MError
-from ..features.rhythm import RHYTHM_DIM
+from ..features.rhythm import PHASE_WINDOW_BEATS, RHYTHM_DIM
 from ..losses.adversarial import GAN_LOSS_WEIGHTS, code_usage_loss
 from ..losses.spectral import LogMelDistance
 from ..losses.weighting import weighted_total
@@ -74,6 +74,7 @@ class GANData:
     rhythm: bool = False  # give G the dance's rhythm (features.rhythm), read from the (augmented) pose of each clip
     augment: bool = False  # degrade the training motion as real footage through pose does (data.augment)
     context_seconds: float = 3.0  # up to this much dance each side of a clip is seen when its rhythm is read
+    rhythm_window: float = PHASE_WINDOW_BEATS  # the rhythm's phase window in beats (features.rhythm); G records it
 
 
 @dataclass
@@ -136,6 +137,7 @@ class GANTask(Task):
             return LatentClipDataset(
                 cache, self._latents, hop_length=self.config.hop_length, seconds=d.seconds, seed=seed,
                 random_crop=train, visual=visual, rhythm=d.rhythm, context_seconds=d.context_seconds,
+                rhythm_window=d.rhythm_window,
                 augment=MotionAugment() if d.augment else None,
             )  # fmt: skip
         gain = tuple(d.gain) if d.gain and train else None
@@ -175,7 +177,7 @@ class GANTask(Task):
         else:
             data_args["hop_length"] = cfg.hop_length
             if cfg.data.rhythm:
-                data_args["rhythm_dim"] = RHYTHM_DIM
+                data_args.update(rhythm_dim=RHYTHM_DIM, rhythm_window=cfg.data.rhythm_window)
         generator = build_generator(spec, **data_args)
         if isinstance(generator, OfficialGenerator) and generator.num_codes != self.num_codes:
             raise ConfigError(
