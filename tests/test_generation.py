@@ -105,6 +105,14 @@ def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
         again = D2M.load(weights / "d2m_test.safetensors")
         assert again.prior_weight == 2.5 and torch.allclose(again.code_prior, prior)
         assert load_generator(weights / "d2m_test.safetensors")[1]["meta"]["source"] == str(gen_file)
+        # A new generator of the same level takes the shipped one's prior (it is counted from the music alone).
+        plain = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq).save(tmp_path / "plain.safetensors")
+        donor = str(weights / "d2m_test.safetensors")
+        args = ["ship", "d2m", str(plain), "--name", "d2m-test2", "--vqvae", str(vq_file), "--prior-from", donor]
+        assert main(args) == 0
+        taken = D2M.load(weights / "d2m_test2.safetensors")
+        assert taken.prior_weight == 2.5 and torch.allclose(taken.code_prior, prior)
+        assert main([*args, "--prior-cache", str(tmp_path)]) != 0  # one source of prior or the other
     finally:
         registry.REGISTRY.clear()
         registry.REGISTRY.update(saved)

@@ -4,7 +4,7 @@ Copy trained weights into the package's weights folder and write their registry 
 
     d2m ship vqvae runs/vqvae_base --name vqvae-base [--bench bench.json] [--record curve.json]
     d2m ship d2m RUN/generator.safetensors --name d2m-top --vqvae vqvae-base \\
-        [--prior-cache data/cache/synth --prior-weight 100] [--record record.json]
+        [--prior-cache data/cache/synth --prior-weight 100 | --prior-from d2m-top] [--record record.json]
     d2m ship dance-genre OUT/dance_genre.safetensors         # scripts/train_dance_genre.py's file
     d2m ship genre-cnn OUT/genre_cnn.safetensors              # scripts/train_genre.py's file
 
@@ -50,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the VQ-VAE it was trained against when --vqvae is another with the same codebooks (new decoders)",
     )  # fmt: skip
     g.add_argument("--prior-cache", default=None, help="feature cache whose music gives the genre code prior")
+    g.add_argument(
+        "--prior-from", default=None,
+        help="take the genre code prior (and its weight) of another generator on the same codebooks, e.g. the "
+        "shipped d2m-top: the prior is counted from the music, so a new generator of that level has the same",
+    )  # fmt: skip
     g.add_argument("--prior-split", default="train", help="its split (default train)")
     g.add_argument("--prior-max", type=int, default=None, help="count the prior over at most this many sequences")
     g.add_argument(
@@ -157,6 +162,18 @@ def run_d2m(args: argparse.Namespace) -> int:
     prior, weight = header.get("code_prior"), float(header.get("prior_weight") or 0.0)
     if args.prior_weight is not None:
         weight = args.prior_weight
+    if args.prior_from and args.prior_cache:
+        raise ConfigError("give --prior-cache or --prior-from, not both")
+    if args.prior_from:
+        _, donor = load_generator(resolve(args.prior_from, kind="d2m"))
+        if donor.get("code_prior") is None:
+            raise ConfigError(f"{args.prior_from} has no genre code prior")
+        same_level = int(donor["hop_length"]) == int(header["hop_length"])
+        if donor["meta"].get("vqvae_codebook_sha256") != digest or not same_level:
+            raise ConfigError(f"{args.prior_from} is not on {args.vqvae}'s codebooks at the same level")
+        prior = donor["code_prior"]
+        weight = float(donor.get("prior_weight") or 0.0) if args.prior_weight is None else args.prior_weight
+        meta["code_prior"] = {**donor["meta"].get("code_prior", {}), "taken_from": str(args.prior_from)}
     if args.prior_cache:
         model = D2M.load(args.generator, vqvae=shipped)
         prior = code_prior_from_cache(model, args.prior_cache, args.prior_split, args.prior_max)
