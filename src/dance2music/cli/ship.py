@@ -140,6 +140,8 @@ def run_d2m(args: argparse.Namespace) -> int:
     from ..models.vqvae import VQVAE
     from ..training.code_prior import code_prior_from_cache
 
+    if args.prior_from and args.prior_cache:
+        raise ConfigError("give --prior-cache or --prior-from, not both")
     generator, header = load_generator(args.generator)
     # A shipped generator shipped again (new decoders) keeps the source it was first shipped from.
     meta = {"source": str(args.generator), **header["meta"]}
@@ -160,10 +162,6 @@ def run_d2m(args: argparse.Namespace) -> int:
     meta["vqvae_codebook_sha256"] = digest
     # Without a cache, a prior already in the file (a shipped generator shipped again) is kept.
     prior, weight = header.get("code_prior"), float(header.get("prior_weight") or 0.0)
-    if args.prior_weight is not None:
-        weight = args.prior_weight
-    if args.prior_from and args.prior_cache:
-        raise ConfigError("give --prior-cache or --prior-from, not both")
     if args.prior_from:
         _, donor = load_generator(resolve(args.prior_from, kind="d2m"))
         if donor.get("code_prior") is None:
@@ -171,13 +169,14 @@ def run_d2m(args: argparse.Namespace) -> int:
         same_level = int(donor["hop_length"]) == int(header["hop_length"])
         if donor["meta"].get("vqvae_codebook_sha256") != digest or not same_level:
             raise ConfigError(f"{args.prior_from} is not on {args.vqvae}'s codebooks at the same level")
-        prior = donor["code_prior"]
-        weight = float(donor.get("prior_weight") or 0.0) if args.prior_weight is None else args.prior_weight
+        prior, weight = donor["code_prior"], float(donor.get("prior_weight") or 0.0)
         meta["code_prior"] = {**donor["meta"].get("code_prior", {}), "taken_from": str(args.prior_from)}
     if args.prior_cache:
         model = D2M.load(args.generator, vqvae=shipped)
         prior = code_prior_from_cache(model, args.prior_cache, args.prior_split, args.prior_max)
         meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split, "max_sequences": args.prior_max}
+    if args.prior_weight is not None:
+        weight = args.prior_weight
     dst = _target(args.name, "d2m")
     save_generator(dst, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
                    prior_weight=weight)  # fmt: skip

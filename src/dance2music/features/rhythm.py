@@ -151,9 +151,7 @@ def estimate_tempo(envelope: np.ndarray, fps: float) -> float | None:
     return float(bpm) if np.isfinite(bpm) and MIN_BPM / 2 <= bpm <= MAX_BPM else None
 
 
-def _local_phase(
-    envelope: np.ndarray, fps: float, bpm: float, window_beats: float = PHASE_WINDOW_BEATS
-) -> tuple[np.ndarray, np.ndarray]:
+def _local_phase(envelope: np.ndarray, fps: float, bpm: float, window_beats: float) -> tuple[np.ndarray, np.ndarray]:
     """(phase offset float64[T] in cycles, confidence float64[T]) of the envelope at the period of ``bpm``, in a
     Gaussian window of about ``window_beats`` beats.
 
