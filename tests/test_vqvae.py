@@ -270,7 +270,8 @@ def test_save_load_roundtrip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(m2(x).recon[1], m(x).recon[1], rtol=0, atol=0)
         m3 = VQVAE.load(m.save(tmp_path / "h.safetensors", half=True))
-        assert torch.equal(m3.encode(x, 0), m.encode(x, 0)) or True  # codes may flip at ties in fp16
+        # the codebooks stay float32, so codes agree but where fp16 encoder weights move a near tie
+        assert float((m3.encode(x, 0) == m.encode(x, 0)).float().mean()) >= 0.8
         torch.testing.assert_close(m3.decode(m.encode(x, 1), 1), m.decode(m.encode(x, 1), 1), rtol=0, atol=2e-3)
     with pytest.raises(ModelError):
         VQVAE.load(tmp_path / "missing.safetensors")

@@ -1,0 +1,106 @@
+"""The decoders' spectral post-filter (`nn.postfilter`) and its place in `VQVAE.decode_chunked`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dance2music.models.vqvae import VQVAE
+from dance2music.nn.postfilter import SpectralPostfilter
+
+SMALL = dict(n_fft=256, hop=64, channels=16, blocks=3)
+
+
+def _trained_like(pf: SpectralPostfilter, seed: int = 0) -> SpectralPostfilter:
+    """Random weights everywhere (a fresh filter is near unity gain, which would hide framing errors)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in pf.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    return pf.eval()
+
+
+def test_fresh_filter_is_near_unity_and_gains_stay_in_0_1():
+    pf = SpectralPostfilter(**SMALL).eval()
+    x = torch.randn(2, 1, 4000) * 0.3
+    with torch.no_grad():
+        y = pf(x)
+        assert y.shape == x.shape
+        # sigmoid(4) = 0.982 everywhere: the output is the input scaled by that, away from the edges
+        torch.testing.assert_close(y[..., 256:-256], x[..., 256:-256] * torch.sigmoid(torch.tensor(4.0)), atol=1e-4,
+                                   rtol=1e-3)  # fmt: skip
+        g = _trained_like(pf).gain(pf.stft(x[:, 0]).abs())
+    assert float(g.min()) >= 0.0 and float(g.max()) <= 1.0 and float(g.std()) > 0.01
+
+
+def test_chunked_apply_equals_one_pass_at_any_chunk():
+    pf = _trained_like(SpectralPostfilter(**SMALL))
+    x = torch.randn(1, 1, 9001) * 0.3
+    with torch.no_grad():
+        whole = pf(x)
+    for chunk in (64, 1000, 4096, 20000):
+        torch.testing.assert_close(pf.apply(x, chunk=chunk), whole, rtol=0, atol=1e-5)
+    assert pf.context_frames == 1 + 2 + 4  # kernel 3, dilations 1, 2, 4
+
+
+def test_vqvae_with_postfilters_saves_loads_and_filters_only_when_asked(tmp_path):
+    m = VQVAE.from_preset("tiny").eval()
+    codes = torch.randint(0, m.l_bins, (1, 300))
+    plain = m.decode_chunked(codes, 1)
+    m.add_postfilters(SMALL)
+    for pf in m.postfilters:
+        _trained_like(pf)
+    assert m.config["postfilter"] == SpectralPostfilter(**SMALL).config
+    assert torch.equal(m.decode_chunked(codes, 1, postfilter=False), plain)
+    filtered = m.decode_chunked(codes, 1)
+    assert filtered.shape == plain.shape and not torch.allclose(filtered, plain)
+    torch.testing.assert_close(filtered, m.postfilters[1](plain), rtol=0, atol=1e-5)
+    m2 = VQVAE.load(m.save(tmp_path / "pf.safetensors"))
+    assert m2.config == m.config and m2.codebook_sha256() == m.codebook_sha256()
+    assert torch.equal(m2.decode_chunked(codes, 1), filtered)
+    # a file without post-filters still loads without them
+    assert VQVAE.load(VQVAE.from_preset("tiny").save(tmp_path / "no.safetensors")).postfilters is None
+
+
+def test_training_script_writes_a_filtered_tokenizer_and_its_loss_falls(tmp_path, monkeypatch):
+    """A few steps of `scripts/train_postfilter.py` on a tiny tokenizer write a tokenizer with post-filters whose
+    training loss falls, and its record."""
+    import soundfile as sf
+
+    from dance2music.constants import SAMPLE_RATE as SR
+
+    rng = np.random.default_rng(0)
+    music = tmp_path / "music"
+    music.mkdir()
+    t = np.arange(3 * SR) / SR
+    for i in range(3):  # tones with silences: a decoder from random codes fills the silences with noise
+        y = 0.5 * np.sin(2 * np.pi * (220 + 110 * i) * t) * (np.sin(2 * np.pi * 2 * t) > 0)
+        sf.write(music / f"{i}.wav", (y + 1e-3 * rng.standard_normal(len(t))).astype(np.float32), SR)
+    tok = VQVAE.from_preset("tiny")
+    tok_path = tok.save(tmp_path / "tok.safetensors")
+    spec = importlib.util.spec_from_file_location(
+        "train_postfilter", Path(__file__).resolve().parents[1] / "scripts" / "train_postfilter.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "run"
+    rc = script.main([
+        "--vqvae", str(tok_path), "--real", str(music), "--real-seconds", "3", "--synth", str(music),
+        "--synth-clips", "2", "--eval", str(music / "0.wav"), "--eval-seconds", "2", "--channels", "16",
+        "--blocks", "2", "--steps", "40", "--batch", "4", "--crop", "0.5", "--lr", "3e-3", "--eval-every", "20",
+        "--threads", "1", "--out", str(out),
+    ])  # fmt: skip
+    assert rc == 0
+    import json
+
+    record = json.loads((out / "record.json").read_text())
+    steps = [p["step"] for p in record["curve"]]
+    assert steps == [0, 20, 40]
+    first, last = record["curve"][1], record["curve"][-1]
+    for hop in tok.hops:
+        assert last[f"train/hop{hop}/loss"] < first[f"train/hop{hop}/loss"]
+    trained = VQVAE.load(out / "vqvae.safetensors")
+    assert trained.postfilters is not None and trained.codebook_sha256() == tok.codebook_sha256()
