@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--oracle",
+        action="store_true",
+        help="only print what the oracle gain min(|X|/|Y|, 1) reaches "
+        "on the held-out round trips (the room a post-filter has), and exit",
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
 
@@ -84,16 +90,27 @@ def main(argv: list[str] | None = None) -> int:
 
     model.add_postfilters(dict(channels=args.channels, blocks=args.blocks))
     levels = list(range(model.levels))
-    decoded = {L: round_trips(model, train, L) for L in levels}
     decoded_eval = {L: round_trips(model, evals, L) for L in levels}
-    print(f"round trips in {time.time() - t0:.0f} s", flush=True)
-
     filters = model.postfilters
+    mel = LogMelDistance(sample_rate=SR)
+    if args.oracle:
+        for L in levels:
+            pf, rises, l1s = filters[L], [], []
+            for x, y in zip(evals, decoded_eval[L]):
+                xt, yt = torch.from_numpy(x)[None], torch.from_numpy(y)[None]
+                spec = pf.stft(yt)
+                spec = spec * (pf.stft(xt).abs() / spec.abs().clamp_min(1e-7)).clamp(max=1.0)
+                z = torch.istft(spec, pf.n_fft, pf.hop, window=pf.window, length=len(x))[0].numpy()
+                rises.append(floor_rise_db(z, x, SR))
+                l1s.append(float(mel(torch.from_numpy(z)[None, None], torch.from_numpy(x)[None, None])))
+            print(f"oracle gain, hop {model.hops[L]}: floor rise {np.median(rises):+.2f} dB, mel L1 {np.mean(l1s):.3f}")
+        return 0
+    decoded = {L: round_trips(model, train, L) for L in levels}
+    print(f"round trips in {time.time() - t0:.0f} s", flush=True)
     opts = {L: torch.optim.AdamW(filters[L].parameters(), lr=args.lr, weight_decay=1e-4) for L in levels}
     scheds = {L: torch.optim.lr_scheduler.CosineAnnealingLR(opts[L], args.steps) for L in levels}
     pf0 = filters[0]
     fb = mel_filterbank(SR, pf0.n_fft, 128)
-    mel = LogMelDistance(sample_rate=SR)
     crop = int(args.crop * SR) // pf0.hop * pf0.hop
 
     def log10(m: torch.Tensor) -> torch.Tensor:

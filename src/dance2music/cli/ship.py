@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--bench", type=Path, help="JSON written by benchmarks/bench_vqvae.py --json")
     v.add_argument("--command", help="the training command to record (default: d2m train vqvae ...)")
     v.add_argument("--record", type=Path, help="JSON of further training record (curve, final metrics)")
+    v.add_argument("--half", action="store_true", help="store the weights as float16 (codebooks stay float32)")
     v.set_defaults(func=run_vqvae)
     g = kinds.add_parser("d2m", help="a D2M-GAN generator (generator.safetensors of d2m train gan)")
     g.add_argument("generator", type=Path)
@@ -115,7 +116,7 @@ def run_vqvae(args: argparse.Namespace) -> int:
         info["training"] = json.loads(args.record.read_text())
     dst = _target(name, "vqvae")
     kept = {k: meta[k] for k in ("base", "codebook_sha256", "decoders") if k in meta}  # scripts/merge_decoders.py
-    model.save(dst, meta={"step": meta.get("step"), "name": name, **kept})
+    model.save(dst, meta={"step": meta.get("step"), "name": name, **kept}, half=args.half)
     dst.chmod(0o644)
     dst.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     _register(name, "vqvae", dst, f"audio tokenizer: VQ-VAE, hops {'/'.join(map(str, model.hops))}")
