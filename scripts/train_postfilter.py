@@ -4,7 +4,9 @@ Every piece of music (the real tracks' first ``--real-seconds``, then ``--synth-
 is scaled by a random gain (U(0.3, 1)), encoded and decoded by each level of ``--vqvae`` once; the post-filter
 of each level then learns, on random crops of those pairs, the gain per STFT bin that takes the decoded
 magnitudes back to the music's: L1 between log10 magnitudes, per bin and per mel band (the floor of both logs
-is the project's mel distance's, 1e-5). Both levels train in one process, a step each in turn. Every
+is the project's mel distance's, 1e-5). The levels (``--levels``, by hop; default all) train in one process, a
+step each in turn; a tokenizer that already has post-filters has those of ``--levels`` trained on from where
+they are and keeps the others. Every
 ``--eval-every`` steps the held-out round trips (``--eval``, first ``--eval-seconds``) are measured as
 `benchmarks/bench_sound.py` measures them: high-band floor rise over the original (median over tracks) and the
 log-mel L1. The last step is written (no step is picked by a test score) as ``OUT/vqvae.safetensors`` (the
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synth-clips", type=int, default=150)
     p.add_argument("--eval", nargs="*", default=["immich:eval"], help="held-out music for the curve")
     p.add_argument("--eval-seconds", type=float, default=30.0)
+    p.add_argument("--real-share", type=float, default=0.5, help="share of the crops cut from the real music")
+    p.add_argument("--levels", type=int, nargs="*", default=None, metavar="HOP", help="hops to train (default all)")
     p.add_argument("--channels", type=int, default=256)
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--steps", type=int, default=3000, help="steps per level")
@@ -74,22 +78,23 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
     model = VQVAE.from_pretrained(args.vqvae)
-    if model.postfilters is not None:
-        print(f"error: {args.vqvae} already has post-filters", file=sys.stderr)
-        return 2
+    levels = list(range(model.levels)) if args.levels is None else [model.level_for_hop(h) for h in args.levels]
     real = [load_audio(f, SR)[: int(args.real_seconds * SR)] for f in resolve_sources(args.real)]
     synth_files = resolve_sources([args.synth])
     pick = rng.choice(len(synth_files), size=min(args.synth_clips, len(synth_files)), replace=False)
     synth = [load_audio(synth_files[i], SR) for i in sorted(pick)]
     train = [(x * rng.uniform(0.3, 1.0)).astype(np.float32) for x in real + synth]
     evals = [load_audio(f, SR)[: int(args.eval_seconds * SR)] for f in resolve_sources(args.eval)]
-    # Real and synthetic music weigh the same in the crops, whatever their durations.
-    weights = np.array([0.5 / len(real)] * len(real) + [0.5 / len(synth)] * len(synth))
+    # Real and synthetic music weigh --real-share and the rest in the crops, whatever their durations.
+    share = args.real_share
+    weights = np.array([share / len(real)] * len(real) + [(1 - share) / len(synth)] * len(synth))
     print(f"{len(real)} real + {len(synth)} synthetic pieces ({sum(map(len, train)) / SR:.0f} s), "
           f"{len(evals)} held out", flush=True)  # fmt: skip
 
-    model.add_postfilters(dict(channels=args.channels, blocks=args.blocks))
-    levels = list(range(model.levels))
+    if model.postfilters is None:
+        model.add_postfilters(dict(channels=args.channels, blocks=args.blocks))
+    else:  # a tokenizer with post-filters: those of --levels train on from where they are, the others stay
+        print(f"{args.vqvae} has post-filters: training those of hops {[model.hops[L] for L in levels]} on")
     decoded_eval = {L: round_trips(model, evals, L) for L in levels}
     filters = model.postfilters
     mel = LogMelDistance(sample_rate=SR)

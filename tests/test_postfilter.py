@@ -104,3 +104,37 @@ def test_training_script_writes_a_filtered_tokenizer_and_its_loss_falls(tmp_path
         assert last[f"train/hop{hop}/loss"] < first[f"train/hop{hop}/loss"]
     trained = VQVAE.load(out / "vqvae.safetensors")
     assert trained.postfilters is not None and trained.codebook_sha256() == tok.codebook_sha256()
+
+
+def test_shipped_postfilter_tokenizer_keeps_the_codes_and_quiets_the_floor():
+    """vqvae-base-pf is vqvae-base-adv (same encoders, codebooks and decoders) plus trained post-filters; on a
+    held-out immich eval tracks' round trips they lower the high-band noise floor and the log-mel distance at both
+    levels."""
+    from dance2music.data.music import load_audio, resolve_sources
+    from dance2music.losses.spectral import LogMelDistance
+    from dance2music.metrics.sound import floor_rise_db
+    from dance2music.pretrained.registry import REGISTRY, resolve, sha256_file
+
+    assert sha256_file(resolve("vqvae-base-pf", kind="vqvae")) == REGISTRY["vqvae-base-pf"].sha256
+    adv, pf = VQVAE.from_pretrained("vqvae-base-adv"), VQVAE.from_pretrained("vqvae-base-pf")
+    assert pf.postfilters is not None and adv.postfilters is None
+    assert pf.codebook_sha256() == adv.codebook_sha256()
+    for k, v in adv.state_dict().items():  # the same weights (the copy is stored as float16)
+        torch.testing.assert_close(pf.state_dict()[k], v, rtol=0, atol=1e-3)
+    sr = pf.sample_rate
+    tracks = [load_audio(f, sr)[: 30 * sr] for f in resolve_sources(["immich:eval"])]  # as bench_sound.py
+    mel = LogMelDistance(sample_rate=sr)
+    with torch.no_grad():
+        for L in range(pf.levels):
+            scores = []  # per track: floor rise and mel L1, as decoded and filtered
+            for y in tracks:
+                x = torch.from_numpy(y)[None, None]
+                codes = pf.encode(x, L)
+                assert torch.equal(codes, adv.encode(x, L))
+                plain = pf.decode_chunked(codes, L, postfilter=False)[..., : x.shape[-1]]
+                filtered = pf.decode_chunked(codes, L)[..., : x.shape[-1]]
+                scores.append([floor_rise_db(plain[0, 0].numpy(), y, sr), floor_rise_db(filtered[0, 0].numpy(), y, sr),
+                               float(mel(plain, x)), float(mel(filtered, x))])  # fmt: skip
+            rise_plain, rise_filtered, l1_plain, l1_filtered = np.mean(scores, axis=0)
+            assert rise_filtered < rise_plain - 1.0, (L, scores)
+            assert l1_filtered < l1_plain, (L, scores)

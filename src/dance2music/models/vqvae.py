@@ -422,14 +422,15 @@ class VQVAE(nn.Module):
     def save(self, path: str | os.PathLike, *, half: bool = False, meta: dict[str, Any] | None = None) -> Path:
         """Write ``path`` (safetensors) holding the weights and, in its metadata, the constructor config.
 
-        half: store float weights as float16 (codebooks stay float32: their distances decide the codes).
+        half: store the decoders' (and post-filters') weights as float16; the encoders and codebooks stay
+            float32, so that music encodes to exactly the codes of the float32 model.
         """
         from safetensors.torch import save_file
 
         sd = {}
         for k, v in self.state_dict().items():
             v = v.detach().cpu().contiguous()
-            if half and v.is_floating_point() and not k.startswith("bottleneck."):
+            if half and v.is_floating_point() and not k.startswith(("bottleneck.", "encoders.")):
                 v = v.half()
             sd[k] = v
         # One metadata key: safetensors writes several in a random order, which would make the file's sha256

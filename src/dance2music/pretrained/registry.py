@@ -111,6 +111,14 @@ REGISTRY: dict[str, Entry] = {
         kind="genre_cnn",
         description="music genre CNN on log-mel (10 AIST++ genres); its embedding serves FAD and retrieval",
     ),
+    "vqvae-base-pf": Entry(
+        name="vqvae-base-pf",
+        file="vqvae_base_pf.safetensors",
+        sha256="fea8cbf81810d551d23d5a2dc4c4baff88f703772b535cb13eccf08f83a7bcb8",  # set by `d2m ship vqvae`
+        kind="vqvae",
+        description="vqvae-base-adv's codes and decoders with learned spectral post-filters "
+        "(scripts/train_postfilter.py): round trips keep the music's quiet",
+    ),
 }
 
 
