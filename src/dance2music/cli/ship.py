@@ -40,7 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--bench", type=Path, help="JSON written by benchmarks/bench_vqvae.py --json")
     v.add_argument("--command", help="the training command to record (default: d2m train vqvae ...)")
     v.add_argument("--record", type=Path, help="JSON of further training record (curve, final metrics)")
-    v.add_argument("--half", action="store_true", help="store the weights as float16 (codebooks stay float32)")
+    v.add_argument(
+        "--half", action="store_true",
+        help="store decoders and post-filters as float16 (encoders and codebooks stay float32: the same codes)",
+    )  # fmt: skip
     v.set_defaults(func=run_vqvae)
     g = kinds.add_parser("d2m", help="a D2M-GAN generator (generator.safetensors of d2m train gan)")
     g.add_argument("generator", type=Path)
