@@ -65,7 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    from dance2music.errors import D2MError
 
+    try:
+        return train(args, argv)
+    except D2MError as e:  # a tokenizer or music source that is not there: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+def train(args: argparse.Namespace, argv: list[str] | None) -> int:
     from dance2music.constants import SAMPLE_RATE as SR
     from dance2music.data.music import load_audio, resolve_sources
     from dance2music.losses.spectral import LogMelDistance, mel_filterbank

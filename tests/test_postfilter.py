@@ -104,6 +104,10 @@ def test_training_script_writes_a_filtered_tokenizer_and_its_loss_falls(tmp_path
         assert last[f"train/hop{hop}/loss"] < first[f"train/hop{hop}/loss"]
     trained = VQVAE.load(out / "vqvae.safetensors")
     assert trained.postfilters is not None and trained.codebook_sha256() == tok.codebook_sha256()
+    # a tokenizer that is not there, or a hop it lacks: one line and a non-zero status, nothing written
+    assert script.main(["--vqvae", str(tmp_path / "none.safetensors"), "--out", str(tmp_path / "r2")]) != 0
+    assert script.main(["--vqvae", str(tok_path), "--levels", "7", "--out", str(tmp_path / "r3")]) != 0
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
 
 
 def test_shipped_postfilter_tokenizer_keeps_the_codes_and_quiets_the_floor():
