@@ -92,12 +92,12 @@ def train(args: argparse.Namespace, argv: list[str] | None) -> int:
     synth_files = resolve_sources([args.synth])
     pick = rng.choice(len(synth_files), size=min(args.synth_clips, len(synth_files)), replace=False)
     synth = [load_audio(synth_files[i], SR) for i in sorted(pick)]
-    train = [(x * rng.uniform(0.3, 1.0)).astype(np.float32) for x in real + synth]
+    pieces = [(x * rng.uniform(0.3, 1.0)).astype(np.float32) for x in real + synth]
     evals = [load_audio(f, SR)[: int(args.eval_seconds * SR)] for f in resolve_sources(args.eval)]
     # Real and synthetic music weigh --real-share and the rest in the crops, whatever their durations.
     share = args.real_share
     weights = np.array([share / len(real)] * len(real) + [(1 - share) / len(synth)] * len(synth))
-    print(f"{len(real)} real + {len(synth)} synthetic pieces ({sum(map(len, train)) / SR:.0f} s), "
+    print(f"{len(real)} real + {len(synth)} synthetic pieces ({sum(map(len, pieces)) / SR:.0f} s), "
           f"{len(evals)} held out", flush=True)  # fmt: skip
 
     if model.postfilters is None:
@@ -119,7 +119,7 @@ def train(args: argparse.Namespace, argv: list[str] | None) -> int:
                 l1s.append(float(mel(torch.from_numpy(z)[None, None], torch.from_numpy(x)[None, None])))
             print(f"oracle gain, hop {model.hops[L]}: floor rise {np.median(rises):+.2f} dB, mel L1 {np.mean(l1s):.3f}")
         return 0
-    decoded = {L: round_trips(model, train, L) for L in levels}
+    decoded = {L: round_trips(model, pieces, L) for L in levels}
     print(f"round trips in {time.time() - t0:.0f} s", flush=True)
     opts = {L: torch.optim.AdamW(filters[L].parameters(), lr=args.lr, weight_decay=1e-4) for L in levels}
     scheds = {L: torch.optim.lr_scheduler.CosineAnnealingLR(opts[L], args.steps) for L in levels}
@@ -132,8 +132,8 @@ def train(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     def batch(level: int) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
-        for i in rng.choice(len(train), size=args.batch, p=weights):
-            x, y = train[i], decoded[level][i]
+        for i in rng.choice(len(pieces), size=args.batch, p=weights):
+            x, y = pieces[i], decoded[level][i]
             s = int(rng.integers(0, max(1, len(x) - crop)))
             xs.append(np.pad(x[s : s + crop], (0, crop - len(x[s : s + crop]))))
             ys.append(np.pad(y[s : s + crop], (0, crop - len(y[s : s + crop]))))
@@ -186,7 +186,7 @@ def train(args: argparse.Namespace, argv: list[str] | None) -> int:
     record = {
         "command": "python scripts/train_postfilter.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "settings": settings,
-        "data": {"real_pieces": len(real), "synthetic_pieces": len(synth), "seconds": sum(map(len, train)) / SR},
+        "data": {"real_pieces": len(real), "synthetic_pieces": len(synth), "seconds": sum(map(len, pieces)) / SR},
         "curve": curve,
         "minutes": round((time.time() - t0) / 60, 1),
     }

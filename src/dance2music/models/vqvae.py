@@ -388,9 +388,8 @@ class VQVAE(nn.Module):
                         f.result()
             finally:
                 torch.set_num_threads(n_threads)
-        if postfilter and self.postfilters is not None:
-            with torch.inference_mode(inference), torch.no_grad():
-                out = self.postfilters[level].apply(out)
+        if postfilter and self.postfilters is not None:  # on the caller's thread, in the caller's mode
+            out = self.postfilters[level].apply(out)
         return out
 
     # -- training -------------------------------------------------------------------------------------------
