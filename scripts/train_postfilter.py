@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--crop", type=float, default=2.0, help="seconds per training crop")
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument(
+        "--overshoot", type=float, default=1.0,
+        help="weight of bins left louder than the music over bins made quieter (>1 pushes the noise floor down)",
+    )  # fmt: skip
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -163,7 +167,8 @@ def train(args: argparse.Namespace, argv: list[str] | None) -> int:
             pf = filters[L]
             X, Y = pf.stft(x).abs(), pf.stft(y).abs()
             Z = pf.gain(Y) * Y
-            loss = (log10(Z) - log10(X)).abs().mean() + (log10(fb @ Z) - log10(fb @ X)).abs().mean()
+            d = log10(Z) - log10(X)  # per bin; > 0 where the filter leaves more than the music has
+            loss = torch.where(d > 0, args.overshoot * d, -d).mean() + (log10(fb @ Z) - log10(fb @ X)).abs().mean()
             opts[L].zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(pf.parameters(), 1.0)

@@ -116,3 +116,38 @@ def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
     finally:
         registry.REGISTRY.clear()
         registry.REGISTRY.update(saved)
+
+
+def test_ship_vqvae_keeps_every_stage_of_its_record(tmp_path, monkeypatch):
+    """`d2m ship vqvae --record A --record B` keeps both stages' records, in order; one record stays as it is."""
+    import json
+    import shutil
+
+    from dance2music.cli import main, ship
+    from dance2music.pretrained import registry
+
+    run = tmp_path / "run"
+    run.mkdir()
+    VQVAE.from_preset("tiny", downs_t=(5, 2)).save(run / "vqvae.safetensors")
+    records = []
+    for k in range(2):
+        records.append(tmp_path / f"r{k}.json")
+        records[-1].write_text(json.dumps({"command": f"stage {k}", "curve": [{"step": k}]}))
+    source = tmp_path / "registry.py"
+    shutil.copyfile(registry.__file__, source)
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setattr(registry, "__file__", str(source))
+    monkeypatch.setattr(ship, "WEIGHTS_DIR", weights)
+    saved = dict(registry.REGISTRY)
+    try:
+        base = ["ship", "vqvae", str(run), "--name", "vqvae-test", "--command", "a && b"]
+        assert main([*base, "--record", str(records[0]), "--record", str(records[1])]) == 0
+        info = json.loads((weights / "vqvae_test.json").read_text())
+        assert [s["command"] for s in info["training"]["stages"]] == ["stage 0", "stage 1"]
+        assert info["command"] == "a && b"
+        assert main([*base, "--record", str(records[1])]) == 0
+        assert json.loads((weights / "vqvae_test.json").read_text())["training"]["command"] == "stage 1"
+    finally:
+        registry.REGISTRY.clear()
+        registry.REGISTRY.update(saved)

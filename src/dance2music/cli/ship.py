@@ -39,7 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--name", default="vqvae-small")
     v.add_argument("--bench", type=Path, help="JSON written by benchmarks/bench_vqvae.py --json")
     v.add_argument("--command", help="the training command to record (default: d2m train vqvae ...)")
-    v.add_argument("--record", type=Path, help="JSON of further training record (curve, final metrics)")
+    v.add_argument(
+        "--record", type=Path, action="append",
+        help="JSON of further training record (curve, final metrics); repeat it for a run of several stages",
+    )  # fmt: skip
     v.add_argument(
         "--half", action="store_true",
         help="store decoders and post-filters as float16 (encoders and codebooks stay float32: the same codes)",
@@ -115,8 +118,9 @@ def run_vqvae(args: argparse.Namespace) -> int:
     }
     if args.bench is not None:
         info["benchmark"] = json.loads(args.bench.read_text())
-    if args.record is not None:  # e.g. the eval curve of a `d2m train synth` run
-        info["training"] = json.loads(args.record.read_text())
+    if args.record:  # e.g. the eval curve of a `d2m train synth` run; several: the stages in order
+        records = [json.loads(r.read_text()) for r in args.record]
+        info["training"] = records[0] if len(records) == 1 else {"stages": records}
     dst = _target(name, "vqvae")
     kept = {k: meta[k] for k in ("base", "codebook_sha256", "decoders") if k in meta}  # scripts/merge_decoders.py
     model.save(dst, meta={"step": meta.get("step"), "name": name, **kept}, half=args.half)

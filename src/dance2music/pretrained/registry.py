@@ -114,7 +114,7 @@ REGISTRY: dict[str, Entry] = {
     "vqvae-base-pf": Entry(
         name="vqvae-base-pf",
         file="vqvae_base_pf.safetensors",
-        sha256="fea8cbf81810d551d23d5a2dc4c4baff88f703772b535cb13eccf08f83a7bcb8",  # set by `d2m ship vqvae`
+        sha256="84bffc2b52bed752d6015b0333fe06285da686a1d7fe84b153925ea6e78a6456",  # set by `d2m ship vqvae`
         kind="vqvae",
         description="vqvae-base-adv's codes and decoders with learned spectral post-filters "
         "(scripts/train_postfilter.py): round trips keep the music's quiet",
