@@ -5,7 +5,9 @@
 # scripts/gpu_synth.sh, all trained side by side until a deadline.
 # Usage (repo root): bash scripts/gpu_train.sh OUT_DIR [SECONDS_FROM_NOW_TO_STOP_TRAINING]
 # Environment: PYTHON (python3), WORK (/tmp/d2m), CLIPS (1200), BATCH (16), LOADERS (4 loader workers per run),
-# JOBS (14 data processes), MOVEMENT (1: the dancers' range, `d2m data synth --movement`; docs/data.md).
+# JOBS (14 data processes), MOVEMENT (1: the dancers' range, `d2m data synth --movement`; docs/data.md),
+# TOP_CONFIG / LOWER_CONFIG (configs/gan_top_rhythm.yaml / configs/gan_lower_rhythm.yaml; the next top run to try
+# is configs/gan_top_rhythm2.yaml, the 2-beat phase window: docs/results.md).
 # What comes back in OUT_DIR: each generator (.safetensors), its G and D weights for `init_from` (<level>_gd.pt),
 # vqvae_adversarial.safetensors (the new decoders) and logs.tgz (logs, configs, generator.json, TensorBoard).
 set -euo pipefail
@@ -18,6 +20,8 @@ BATCH=${BATCH:-16}
 LOADERS=${LOADERS:-4}
 JOBS=${JOBS:-14}
 MOVEMENT=${MOVEMENT:-1}
+TOP_CONFIG=${TOP_CONFIG:-configs/gan_top_rhythm.yaml}
+LOWER_CONFIG=${LOWER_CONFIG:-configs/gan_lower_rhythm.yaml}
 T0=$(date +%s)
 export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$WORK" "$OUT"
@@ -34,7 +38,9 @@ MINUTES=$(awk -v b="$BUDGET" -v e="$(elapsed)" 'BEGIN { m = (b - e - 40) / 60; i
 echo "training for $MINUTES min"
 pids=()
 for level in top lower; do
-    $PY -m dance2music train gan --config "configs/gan_${level}_rhythm.yaml" --out "$WORK/gan_$level" \
+    config=$TOP_CONFIG
+    [ "$level" = lower ] && config=$LOWER_CONFIG
+    $PY -m dance2music train gan --config "$config" --out "$WORK/gan_$level" \
         --set "data.cache=$WORK/cache" --set "trainer.batch_size=$BATCH" --set "trainer.num_workers=$LOADERS" \
         --set "trainer.max_minutes=$MINUTES" --set trainer.progress=false --set trainer.threads=1 \
         --set trainer.ckpt_every=1000 --set trainer.eval_every=1000 > "$WORK/gan_$level.log" 2>&1 &
