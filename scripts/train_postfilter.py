@@ -81,11 +81,14 @@ def main(argv: list[str] | None = None) -> int:
 def train(args: argparse.Namespace, argv: list[str] | None) -> int:
     from dance2music.constants import SAMPLE_RATE as SR
     from dance2music.data.music import load_audio, resolve_sources
+    from dance2music.errors import ConfigError
     from dance2music.losses.spectral import LogMelDistance, mel_filterbank
     from dance2music.metrics.sound import floor_rise_db
     from dance2music.models.vqvae import VQVAE
     from dance2music.nn.postfilter import LOG_FLOOR
 
+    if not args.overshoot > 0:
+        raise ConfigError(f"--overshoot must be positive, got {args.overshoot}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)

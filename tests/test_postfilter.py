@@ -104,10 +104,28 @@ def test_training_script_writes_a_filtered_tokenizer_and_its_loss_falls(tmp_path
         assert last[f"train/hop{hop}/loss"] < first[f"train/hop{hop}/loss"]
     trained = VQVAE.load(out / "vqvae.safetensors")
     assert trained.postfilters is not None and trained.codebook_sha256() == tok.codebook_sha256()
+    # trained on from there with bins left too loud weighted more (--overshoot), the filter takes more away
+    hop = tok.hops[0]
+    y = torch.from_numpy(sf.read(music / "0.wav", dtype="float32")[0])[None, None]
+    gains = {}
+    for w in ("1", "8"):
+        rc = script.main([
+            "--vqvae", str(out / "vqvae.safetensors"), "--levels", str(hop), "--real", str(music), "--real-seconds",
+            "3", "--synth", str(music), "--synth-clips", "2", "--eval", str(music / "0.wav"), "--eval-seconds", "2",
+            "--steps", "20", "--batch", "4", "--crop", "0.5", "--lr", "3e-3", "--eval-every", "20", "--threads", "1",
+            "--overshoot", w, "--out", str(tmp_path / f"os{w}"),
+        ])  # fmt: skip
+        assert rc == 0
+        pf = VQVAE.load(tmp_path / f"os{w}" / "vqvae.safetensors").postfilters[0]
+        with torch.no_grad():
+            decoded = trained.decode_chunked(trained.encode(y, 0), 0, postfilter=False)
+            gains[w] = float(pf.gain(pf.stft(decoded[:, 0]).abs()).mean())
+    assert gains["8"] < gains["1"] - 0.02, gains
     # a tokenizer that is not there, or a hop it lacks: one line and a non-zero status, nothing written
     assert script.main(["--vqvae", str(tmp_path / "none.safetensors"), "--out", str(tmp_path / "r2")]) != 0
     assert script.main(["--vqvae", str(tok_path), "--levels", "7", "--out", str(tmp_path / "r3")]) != 0
-    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
+    assert script.main(["--vqvae", str(tok_path), "--overshoot", "0", "--out", str(tmp_path / "r4")]) != 0
+    assert not any((tmp_path / r).exists() for r in ("r2", "r3", "r4"))
 
 
 def test_shipped_postfilter_tokenizer_keeps_the_codes_and_quiets_the_floor():
@@ -142,3 +160,4 @@ def test_shipped_postfilter_tokenizer_keeps_the_codes_and_quiets_the_floor():
             rise_plain, rise_filtered, l1_plain, l1_filtered = np.mean(scores, axis=0)
             assert rise_filtered < rise_plain - 1.0, (L, scores)
             assert l1_filtered < l1_plain, (L, scores)
+            assert np.median([s[1] for s in scores]) <= 1.0, (L, scores)  # issue 17: within +1 dB of the music
