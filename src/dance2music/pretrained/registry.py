@@ -93,7 +93,7 @@ REGISTRY: dict[str, Entry] = {
     "d2m-lower": Entry(
         name="d2m-lower",
         file="d2m_lower.safetensors",
-        sha256="ed842b37589770f34238f2a0b5828902f02c71315a979a6413b519685b669faf",  # set by `d2m ship d2m`
+        sha256="07bfec14591d9c3455d71831fb575696dbe47164f69f5310299fc6862468bb8a",  # set by `d2m ship d2m`
         kind="d2m",
         description="D2M-GAN lower level (hop 32) on vqvae-base with the dance's rhythm and a genre code prior",
     ),
