@@ -148,6 +148,11 @@ def test_ship_vqvae_keeps_every_stage_of_its_record(tmp_path, monkeypatch):
         assert info["command"] == "a && b"
         assert main([*base, "--record", str(records[1])]) == 0
         assert json.loads((weights / "vqvae_test.json").read_text())["training"]["command"] == "stage 1"
+        # a record that is not there: a non-zero status before anything is written
+        before = (weights / "vqvae_test.safetensors").read_bytes()
+        assert main([*base, "--name", "vqvae-test2", "--record", str(tmp_path / "none.json")]) != 0
+        assert not (weights / "vqvae_test2.safetensors").exists()
+        assert (weights / "vqvae_test.safetensors").read_bytes() == before
     finally:
         registry.REGISTRY.clear()
         registry.REGISTRY.update(saved)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import MOTION_FPS
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..pretrained.registry import REGISTRY, WEIGHTS_DIR, Entry, resolve, sha256_file, write_entry
 from ..types import Motion
 from . import add_command
@@ -95,6 +95,17 @@ def _register(name: str, kind: str, dst: Path, description: str) -> None:
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.2f} MB), registered {name!r} sha256 {sha}")
 
 
+def _read_records(paths: list[Path]) -> list[dict]:
+    """The JSON training records given with ``--record``, read before anything is written."""
+    records = []
+    for path in paths:
+        try:
+            records.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read the training record {path}: {e}") from None
+    return records
+
+
 def run_vqvae(args: argparse.Namespace) -> int:
     """``RUN/vqvae.safetensors`` (float32) -> the weights folder, with a ``.json`` of the model config, the training
     config and step that produced it, and the benchmark numbers if given."""
@@ -103,6 +114,7 @@ def run_vqvae(args: argparse.Namespace) -> int:
     from ..models.vqvae import VQVAE
 
     name, run = args.name, Path(args.run)
+    records = _read_records(args.record or [])
     src = run / "vqvae.safetensors"
     model = VQVAE.load(src)
     meta = _vqvae_meta(src)
@@ -118,8 +130,7 @@ def run_vqvae(args: argparse.Namespace) -> int:
     }
     if args.bench is not None:
         info["benchmark"] = json.loads(args.bench.read_text())
-    if args.record:  # e.g. the eval curve of a `d2m train synth` run; several: the stages in order
-        records = [json.loads(r.read_text()) for r in args.record]
+    if records:  # e.g. the eval curve of a `d2m train synth` run; several: the stages in order
         info["training"] = records[0] if len(records) == 1 else {"stages": records}
     dst = _target(name, "vqvae")
     kept = {k: meta[k] for k in ("base", "codebook_sha256", "decoders") if k in meta}  # scripts/merge_decoders.py
@@ -154,7 +165,7 @@ def run_d2m(args: argparse.Namespace) -> int:
     # A shipped generator shipped again (new decoders) keeps the source it was first shipped from.
     meta = {"source": str(args.generator), **header["meta"]}
     if args.record is not None:
-        meta["training"] = json.loads(args.record.read_text())
+        meta["training"] = _read_records([args.record])[0]
     # The codes mean what the codebooks say: the shipped VQ-VAE must have those the generator was trained on.
     shipped_path = resolve(args.vqvae, kind="vqvae")
     shipped = VQVAE.load(shipped_path)
