@@ -66,21 +66,14 @@ def test_training_samples_are_the_apis_music(tmp_path):
         np.testing.assert_allclose(written, res.audio, atol=1.0 / 32767)  # the wav's 16-bit rounding
 
 
-def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
-    """`d2m ship d2m` writes half-size weights beside their .json, generates with them, and writes the registry
-    entry: a new name gets one, shipping again updates its sha256; a shipped file shipped again (new decoders)
-    keeps its genre code prior, its weight and the source it was first shipped from."""
-    import ast
+@pytest.fixture
+def scratch_registry(tmp_path, monkeypatch):
+    """`d2m ship` writing into a copy of the registry module and an empty weights folder: (registry.py, weights)."""
     import shutil
 
-    from dance2music.cli import main, ship
+    from dance2music.cli import ship
     from dance2music.pretrained import registry
 
-    vq = VQVAE.from_preset("tiny", downs_t=(5, 2))
-    vq_file = vq.save(tmp_path / "vq.safetensors")
-    prior = torch.log_softmax(torch.randn(10, vq.l_bins), dim=1)
-    gen_file = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq, code_prior=prior,
-                   prior_weight=2.5).save(tmp_path / "g.safetensors")  # fmt: skip
     source = tmp_path / "registry.py"
     shutil.copyfile(registry.__file__, source)
     weights = tmp_path / "weights"
@@ -88,43 +81,58 @@ def test_ship_d2m_copies_checks_and_registers(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "__file__", str(source))
     monkeypatch.setattr(ship, "WEIGHTS_DIR", weights)
     saved = dict(registry.REGISTRY)
-    try:
-        assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
-        entry = registry.REGISTRY["d2m-test"]
-        assert entry.kind == "d2m" and entry.sha256 == registry.sha256_file(weights / "d2m_test.safetensors")
-        assert (weights / "d2m_test.json").is_file()
-        text = source.read_text()
-        assert text.count('name="d2m-test"') == 1 and entry.sha256 in text
-        ast.parse(text)  # the edited file is still Python
-        (weights / "d2m_test.safetensors").unlink()
-        assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
-        assert source.read_text().count('name="d2m-test"') == 1  # updated in place, not added twice
-        first = tmp_path / "first.safetensors"
-        shutil.copyfile(weights / "d2m_test.safetensors", first)
-        assert main(["ship", "d2m", str(first), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
-        again = D2M.load(weights / "d2m_test.safetensors")
-        assert again.prior_weight == 2.5 and torch.allclose(again.code_prior, prior)
-        assert load_generator(weights / "d2m_test.safetensors")[1]["meta"]["source"] == str(gen_file)
-        # A new generator of the same level takes the shipped one's prior (it is counted from the music alone).
-        plain = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq).save(tmp_path / "plain.safetensors")
-        donor = str(weights / "d2m_test.safetensors")
-        args = ["ship", "d2m", str(plain), "--name", "d2m-test2", "--vqvae", str(vq_file), "--prior-from", donor]
-        assert main(args) == 0
-        taken = D2M.load(weights / "d2m_test2.safetensors")
-        assert taken.prior_weight == 2.5 and torch.allclose(taken.code_prior, prior)
-        assert main([*args, "--prior-cache", str(tmp_path)]) != 0  # one source of prior or the other
-    finally:
-        registry.REGISTRY.clear()
-        registry.REGISTRY.update(saved)
+    yield source, weights
+    registry.REGISTRY.clear()
+    registry.REGISTRY.update(saved)
 
 
-def test_ship_vqvae_keeps_every_stage_of_its_record(tmp_path, monkeypatch):
-    """`d2m ship vqvae --record A --record B` keeps both stages' records, in order; one record stays as it is."""
-    import json
+def test_ship_d2m_copies_checks_and_registers(tmp_path, scratch_registry):
+    """`d2m ship d2m` writes half-size weights beside their .json, generates with them, and writes the registry
+    entry: a new name gets one, shipping again updates its sha256; a shipped file shipped again (new decoders)
+    keeps its genre code prior, its weight and the source it was first shipped from."""
+    import ast
     import shutil
 
-    from dance2music.cli import main, ship
+    from dance2music.cli import main
     from dance2music.pretrained import registry
+
+    vq = VQVAE.from_preset("tiny", downs_t=(5, 2))
+    vq_file = vq.save(tmp_path / "vq.safetensors")
+    prior = torch.log_softmax(torch.randn(10, vq.l_bins), dim=1)
+    gen_file = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq, code_prior=prior,
+                   prior_weight=2.5).save(tmp_path / "g.safetensors")  # fmt: skip
+    source, weights = scratch_registry
+    assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+    entry = registry.REGISTRY["d2m-test"]
+    assert entry.kind == "d2m" and entry.sha256 == registry.sha256_file(weights / "d2m_test.safetensors")
+    assert (weights / "d2m_test.json").is_file()
+    text = source.read_text()
+    assert text.count('name="d2m-test"') == 1 and entry.sha256 in text
+    ast.parse(text)  # the edited file is still Python
+    (weights / "d2m_test.safetensors").unlink()
+    assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+    assert source.read_text().count('name="d2m-test"') == 1  # updated in place, not added twice
+    first = tmp_path / "first.safetensors"
+    shutil.copyfile(weights / "d2m_test.safetensors", first)
+    assert main(["ship", "d2m", str(first), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+    again = D2M.load(weights / "d2m_test.safetensors")
+    assert again.prior_weight == 2.5 and torch.allclose(again.code_prior, prior)
+    assert load_generator(weights / "d2m_test.safetensors")[1]["meta"]["source"] == str(gen_file)
+    # A new generator of the same level takes the shipped one's prior (it is counted from the music alone).
+    plain = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq).save(tmp_path / "plain.safetensors")
+    donor = str(weights / "d2m_test.safetensors")
+    args = ["ship", "d2m", str(plain), "--name", "d2m-test2", "--vqvae", str(vq_file), "--prior-from", donor]
+    assert main(args) == 0
+    taken = D2M.load(weights / "d2m_test2.safetensors")
+    assert taken.prior_weight == 2.5 and torch.allclose(taken.code_prior, prior)
+    assert main([*args, "--prior-cache", str(tmp_path)]) != 0  # one source of prior or the other
+
+
+def test_ship_vqvae_keeps_every_stage_of_its_record(tmp_path, scratch_registry):
+    """`d2m ship vqvae --record A --record B` keeps both stages' records, in order; one record stays as it is."""
+    import json
+
+    from dance2music.cli import main
 
     run = tmp_path / "run"
     run.mkdir()
@@ -133,26 +141,16 @@ def test_ship_vqvae_keeps_every_stage_of_its_record(tmp_path, monkeypatch):
     for k in range(2):
         records.append(tmp_path / f"r{k}.json")
         records[-1].write_text(json.dumps({"command": f"stage {k}", "curve": [{"step": k}]}))
-    source = tmp_path / "registry.py"
-    shutil.copyfile(registry.__file__, source)
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    monkeypatch.setattr(registry, "__file__", str(source))
-    monkeypatch.setattr(ship, "WEIGHTS_DIR", weights)
-    saved = dict(registry.REGISTRY)
-    try:
-        base = ["ship", "vqvae", str(run), "--name", "vqvae-test", "--command", "a && b"]
-        assert main([*base, "--record", str(records[0]), "--record", str(records[1])]) == 0
-        info = json.loads((weights / "vqvae_test.json").read_text())
-        assert [s["command"] for s in info["training"]["stages"]] == ["stage 0", "stage 1"]
-        assert info["command"] == "a && b"
-        assert main([*base, "--record", str(records[1])]) == 0
-        assert json.loads((weights / "vqvae_test.json").read_text())["training"]["command"] == "stage 1"
-        # a record that is not there: a non-zero status before anything is written
-        before = (weights / "vqvae_test.safetensors").read_bytes()
-        assert main([*base, "--name", "vqvae-test2", "--record", str(tmp_path / "none.json")]) != 0
-        assert not (weights / "vqvae_test2.safetensors").exists()
-        assert (weights / "vqvae_test.safetensors").read_bytes() == before
-    finally:
-        registry.REGISTRY.clear()
-        registry.REGISTRY.update(saved)
+    _, weights = scratch_registry
+    base = ["ship", "vqvae", str(run), "--name", "vqvae-test", "--command", "a && b"]
+    assert main([*base, "--record", str(records[0]), "--record", str(records[1])]) == 0
+    info = json.loads((weights / "vqvae_test.json").read_text())
+    assert [s["command"] for s in info["training"]["stages"]] == ["stage 0", "stage 1"]
+    assert info["command"] == "a && b"
+    assert main([*base, "--record", str(records[1])]) == 0
+    assert json.loads((weights / "vqvae_test.json").read_text())["training"]["command"] == "stage 1"
+    # a record that is not there: a non-zero status before anything is written
+    before = (weights / "vqvae_test.safetensors").read_bytes()
+    assert main([*base, "--name", "vqvae-test2", "--record", str(tmp_path / "none.json")]) != 0
+    assert not (weights / "vqvae_test2.safetensors").exists()
+    assert (weights / "vqvae_test.safetensors").read_bytes() == before
