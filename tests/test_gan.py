@@ -379,6 +379,27 @@ def test_init_from_an_earlier_run(gan_data, tmp_path):
         fit(gan_task(gan_data, 0, init_from=ckpt, **{"generator.channels": 24}), tmp_path / "bad")
 
 
+def test_generator_start_trains_the_discriminator_alone_first(gan_data, tmp_path):
+    """With generator_start, the first steps change D only; G learns from that step on; a start before the
+    discriminator's is refused."""
+    from dance2music.training.trainer import fit
+
+    fit(gan_task(gan_data, 2), tmp_path / "first")
+    ckpt = str(tmp_path / "first" / "checkpoint.pt")
+    first = torch.load(ckpt, map_location="cpu", weights_only=False)["models"]
+    g0, d0 = first["g"], first["d"]
+    task = gan_task(gan_data, 2, init_from=ckpt, generator_start=2)
+    res = fit(task, tmp_path / "frozen")
+    assert all(torch.equal(task.g.state_dict()[k], v) for k, v in g0.items())
+    assert math.isfinite(res.logs["adv/disc"]) and "loss/g" not in res.logs
+    assert any(not torch.equal(task.adversary.d.state_dict()[k], v) for k, v in d0.items())
+    task = gan_task(gan_data, 3, init_from=ckpt, generator_start=2)
+    fit(task, tmp_path / "then")
+    assert any(not torch.equal(task.g.state_dict()[k], v) for k, v in g0.items() if v.is_floating_point())
+    with pytest.raises(ConfigError, match="generator_start"):
+        gan_task(gan_data, 1, adversarial_start=5, generator_start=2)
+
+
 def test_cached_targets_are_the_music_of_the_clip(gan_data):
     """A clip's precomputed targets equal the encoding of its own music (away from the clip's edges), and its
     motion starts at the clip's first instant."""

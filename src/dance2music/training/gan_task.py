@@ -91,6 +91,9 @@ class GANExperiment:
     genre_dropout: float = 0.2  # chance a clip's genre is hidden (the model must work without one)
     tempo_dropout: float = 0.2
     adversarial_start: int = 0  # steps of regression-only warm-up before D is trained and used
+    # Steps in which only D learns, against a frozen G: a fine-tune (init_from a generator file) gives its fresh
+    # D time to become a critic before its gradients reach the trained G.
+    generator_start: int = 0
     # Start from the weights of an earlier GAN run on the same VQ-VAE: its RUN/checkpoint.pt (G and D) or an
     # exported generator .safetensors (G only). The optimizers and the step count start afresh; D layers the
     # earlier run lacked (e.g. a genre projection) keep their initialisation.
@@ -124,6 +127,8 @@ class GANTask(Task):
             raise ConfigError("data.gain changes the music, so it needs data.targets=online")
         if (config.data.rhythm or config.data.augment) and config.data.targets != "cached":
             raise ConfigError("data.rhythm and data.augment need data.targets=cached")
+        if config.generator_start < 0 or 0 < config.generator_start < config.adversarial_start:
+            raise ConfigError("generator_start must be 0 or at least adversarial_start (D learns while G waits)")
         self._dataset: Dataset | None = None
         self._val: list[dict[str, torch.Tensor]] | None = None
         self._logged_real = False
@@ -296,11 +301,18 @@ class GANTask(Task):
         audio, real, real_q = self._targets(batch)
         inputs = self._inputs(batch, train=True)
         extra = {"rhythm": inputs["rhythm"]} if inputs["rhythm"] is not None else {}
-        fake = self.g(
-            inputs["motion"], inputs["visual"], genre=inputs["genre"], tempo=inputs["tempo"], num_codes=self.num_codes,
-            **extra,
-        )  # fmt: skip
+        frozen = ctx.step < cfg.generator_start
+        with torch.set_grad_enabled(not frozen):
+            fake = self.g(
+                inputs["motion"], inputs["visual"], genre=inputs["genre"], tempo=inputs["tempo"],
+                num_codes=self.num_codes, **extra,
+            )  # fmt: skip
         logs: dict[str, Any] = {}
+        if frozen:  # D alone learns (see GANExperiment.generator_start)
+            d_step = self.adversary.step(ctx, real, fake.float(), batch["genre"])
+            logs["adv/disc"] = d_step.loss.detach()
+            logs.update(d_step.mean_scores())
+            return logs
         losses = self._g_losses(fake, real_q, real, audio)
         adversarial = ctx.step >= cfg.adversarial_start
         if adversarial:
