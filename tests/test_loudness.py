@@ -57,6 +57,40 @@ def test_limiter_keeps_the_timing() -> None:
     assert np.abs(onsets(out)[:8] - onsets(audio)[:8]).max() <= 2
 
 
+def _sparse_hits(seconds: float = 6.0, decay: float = 0.03, seed: int = 0) -> np.ndarray:
+    """Noise bursts decaying in ``decay`` s, four a second, over a faint hiss: a percussion-only track whose peaks
+    stand about 23 dB above its loudness (as a still dancer's music can be)."""
+    rng = np.random.default_rng(seed)
+    x = 0.001 * rng.normal(size=int(seconds * SR))
+    tail = np.exp(-np.arange(int(0.2 * SR)) / SR / decay)
+    for k, start in enumerate(range(int(0.05 * SR), x.size - tail.size, SR // 4)):
+        x[start : start + tail.size] += (0.7 if k % 2 == 0 else 0.3) * tail * rng.normal(size=tail.size)
+    return (0.7 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("decay", [0.005, 0.03])
+def test_music_too_peaky_for_the_limiter_is_soft_clipped_to_the_target(decay: float) -> None:
+    audio = _sparse_hits(decay=decay)
+    out, info = normalize_loudness(audio, SR)
+    measured = pyloudnorm.Meter(SR).integrated_loudness(out.astype(np.float64))
+    assert measured == pytest.approx(-16.0, abs=0.2) and true_peak(out) <= -1.0
+    assert info["clip_drive_db"] > 0 and "soft-clipped" in info["note"]
+
+
+def test_soft_clipping_keeps_the_hits_and_the_quiet_between_them() -> None:
+    audio = _sparse_hits(decay=0.03)
+    out, _ = normalize_loudness(audio, SR)
+    env = lambda x: np.convolve(np.abs(x), np.ones(256) / 256, "same")[::64]  # noqa: E731
+    spread = lambda e: 20 * np.log10(np.percentile(e, 95) / np.percentile(e, 10))  # noqa: E731
+    assert np.corrcoef(env(out), env(audio))[0, 1] > 0.9
+    assert spread(env(out)) > spread(env(audio)) - 6.0 > 20.0  # hits still stand 20+ dB over the gaps
+
+
+def test_music_the_limiter_can_bring_to_the_target_is_not_clipped() -> None:
+    _, info = normalize_loudness(_music_like(), SR)
+    assert info["clip_drive_db"] is None and "soft-clipped" not in info["note"]
+
+
 def test_bare_clicks_cannot_reach_the_target_and_say_so() -> None:
     """Clicks alone carry all their loudness in their peaks: limiting them makes them quieter, not louder."""
     out, info = normalize_loudness(_clicks(0.0), SR)

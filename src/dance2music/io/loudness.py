@@ -11,7 +11,12 @@ output sat around -25 LUFS and varied from dance to dance, quieter than the musi
    `pedalboard.Limiter` adds make-up gain and clips at 0 dBFS, so it cannot hold a ceiling);
 3. limiting lowers the loudness a little, so steps 1-2 repeat from the original with the gain corrected by the
    measured shortfall until the loudness is within `TOLERANCE_LU` of the target (two or three rounds);
-4. the limiter "substantially reduces" inter-sample overs but does not guarantee them away (its own
+4. music too peaky for that (a still dancer's music can be sparse drum hits over near-silence, its peaks far
+   above its loudness): a far-driven brick-wall limiter holds its gain down between the hits, so more gain stops
+   making it louder; such music goes instead through a tanh soft clipper whose ceiling is the limiter's, with the
+   drive found by bisection, then the limiter (the clipper has no memory: it flattens the tops of the hits and
+   leaves the quiet between them as far under them as it was);
+5. the limiter "substantially reduces" inter-sample overs but does not guarantee them away (its own
    documentation; -0.85 dBTP measured on a click track for a -1 dBTP ceiling), so the true peak is measured
    again (BS.1770-4 Annex 2: 4x oversampling) and, where it is still over, the whole signal is scaled down.
 
@@ -36,7 +41,12 @@ TOLERANCE_LU = 0.1
 LIMITER_MARGIN_DB = 0.3
 #: The most gain applied (dB): a near-silent hum is not raised into a roar.
 MAX_GAIN_DB = 50.0
+#: The most one round adds to the gain (dB): a far-driven brick-wall limiter holds its gain down between
+#: peaks, so that past some point more gain makes peaky music quieter, not louder.
+MAX_STEP_DB = 6.0
 _ROUNDS = 8
+#: Bisection rounds of the soft clipper's drive (music too peaky for the limiter alone).
+_CLIP_ROUNDS = 14
 #: Loudness targets accepted (LUFS): quieter is barely audible, louder cannot stay under the true-peak limit
 #: without the limiter crushing the music.
 MIN_TARGET_LUFS, MAX_TARGET_LUFS = -40.0, -6.0
@@ -83,7 +93,8 @@ def normalize_loudness(
 
     audio: float[N] (mono) or float[N, C], at ``sr`` Hz; returned as float32 of the same shape.
     Returns ``(audio, info)``; info: ``input_lufs``, ``output_lufs``, ``true_peak_dbtp`` (of the output),
-    ``gain_db`` (the gain before limiting), ``limited`` (the limiter changed samples), ``peak_scaled_db``
+    ``gain_db`` (the gain before limiting), ``limited`` (the limiter changed samples), ``clip_drive_db`` (the soft
+    clipper's drive, None when it was not needed), ``peak_scaled_db``
     (the final true-peak correction, 0 if none), ``note`` (what was done, in words), ``target_lufs``;
     levels of silence are None.
     """
@@ -101,25 +112,14 @@ def normalize_loudness(
                     peak_scaled_db=0.0, note="silent (nothing above the -70 LUFS gate): left as it is")  # fmt: skip
         return x.copy(), info
 
-    gain_db = min(target_lufs - measured, max_gain_db)
-    y, limited = x, False
-    prev: tuple[float, float] | None = None  # (gain, loudness) of the round before
-    best: tuple[float, np.ndarray, bool, float] | None = None  # (|miss|, audio, limited, gain) closest so far
-    for _ in range(_ROUNDS):
-        y, limited = _gain_and_limit(x, sr, gain_db, true_peak_dbtp - LIMITER_MARGIN_DB)
-        out = integrated_loudness(y, sr)
-        miss = target_lufs - out
-        if best is None or abs(miss) < best[0]:
-            best = abs(miss), y, limited, gain_db
-        if abs(miss) <= TOLERANCE_LU or gain_db >= max_gain_db:
-            break
-        # Under the limiter a dB of gain adds less than a dB of loudness: step by the slope seen so far (secant).
-        slope = 1.0 if prev is None or gain_db == prev[0] else (out - prev[1]) / (gain_db - prev[0])
-        if slope <= 0.05:  # more gain no longer makes it louder (the limiter takes it all): as close as it gets
-            break
-        prev = gain_db, out
-        gain_db = min(gain_db + miss / min(1.0, slope), max_gain_db)
-    _, y, limited, gain_db = best
+    y, limited, gain_db, out = _gain_to_target(x, sr, measured, target_lufs, true_peak_dbtp, max_gain_db)
+    clipped = None
+    if target_lufs - out > TOLERANCE_LU and target_lufs - measured < max_gain_db:
+        # Too peaky for the limiter alone (sparse drum hits over near-silence): soft-clip the hits first.
+        tried = _soft_clip_to_target(x, sr, target_lufs, true_peak_dbtp, max_gain_db)
+        if abs(target_lufs - tried[3]) < abs(target_lufs - out):
+            y, limited, clipped, out = tried
+            gain_db = clipped
 
     scaled = 0.0
     tp = true_peak(y)
@@ -137,11 +137,14 @@ def normalize_loudness(
             if gain_db >= max_gain_db
             else "too peaky to reach the target under the true-peak limit"
         )
+    if clipped is not None:
+        notes.append(f"soft-clipped first, driven {clipped:.1f} dB (too peaky for the limiter alone)")
     if limited:
         notes.append(f"peaks limited to {true_peak_dbtp - LIMITER_MARGIN_DB:g} dBTP")
     if scaled:
         notes.append(f"scaled {scaled:.2f} dB for inter-sample peaks")
     info.update(output_lufs=_round(out), true_peak_dbtp=_round(tp), gain_db=_round(gain_db), limited=limited,
+                clip_drive_db=None if clipped is None else _round(clipped),
                 peak_scaled_db=_round(scaled), note="; ".join(notes))  # fmt: skip
     return y, info
 
@@ -155,6 +158,59 @@ def check_target(target_lufs: float, true_peak_dbtp: float = -1.0) -> None:
         )
     if not (-20.0 <= float(true_peak_dbtp) <= 0.0):
         raise ConfigError(f"the true-peak limit must be between -20 and 0 dBTP, not {true_peak_dbtp:g}")
+
+
+def _gain_to_target(
+    x: np.ndarray, sr: int, measured: float, target_lufs: float, true_peak_dbtp: float, max_gain_db: float
+) -> tuple[np.ndarray, bool, float, float]:
+    """Gain (and the limiter) that bring ``x``, measured at ``measured`` LUFS, nearest ``target_lufs``:
+    (audio, limited, gain_db, output LUFS) of the closest round."""
+    gain_db = min(target_lufs - measured, max_gain_db)
+    prev: tuple[float, float] | None = None  # (gain, loudness) of the round before
+    best: tuple[float, np.ndarray, bool, float, float] | None = None  # (|miss|, audio, limited, gain, LUFS)
+    for _ in range(_ROUNDS):
+        y, limited = _gain_and_limit(x, sr, gain_db, true_peak_dbtp - LIMITER_MARGIN_DB)
+        out = integrated_loudness(y, sr)
+        miss = target_lufs - out
+        if best is None or abs(miss) < best[0]:
+            best = abs(miss), y, limited, gain_db, out
+        if abs(miss) <= TOLERANCE_LU or gain_db >= max_gain_db:
+            break
+        # Under the limiter a dB of gain adds less than a dB of loudness: step by the slope seen so far (secant).
+        slope = 1.0 if prev is None or gain_db == prev[0] else (out - prev[1]) / (gain_db - prev[0])
+        if slope <= 0.05:  # more gain no longer makes it louder (the limiter takes it all): as close as it gets
+            break
+        prev = gain_db, out
+        gain_db = min(gain_db + min(miss / min(1.0, slope), MAX_STEP_DB), max_gain_db)
+    assert best is not None
+    return best[1], best[2], best[3], best[4]
+
+
+def _soft_clip_to_target(
+    x: np.ndarray, sr: int, target_lufs: float, true_peak_dbtp: float, max_gain_db: float
+) -> tuple[np.ndarray, bool, float, float]:
+    """``x`` driven into a tanh soft clipper whose ceiling is the limiter's, then through the limiter (for the
+    peaks between samples), with the drive found by bisection: (audio, limited, drive_db, output LUFS) nearest
+    the target. Loudness rises steadily with the drive (the clipper has no memory, unlike the limiter's held
+    gain), so the target is reached whenever the drive allowed reaches it."""
+    ceiling_db = true_peak_dbtp - LIMITER_MARGIN_DB
+    c = np.float32(10 ** (ceiling_db / 20))
+    peak = float(np.max(np.abs(x)))
+    lo = ceiling_db - 20.0 * math.log10(peak)  # drive at which the largest sample just reaches the ceiling
+    hi = max(lo, max_gain_db)
+    best: tuple[float, np.ndarray, bool, float, float] | None = None
+    for _ in range(_CLIP_ROUNDS):
+        drive = 0.5 * (lo + hi) if best is not None else hi  # the most drive first: is the target reachable?
+        shaped = (c * np.tanh(x * np.float32(10 ** (drive / 20)) / c)).astype(np.float32)
+        y, limited = _gain_and_limit(shaped, sr, 0.0, ceiling_db)
+        out = integrated_loudness(y, sr)
+        if best is None or abs(target_lufs - out) < best[0]:
+            best = abs(target_lufs - out), y, limited, drive, out
+        if abs(target_lufs - out) <= TOLERANCE_LU or (drive == hi and out < target_lufs):
+            break
+        lo, hi = (drive, hi) if out < target_lufs else (lo, drive)
+    assert best is not None
+    return best[1], best[2], best[3], best[4]
 
 
 def _gain_and_limit(x: np.ndarray, sr: int, gain_db: float, ceiling_db: float) -> tuple[np.ndarray, bool]:
