@@ -13,7 +13,7 @@ import sys
 import torch
 
 from dance2music.errors import D2MError
-from dance2music.models.d2m import D2M
+from dance2music.models.d2m import D2M, check_noise_scale
 from dance2music.models.samples import write_samples
 from dance2music.pretrained.registry import REGISTRY, resolve
 
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--no-tempo", action="store_true", help="do not give the model the labelled tempo")
     ap.add_argument("--prior-weight", type=float, default=None, help="override the genre code prior's weight")
+    ap.add_argument("--noise-scale", type=float, default=None, help="override the generator's noise scale")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max", type=int, default=None, help="at most this many sequences")
     ap.add_argument("--threads", type=int, default=2)
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         model = D2M.from_pretrained(path) if args.vqvae is None else D2M.load(path, vqvae=args.vqvae)
         if args.prior_weight is not None:
             model.prior_weight = args.prior_weight
+        if args.noise_scale is not None:
+            model.noise_scale = check_noise_scale(args.noise_scale)
         files = write_samples(
             model, args.cache, args.out, split=args.split, seed=args.seed,
             mode="random-codes" if args.random_codes else "reconstruct" if args.reconstruct else "generate",

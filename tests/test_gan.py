@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -318,6 +319,31 @@ def test_genre_code_prior_in_the_lookup(gan_data, tmp_path):
     assert again.prior_weight == 0.5 and torch.equal(again.code_prior, prior)
     motion = torch.randn(1, 53, 20)
     assert torch.equal(model.generate(motion, genre=1, seed=0).codes, again.generate(motion, genre=1, seed=0).codes)
+
+
+def test_noise_scale_sets_how_much_the_seed_changes_the_music(gan_data, tmp_path):
+    """Noise scale 1 is the music as before; 0 takes the seed out of it; the scale travels in the generator
+    file (and is left out of it at 1); a negative or NaN scale is a one-line error."""
+    _, vq_path = gan_data
+    vq = VQVAE.load(vq_path)
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8, noise_dim=4), vq)
+    motion = torch.randn(1, 53, 30)
+    before = model.generate(motion, seed=0).codes
+    assert model.noise_scale == 1.0 and "noise_scale" not in json.loads(
+        model.save(tmp_path / "one.safetensors").with_suffix(".json").read_text()
+    )
+    model.noise_scale = 0.0
+    quiet = [model.generate(motion, seed=s).codes for s in (0, 1)]
+    assert torch.equal(quiet[0], quiet[1])
+    model.noise_scale = 1.0
+    assert torch.equal(model.generate(motion, seed=0).codes, before)
+    assert not torch.equal(model.generate(motion, seed=1).codes, before)  # the seed matters at scale 1
+    model.noise_scale = 0.0
+    again = D2M.load(model.save(tmp_path / "zero.safetensors"), vqvae=vq)
+    assert again.noise_scale == 0.0 and torch.equal(again.generate(motion, seed=3).codes, quiet[0])
+    for bad in (-0.5, float("nan")):
+        with pytest.raises(ConfigError, match="noise scale"):
+            D2M(tiny_generator(hop_length=8, latent_dim=8, noise_dim=4), vq, noise_scale=bad)
 
 
 def gan_task(gan_data, steps: int, cls=None, **extra):

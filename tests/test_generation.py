@@ -126,6 +126,13 @@ def test_ship_d2m_copies_checks_and_registers(tmp_path, scratch_registry):
     taken = D2M.load(weights / "d2m_test2.safetensors")
     assert taken.prior_weight == 2.5 and torch.allclose(taken.code_prior, prior)
     assert main([*args, "--prior-cache", str(tmp_path)]) != 0  # one source of prior or the other
+    # The noise scale is set by --noise-scale and kept when a shipped file is shipped again.
+    assert main([*args, "--noise-scale", "0.5"]) == 0
+    assert D2M.load(weights / "d2m_test2.safetensors").noise_scale == 0.5
+    shutil.copyfile(weights / "d2m_test2.safetensors", first)
+    assert main(["ship", "d2m", str(first), "--name", "d2m-test2", "--vqvae", str(vq_file)]) == 0
+    assert D2M.load(weights / "d2m_test2.safetensors").noise_scale == 0.5
+    assert main([*args, "--noise-scale", "-1"]) == 2
 
 
 def test_ship_vqvae_keeps_every_stage_of_its_record(tmp_path, scratch_registry):

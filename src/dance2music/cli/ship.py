@@ -4,7 +4,7 @@ Copy trained weights into the package's weights folder and write their registry 
 
     d2m ship vqvae runs/vqvae_base --name vqvae-base [--bench bench.json] [--record curve.json]
     d2m ship d2m RUN/generator.safetensors --name d2m-top --vqvae vqvae-base \\
-        [--prior-cache data/cache/synth --prior-weight 100 | --prior-from d2m-top] [--record record.json]
+        [--prior-cache data/cache/synth --prior-weight 100 | --prior-from d2m-top] [--noise-scale S] [--record R]
     d2m ship dance-genre OUT/dance_genre.safetensors         # scripts/train_dance_genre.py's file
     d2m ship genre-cnn OUT/genre_cnn.safetensors              # scripts/train_genre.py's file
 
@@ -67,6 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--prior-weight", type=float, default=None,
         help="weight of the prior in the lookup (0: none; default: the generator file's own, else 0)",
+    )  # fmt: skip
+    g.add_argument(
+        "--noise-scale", type=float, default=None,
+        help="standard deviation of the generator's noise when it makes music (training draws it at 1; below 1 "
+        "the music varies less with the seed; default: the generator file's own, else 1)",
     )  # fmt: skip
     g.add_argument(
         "--record", type=Path, default=None,
@@ -155,13 +160,16 @@ def run_d2m(args: argparse.Namespace) -> int:
     """A generator -> the weights folder (float16 weights, float32 buffers: half the size, the same music to the
     ear), with the shipped VQ-VAE's codebook digest and the genre code prior when asked; the copy must rebuild
     and generate before it is registered."""
-    from ..models.d2m import D2M, load_generator, save_generator
+    from ..models.d2m import D2M, check_noise_scale, load_generator, save_generator
     from ..models.vqvae import VQVAE
     from ..training.code_prior import code_prior_from_cache
 
     if args.prior_from and args.prior_cache:
         raise ConfigError("give --prior-cache or --prior-from, not both")
+    if args.noise_scale is not None:
+        check_noise_scale(args.noise_scale)
     generator, header = load_generator(args.generator)
+    noise_scale = float(header.get("noise_scale", 1.0)) if args.noise_scale is None else args.noise_scale
     # A shipped generator shipped again (new decoders) keeps the source it was first shipped from.
     meta = {"source": str(args.generator), **header["meta"]}
     if args.record is not None:
@@ -198,7 +206,7 @@ def run_d2m(args: argparse.Namespace) -> int:
         weight = args.prior_weight
     dst = _target(args.name, "d2m")
     save_generator(dst, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
-                   prior_weight=weight)  # fmt: skip
+                   prior_weight=weight, noise_scale=noise_scale)  # fmt: skip
     model = D2M.load(dst)  # the shipped copy must rebuild with the registered VQ-VAE and make music
     _check_generates(model)
     desc = f"D2M-GAN {model.level_name} level (hop {model.hop_length}) on {args.vqvae}"

@@ -191,6 +191,7 @@ class D2M(nn.Module):
         vqvae_ref: str | None = None,
         code_prior: torch.Tensor | None = None,
         prior_weight: float = 0.0,
+        noise_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.generator = generator
@@ -201,6 +202,9 @@ class D2M(nn.Module):
         #: or None; with ``prior_weight`` > 0 the lookup of a known genre adds ``-prior_weight * code_prior[g]``.
         self.register_buffer("code_prior", None if code_prior is None else code_prior.float())
         self.prior_weight = float(prior_weight)
+        #: Standard deviation of the generator's noise at inference (training draws it at 1): below 1 the music
+        #: varies less from seed to seed (the GAN "truncation trick"), above 1 more.
+        self.noise_scale = check_noise_scale(noise_scale)
         if vqvae.emb_width != generator.latent_dim:
             raise ModelError(f"generator makes {generator.latent_dim}-d features, the VQ-VAE needs {vqvae.emb_width}")
         freeze(vqvae)
@@ -413,7 +417,7 @@ class D2M(nn.Module):
         code_rate = float(g.code_rate)
         gen = torch.Generator().manual_seed(seed)
         noise_dim = int(getattr(g, "noise_dim", 0) or 0)
-        noise = torch.randn(1, noise_dim, n_codes, generator=gen) if noise_dim else None
+        noise = torch.randn(1, noise_dim, n_codes, generator=gen) * self.noise_scale if noise_dim else None
 
         t_frames = motion.shape[-1]
         win = max(1, int(round(window_seconds * MOTION_FPS / _GRID_FRAMES))) * _GRID_FRAMES
@@ -469,7 +473,7 @@ class D2M(nn.Module):
         """Write the generator (safetensors) with its spec and the VQ-VAE it belongs to; also ``<stem>.json``."""
         return save_generator(
             path, self.generator, vqvae=self.vqvae, vqvae_ref=self.vqvae_ref, meta=meta, half=half,
-            code_prior=self.code_prior, prior_weight=self.prior_weight,
+            code_prior=self.code_prior, prior_weight=self.prior_weight, noise_scale=self.noise_scale,
         )  # fmt: skip
 
     @classmethod
@@ -483,7 +487,8 @@ class D2M(nn.Module):
         """Rebuild a model from a generator file; the VQ-VAE is the one recorded in it unless given."""
         generator, header = load_generator(path, map_location=map_location)
         ref = header.get("vqvae")
-        prior = dict(code_prior=header.get("code_prior"), prior_weight=float(header.get("prior_weight") or 0.0))
+        prior = dict(code_prior=header.get("code_prior"), prior_weight=float(header.get("prior_weight") or 0.0),
+                     noise_scale=float(header.get("noise_scale", 1.0)))  # fmt: skip
         if vqvae is None or isinstance(vqvae, str):
             ref = vqvae or ref
             if not ref:
@@ -516,6 +521,14 @@ def _check_vqvae(vqvae: VQVAE, meta: dict, generator_path: str | os.PathLike) ->
         )
 
 
+def check_noise_scale(scale: float) -> float:
+    """``scale`` as a float, or a `ConfigError` unless it is finite and at least 0."""
+    value = float(scale)
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ConfigError(f"the noise scale must be a finite number >= 0 (1: as trained), not {scale}")
+    return value
+
+
 def freeze(module: nn.Module) -> nn.Module:
     """Eval mode and ``requires_grad=False`` on every parameter; returns ``module``."""
     module.eval()
@@ -537,12 +550,14 @@ def save_generator(
     half: bool = False,
     code_prior: torch.Tensor | None = None,
     prior_weight: float = 0.0,
+    noise_scale: float = 1.0,
 ) -> Path:
     """Write ``generator`` to ``path`` (safetensors; metadata: spec, hop, VQ-VAE name and sha256) atomically.
 
     A JSON copy of the metadata is written next to it (``<stem>.json``, as the pretrained registry expects).
     half: store float weights as float16 (halves the file; buffers such as ``sigma`` stay float32).
     code_prior, prior_weight: the genre code prior of `D2M.lookup_codes` (stored as ``lookup.code_prior``).
+    noise_scale: `D2M.noise_scale`, stored only when it is not 1 (files without it read as 1).
     """
     from safetensors.torch import save_file
 
@@ -566,6 +581,8 @@ def save_generator(
     }
     if code_prior is not None:
         fields["prior_weight"] = float(prior_weight)
+    if check_noise_scale(noise_scale) != 1.0:
+        fields["noise_scale"] = float(noise_scale)
     # One metadata key, as `VQVAE.save` writes: safetensors orders several keys at random, so the same
     # generator saved twice would get two different file sha256s (the registry's checksum).
     header = {_FORMAT: json.dumps(fields, sort_keys=True)}
