@@ -93,10 +93,9 @@ def normalize_loudness(
 
     audio: float[N] (mono) or float[N, C], at ``sr`` Hz; returned as float32 of the same shape.
     Returns ``(audio, info)``; info: ``input_lufs``, ``output_lufs``, ``true_peak_dbtp`` (of the output),
-    ``gain_db`` (the gain before limiting), ``limited`` (the limiter changed samples), ``clip_drive_db`` (the soft
-    clipper's drive, None when it was not needed), ``peak_scaled_db``
-    (the final true-peak correction, 0 if none), ``note`` (what was done, in words), ``target_lufs``;
-    levels of silence are None.
+    ``gain_db`` (the gain before limiting), ``limited`` (the limiter changed samples), ``clip_drive_db`` (the
+    soft clipper's drive, None when it was not needed), ``peak_scaled_db`` (the final true-peak correction, 0 if
+    none), ``note`` (what was done, in words), ``target_lufs``; levels of silence are None.
     """
     check_target(target_lufs, true_peak_dbtp)
     x = np.asarray(audio, dtype=np.float32)
@@ -109,7 +108,8 @@ def normalize_loudness(
     if not math.isfinite(measured):
         tp = true_peak(x)
         info.update(output_lufs=info["input_lufs"], true_peak_dbtp=_round(tp), gain_db=0.0, limited=False,
-                    peak_scaled_db=0.0, note="silent (nothing above the -70 LUFS gate): left as it is")  # fmt: skip
+                    clip_drive_db=None, peak_scaled_db=0.0,
+                    note="silent (nothing above the -70 LUFS gate): left as it is")  # fmt: skip
         return x.copy(), info
 
     y, limited, gain_db, out = _gain_to_target(x, sr, measured, target_lufs, true_peak_dbtp, max_gain_db)
