@@ -82,6 +82,17 @@ def test_a_short_or_motionless_dance_gets_a_default_grid():
     assert estimate_rhythm(Motion(np.zeros((0, 17, 3)), 30.0)).num_frames == 0
 
 
+def test_a_still_dancer_with_pose_noise_gets_the_default_grid_not_a_tempo_read_from_the_noise():
+    rng = np.random.default_rng(5)
+    pose = np.tile(bouncing(100, 1.0).keypoints[:1], (300, 1, 1))
+    noisy = pose.copy()
+    noisy[..., :2] += 0.001 * rng.normal(size=noisy[..., :2].shape)  # a pose model's jitter on a still person
+    r = estimate_rhythm(Motion(noisy.astype(np.float32), 30.0))
+    assert r.source == "default" and r.tempo == pytest.approx(110.0, rel=0.01) and not r.accent.any()
+    dancing = bouncing(100.0, 10.0)  # the same jitter on a dancer: the pulse is read
+    assert estimate_rhythm(dancing).source == "motion"
+
+
 def test_degrade_motion_keeps_the_timeline_and_the_pulse():
     m = bouncing(100.0, 6.0)
     rng = np.random.default_rng(3)

@@ -10,7 +10,8 @@ Steps (at the motion's frame rate, normally `constants.MOTION_FPS`):
 1. speed: mean joint speed of the visible joints plus the root (`features.kinematics.joint_speed`, the same
    kinematic-beat definition the metrics use), lightly smoothed;
 2. accent envelope: how deep the speed dips below its surroundings, ``max(0, local mean - speed)`` divided by
-   its 95th percentile; kinematic beats (the moments a dancer hits a pose) are its peaks;
+   its 95th percentile; kinematic beats (the moments a dancer hits a pose) are its peaks; a dancer whose dips
+   stay under `MIN_ACCENT_DIP` (a still person's pose noise) has none;
 3. tempo: the autocorrelation tempogram of the accent envelope (8-s windows, averaged) under a log-normal
    prior centred on 110 BPM, up to 200 BPM; a user's tempo replaces it;
 4. beat grid: the local phase of the envelope at that period, estimated in sliding windows of about three beats
@@ -51,6 +52,10 @@ SPEED_SMOOTH_S = 0.04
 DIP_WINDOW_S = 0.5
 #: The tempo is read from dips against shorter surroundings (a sharper envelope).
 TEMPO_DIP_WINDOW_S = 0.3
+#: Dips shallower than this (torso lengths per second, the clip's 95th percentile) are pose noise, not a
+#: dancer's accents: the envelope stays empty and the grid takes the default tempo (docs/results.md measures
+#: the pose of a still dancer against the slowest training dances).
+MIN_ACCENT_DIP = 0.02
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def accent_envelope(motion: Motion, window_s: float = DIP_WINDOW_S) -> np.ndarra
     around = uniform_filter1d(speed, size=max(3, int(round(window_s * fps)) | 1), mode="nearest")
     dip = np.clip(around - speed, 0.0, None) * valid
     scale = np.percentile(dip, 95) if np.any(dip > 0) else 0.0
-    return np.clip(dip / scale, 0.0, 1.5) if scale > 1e-9 else np.zeros_like(dip)
+    return np.clip(dip / scale, 0.0, 1.5) if scale > MIN_ACCENT_DIP else np.zeros_like(dip)
 
 
 def estimate_tempo(envelope: np.ndarray, fps: float) -> float | None:
