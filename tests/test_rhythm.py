@@ -93,6 +93,21 @@ def test_a_still_dancer_with_pose_noise_gets_the_default_grid_not_a_tempo_read_f
     assert estimate_rhythm(dancing).source == "motion"
 
 
+def test_the_cuts_of_an_edited_video_do_not_make_the_pulse():
+    """A jump cut every 2 s (the dancer shifted by three torso lengths, as a new framing puts him) is bridged:
+    the tempo and the grid stay the dance's instead of following the cuts' speed spikes."""
+    m = bouncing(100.0, 12.0)
+    root = np.zeros((m.num_frames, 2), np.float32)
+    for k, start in enumerate(range(60, m.num_frames, 60)):
+        root[start:, 0] += 3.0 if k % 2 == 0 else -2.5
+    cut = Motion(m.keypoints, m.fps, m.valid, root)
+    clean, edited = estimate_rhythm(m), estimate_rhythm(cut)
+    assert edited.tempo == pytest.approx(clean.tempo, rel=0.03)
+    hits = m.meta["hits"]
+    near = [np.min(np.abs(edited.beat_times() - h)) for h in hits if 1.0 < h < 11.0]
+    assert np.median(near) < 0.05
+
+
 def test_degrade_motion_keeps_the_timeline_and_the_pulse():
     m = bouncing(100.0, 6.0)
     rng = np.random.default_rng(3)

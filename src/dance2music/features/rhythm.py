@@ -11,7 +11,8 @@ Steps (at the motion's frame rate, normally `constants.MOTION_FPS`):
    kinematic-beat definition the metrics use), lightly smoothed;
 2. accent envelope: how deep the speed dips below its surroundings, ``max(0, local mean - speed)`` divided by
    its 95th percentile; kinematic beats (the moments a dancer hits a pose) are its peaks; a dancer whose dips
-   stay under `MIN_ACCENT_DIP` (a still person's pose noise) has none;
+   stay under `MIN_ACCENT_DIP` (a still person's pose noise) has none, and jumps faster than any dance (the
+   cuts of an edited video, `MAX_DANCE_SPEED`) are bridged over;
 3. tempo: the autocorrelation tempogram of the accent envelope (8-s windows, averaged) under a log-normal
    prior centred on 110 BPM, up to 200 BPM; a user's tempo replaces it;
 4. beat grid: the local phase of the envelope at that period, estimated in sliding windows of about three beats
@@ -28,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+from scipy.ndimage import binary_dilation, gaussian_filter1d, uniform_filter1d
 
 from ..types import Motion
 from .kinematics import joint_speed, visible_joints
@@ -56,6 +57,11 @@ TEMPO_DIP_WINDOW_S = 0.3
 #: dancer's accents: the envelope stays empty and the grid takes the default tempo (docs/results.md measures
 #: the pose of a still dancer against the slowest training dances).
 MIN_ACCENT_DIP = 0.02
+#: A mean joint speed (torso lengths per second) above any dance's: a jump cut or a tracking jump, whose speed
+#: spike would otherwise rule the envelope's scale and the tempo (docs/results.md: real, synthetic, cut dances).
+MAX_DANCE_SPEED = 10.0
+#: Seconds on each side of such a jump whose speed is set aside too (the spline resampling rings around it).
+JUMP_MARGIN_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -132,12 +138,26 @@ def accent_envelope(motion: Motion, window_s: float = DIP_WINDOW_S) -> np.ndarra
     if motion.num_frames < 3:
         return np.zeros(motion.num_frames)
     speed, valid = joint_speed(motion, fps=fps, smooth_s=SPEED_SMOOTH_S, joints=visible_joints(motion))
+    speed, valid = _without_jumps(speed, valid, fps)
     if not np.any(speed > 0):
         return np.zeros(motion.num_frames)
     around = uniform_filter1d(speed, size=max(3, int(round(window_s * fps)) | 1), mode="nearest")
     dip = np.clip(around - speed, 0.0, None) * valid
     scale = np.percentile(dip, 95) if np.any(dip > 0) else 0.0
     return np.clip(dip / scale, 0.0, 1.5) if scale > MIN_ACCENT_DIP else np.zeros_like(dip)
+
+
+def _without_jumps(speed: np.ndarray, valid: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """``speed`` with the frames around jumps faster than `MAX_DANCE_SPEED` bridged linearly from their
+    neighbours, and ``valid`` without them: a cut is neither an accent nor the scale of the accents."""
+    jump = speed > MAX_DANCE_SPEED
+    if not jump.any():
+        return speed, valid
+    jump = binary_dilation(jump, iterations=max(1, int(round(JUMP_MARGIN_S * fps))))
+    if jump.all():
+        return np.zeros_like(speed), np.zeros_like(valid)
+    idx = np.arange(speed.size)
+    return np.interp(idx, idx[~jump], speed[~jump]), valid & ~jump
 
 
 def estimate_tempo(envelope: np.ndarray, fps: float) -> float | None:
