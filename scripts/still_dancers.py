@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slowdowns", type=float, nargs="+", default=[2.0])
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    model = Dance2Music.from_pretrained(args.model)
     if (args.folder is None) == (args.video is None):
-        p.error("give a folder of keypoint sequences or --video, not both")
+        p.error("give one of: a folder of keypoint sequences, --video FILE")
+    model = Dance2Music.from_pretrained(args.model)
     head = "accent dips (torso/s) | beat grid | LUFS | true peak (dBTP) | silent | onsets/s | flux CV | clip drive (dB)"
     print(f"| {args.model}: dance | variant | {head} |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
