@@ -14,6 +14,7 @@ from dance2music.features.pose import (
     SMOOTH_SIGMA_S,
     PoseTracker,
     cubic_spline,
+    join_cuts,
     keypoints_from_image,
     track_to_motion,
 )
@@ -72,6 +73,34 @@ def test_track_to_motion_resamples_fills_and_flags() -> None:
     assert motion.meta["scale_px"] == pytest.approx(100.0)
     assert np.allclose(motion.root[:, 0], (np.clip(grid, 0, times[-1]) - 0.0) * 0.5, atol=1e-3)
     assert motion.meta["detected_frames"] == detected.sum()
+
+
+def test_the_shots_of_an_edited_video_are_joined() -> None:
+    """A cut to a shot where the dancer stands 300 px to the left at 1.5x the size: after `join_cuts` the hips go
+    on where they were and the torso keeps its length, so the motion has no jump; a travelling dancer without
+    cuts is left exactly as he was."""
+    times = np.arange(40) / 10.0
+    base = np.zeros((17, 2))
+    base[J["left_hip"]], base[J["right_hip"]] = (110, 200), (90, 200)
+    base[J["left_shoulder"]], base[J["right_shoulder"]] = (115, 100), (85, 100)
+    kp = np.zeros((40, 17, 3))
+    kp[..., :2] = base + np.array([50.0, 0.0]) * times[:, None, None]  # travels right at 50 px/s (half a torso)
+    kp[..., 2] = 0.9
+    detected = np.ones(40, bool)
+    same, cuts = join_cuts(times, kp, detected)
+    assert cuts == 0 and np.array_equal(same, kp)
+    edited = kp.copy()
+    hips_at = 0.5 * (kp[20, J["left_hip"], :2] + kp[20, J["right_hip"], :2])
+    edited[20:, :, :2] = (kp[20:, :, :2] - hips_at) * 1.5 + hips_at + np.array([-300.0, 0.0])
+    joined, cuts = join_cuts(times, edited, detected)
+    assert cuts == 1
+    hips = 0.5 * (joined[:, J["left_hip"], :2] + joined[:, J["right_hip"], :2])
+    assert np.abs(np.diff(hips[:, 0])).max() <= 5.0 + 1e-9 and np.allclose(joined[:20], kp[:20])  # travel only
+    shoulders = 0.5 * (joined[:, J["left_shoulder"], :2] + joined[:, J["right_shoulder"], :2])
+    torso = np.linalg.norm(shoulders - hips, axis=1)
+    assert np.allclose(torso, 100.0)
+    motion = track_to_motion(times, edited, detected, fps=30.0, sigma=0.0)
+    assert motion.meta["cuts_joined"] == 1 and np.abs(np.diff(motion.root[:, 0])).max() < 0.1
 
 
 def test_cubic_spline_equals_scipy() -> None:

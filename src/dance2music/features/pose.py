@@ -50,6 +50,11 @@ SMOOTH_SIGMA_S = 0.033
 #: Below this share of frames with a detection, a video is said to have no person.
 MIN_DETECTION_RATE = 0.05
 
+#: A cut (an edit to another shot): the hips move more than this many torso lengths between two frames at most
+#: `CUT_MAX_GAP_S` apart, faster than any dancer travels (docs/results.md, edited videos).
+CUT_JUMP_TORSO = 1.0
+CUT_MAX_GAP_S = 0.25
+
 # protobuf 4.25 warns on every `Pose.process` call from MediaPipe's own code; nothing to act on.
 warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
 
@@ -178,6 +183,38 @@ def cubic_spline(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
     return y[k] + t * (s0 + t * (c2 + t * c3))
 
 
+def join_cuts(times: np.ndarray, keypoints_px: np.ndarray, detected: np.ndarray) -> tuple[np.ndarray, int]:
+    """``keypoints_px`` float[N, 17, 3] with the shots of an edited video joined: at each cut (see
+    `CUT_JUMP_TORSO`) every later frame is moved and scaled about its hips so that the hips continue where the
+    last shot left them and the torso keeps the last shot's length. Returns (keypoints, number of cuts).
+
+    Without this a cut is a jump of the whole body in one frame: a speed no dance has, in the motion the
+    generator sees and in the rhythm read from it."""
+    i = {"ls": 5, "rs": 6, "lh": 11, "rh": 12}
+    kp = np.array(keypoints_px, np.float64, copy=True)
+    seen = kp[:, [i["ls"], i["rs"], i["lh"], i["rh"]], 2] > 0
+    ok = np.asarray(detected, bool) & seen.all(axis=1)
+    hips = 0.5 * (kp[:, i["lh"], :2] + kp[:, i["rh"], :2])
+    torso = np.linalg.norm(0.5 * (kp[:, i["ls"], :2] + kp[:, i["rs"], :2]) - hips, axis=1)
+    idx = np.flatnonzero(ok)
+    if idx.size < 3:
+        return kp, 0
+    ref = float(np.median(torso[idx]))
+    step = np.linalg.norm(np.diff(hips[idx], axis=0), axis=1)
+    close = np.diff(times[idx]) <= CUT_MAX_GAP_S
+    cut_at = idx[1:][close & (step > CUT_JUMP_TORSO * ref)]
+    bounds = [int(idx[0]), *cut_at.tolist(), kp.shape[0]]
+    for k, start in enumerate(cut_at):
+        before = idx[(idx >= bounds[k]) & (idx < start)]
+        after = idx[(idx >= start) & (idx < bounds[k + 2])]
+        last = int(before[-1])
+        scale = float(np.median(torso[before]) / max(np.median(torso[after]), 1e-9))
+        kp[start:, :, :2] = (kp[start:, :, :2] - hips[start]) * scale + hips[last]
+        hips[start:] = (hips[start:] - hips[start]) * scale + hips[last]
+        torso[start:] *= scale
+    return kp, int(cut_at.size)
+
+
 def track_to_motion(
     times: np.ndarray,
     keypoints_px: np.ndarray,
@@ -198,7 +235,8 @@ def track_to_motion(
     duration: seconds the output covers (grid ``k / fps`` for ``k < round(duration * fps)``); default: up to
         the last frame plus one frame interval.
 
-    Steps: zero-phase Gaussian smoothing (``sigma`` s) over detected frames, gaps filled linearly in time
+    Steps: the shots of an edited video joined (`join_cuts`), zero-phase Gaussian smoothing (``sigma`` s) over
+    detected frames, gaps filled linearly in time
     (held at the ends), cubic resampling to ``fps``, then `normalize_keypoints`. Grid frames whose nearest
     source frame had no detection, or that fall inside a gap, are ``valid=False`` with confidence 0.
     Raises `NoPersonError` when fewer than ``min_detection_rate`` of the frames had a person.
@@ -219,6 +257,7 @@ def track_to_motion(
         keep = np.concatenate([[True], np.diff(times) > 0])  # duplicate timestamps: keep the first
         times, kp, detected = times[keep], kp[keep], detected[keep]
         n = len(times)
+    kp, cuts = join_cuts(times, kp, detected)
     flat = kp.reshape(n, 51)
     flat = _gaussian_smooth(times, flat, detected, sigma)
     # Fill undetected frames in time (linear, held at the ends) so the spline sees a continuous track;
@@ -257,6 +296,7 @@ def track_to_motion(
         detected_frames=n_det,
         detection_rate=n_det / n,
         smooth_sigma_s=float(sigma),
+        cuts_joined=cuts,
         pose_model="mediapipe-pose-full (model_complexity=1)",
     )
     return normalize_keypoints(out_px, fps, valid, meta=info)
