@@ -5,9 +5,10 @@ cut on, the dancer is shifted by up to ``--shift`` pixels and scaled by 0.7-1.3 
 when an edit moves to another shot (fixed seed). The cut dance goes through `d2m generate`'s analysis
 (10 fps); its rhythm grid and the model's music (``--seeds`` seeds, no genre) are scored against the uncut
 dance's kinematic beats (pose at every frame): BeatAlign (Bailando) and beat F1, mean over dances.
-``--no-bridge`` turns off the rhythm's jump bridging (`features.rhythm.MAX_DANCE_SPEED`), for comparison.
+``--no-join`` turns off the joining of the shots (`features.pose.join_cuts`) and ``--no-bridge`` the rhythm's
+jump bridging (`features.rhythm.MAX_DANCE_SPEED`), for comparison.
 
-    python scripts/cut_dances.py ../shared/data/real-motion [--model d2m-top] [--every 3] [--no-bridge]
+    python scripts/cut_dances.py ../shared/data/real-motion [--model d2m-top] [--every 3] [--no-join] [--no-bridge]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from dance2music.api import Dance2Music
 from dance2music.constants import SAMPLE_RATE
+from dance2music.features import pose as P
 from dance2music.features import rhythm as R
 from dance2music.features.beats import beat_alignment, kinematic_beats
 from dance2music.metrics import evaluate_motion as em
@@ -42,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shift", type=float, default=300.0, help="largest shift of the dancer at a cut (pixels)")
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="seed of the cuts")
+    p.add_argument("--no-join", action="store_true", help="score without joining the shots at the cuts")
     p.add_argument("--no-bridge", action="store_true", help="score without the rhythm's jump bridging")
     args = p.parse_args(argv)
+    if args.no_join:
+        P.CUT_JUMP_TORSO = float("inf")
     if args.no_bridge:
         R.MAX_DANCE_SPEED = float("inf")
     model = Dance2Music.from_pretrained(args.model)
