@@ -24,14 +24,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
 from dance2music.api import Dance2Music
 from dance2music.constants import SAMPLE_RATE
 from dance2music.features import rhythm as R
-from dance2music.features.kinematics import joint_speed, visible_joints
 from dance2music.io.loudness import true_peak
 from dance2music.metrics import evaluate_motion as em
+from dance2music.types import resample_series
 
 
 def scaled(keypoints: np.ndarray, amplitude: float) -> np.ndarray:
@@ -42,21 +41,15 @@ def scaled(keypoints: np.ndarray, amplitude: float) -> np.ndarray:
     return kp
 
 
-def slowed(keypoints: np.ndarray, factor: float) -> np.ndarray:
-    """The dance ``factor`` times slower (linear interpolation between frames, same frame rate)."""
-    kp = np.asarray(keypoints, np.float64)
-    n = kp.shape[0]
-    t = np.arange(0.0, n - 1, 1.0 / factor)
-    flat = kp.reshape(n, -1)
-    out = np.stack([np.interp(t, np.arange(n), flat[:, c]) for c in range(flat.shape[1])], axis=1)
-    return out.reshape(-1, *kp.shape[1:])
+def slowed(keypoints: np.ndarray, factor: float, fps: float) -> np.ndarray:
+    """The dance ``factor`` times slower at the same frame rate (linear interpolation between frames)."""
+    return resample_series(np.asarray(keypoints, np.float64), fps, fps * factor, kind="linear")
 
 
 def dip_depth(motion) -> float:
     """95th percentile of the speed dips (torso lengths / s), the scale `R.accent_envelope` divides by."""
-    speed, valid = joint_speed(motion, fps=motion.fps, smooth_s=R.SPEED_SMOOTH_S, joints=visible_joints(motion))
-    around = uniform_filter1d(speed, size=max(3, int(round(R.DIP_WINDOW_S * motion.fps)) | 1), mode="nearest")
-    return float(np.percentile(np.clip(around - speed, 0.0, None) * valid, 95)) if speed.size else 0.0
+    dips = R.speed_dips(motion)
+    return float(np.percentile(dips, 95)) if dips.size else 0.0
 
 
 def video_variants(video: Path, work: Path) -> dict[str, Path]:
@@ -125,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         s = em.load_keypoint_sequence(f)
         kp = s.keypoints[: int(round(args.seconds * s.fps))]
         variants = {f"movement x{a:g}": scaled(kp, a) for a in args.amplitudes}
-        variants.update({f"{k:g}x slower": slowed(kp, k) for k in args.slowdowns})
+        variants.update({f"{k:g}x slower": slowed(kp, k, s.fps) for k in args.slowdowns})
         variants["standing still"] = np.repeat(kp[:1], kp.shape[0], axis=0)
         for name, k in variants.items():
             motion = em.keypoints_to_motion(k, s.fps)

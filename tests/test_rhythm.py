@@ -89,7 +89,7 @@ def test_a_still_dancer_with_pose_noise_gets_the_default_grid_not_a_tempo_read_f
     noisy[..., :2] += 0.001 * rng.normal(size=noisy[..., :2].shape)  # a pose model's jitter on a still person
     r = estimate_rhythm(Motion(noisy.astype(np.float32), 30.0))
     assert r.source == "default" and r.tempo == pytest.approx(110.0, rel=0.01) and not r.accent.any()
-    dancing = bouncing(100.0, 10.0)  # the same jitter on a dancer: the pulse is read
+    dancing = bouncing(100.0, 10.0)  # a dancer (the fixture has a jitter of its own): the pulse is read
     assert estimate_rhythm(dancing).source == "motion"
 
 

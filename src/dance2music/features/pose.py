@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import MOTION_FPS
+from ..constants import COCO17_INDEX, MOTION_FPS
 from ..errors import NoPersonError
 from ..io.video import iter_frames, probe
 from ..types import Motion
@@ -190,12 +190,11 @@ def join_cuts(times: np.ndarray, keypoints_px: np.ndarray, detected: np.ndarray)
 
     Without this a cut is a jump of the whole body in one frame: a speed no dance has, in the motion the
     generator sees and in the rhythm read from it."""
-    i = {"ls": 5, "rs": 6, "lh": 11, "rh": 12}
+    ls, rs, lh, rh = (COCO17_INDEX[j] for j in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
     kp = np.array(keypoints_px, np.float64, copy=True)
-    seen = kp[:, [i["ls"], i["rs"], i["lh"], i["rh"]], 2] > 0
-    ok = np.asarray(detected, bool) & seen.all(axis=1)
-    hips = 0.5 * (kp[:, i["lh"], :2] + kp[:, i["rh"], :2])
-    torso = np.linalg.norm(0.5 * (kp[:, i["ls"], :2] + kp[:, i["rs"], :2]) - hips, axis=1)
+    ok = np.asarray(detected, bool) & (kp[:, [ls, rs, lh, rh], 2] > 0).all(axis=1)
+    hips = 0.5 * (kp[:, lh, :2] + kp[:, rh, :2])
+    torso = np.linalg.norm(0.5 * (kp[:, ls, :2] + kp[:, rs, :2]) - hips, axis=1)
     idx = np.flatnonzero(ok)
     if idx.size < 3:
         return kp, 0

@@ -132,8 +132,9 @@ class Rhythm:
         return np.stack(cols, axis=1).astype(np.float32)
 
 
-def accent_envelope(motion: Motion, window_s: float = DIP_WINDOW_S) -> np.ndarray:
-    """float64[T]: the movement-accent envelope of ``motion`` at its own frame rate (see the module docstring)."""
+def speed_dips(motion: Motion, window_s: float = DIP_WINDOW_S) -> np.ndarray:
+    """float64[T]: how far the dancer's speed dips under its mean over ``window_s`` around each frame (torso
+    lengths per second; 0 where no person was seen), at the motion's own frame rate."""
     fps = motion.fps
     if motion.num_frames < 3:
         return np.zeros(motion.num_frames)
@@ -142,7 +143,12 @@ def accent_envelope(motion: Motion, window_s: float = DIP_WINDOW_S) -> np.ndarra
     if not np.any(speed > 0):
         return np.zeros(motion.num_frames)
     around = uniform_filter1d(speed, size=max(3, int(round(window_s * fps)) | 1), mode="nearest")
-    dip = np.clip(around - speed, 0.0, None) * valid
+    return np.clip(around - speed, 0.0, None) * valid
+
+
+def accent_envelope(motion: Motion, window_s: float = DIP_WINDOW_S) -> np.ndarray:
+    """float64[T]: the movement-accent envelope of ``motion`` at its own frame rate (see the module docstring)."""
+    dip = speed_dips(motion, window_s)
     scale = np.percentile(dip, 95) if np.any(dip > 0) else 0.0
     return np.clip(dip / scale, 0.0, 1.5) if scale > MIN_ACCENT_DIP else np.zeros_like(dip)
 
