@@ -236,6 +236,27 @@ def test_api_reads_the_rhythm_obeys_a_tempo_and_windows_change_nothing():
     assert np.array_equal(plain.codes, whole.codes) == (lock["shift"] == 0.0)
 
 
+def test_a_grid_too_fast_for_the_generator_is_followed_in_half_time():
+    from dance2music.models.d2m import MAX_GRID_BPM, dance_tensors
+
+    r = estimate_rhythm(bouncing(90.0, 6.0), tempo=180.0)
+    h = r.scaled(0.5)
+    assert h.tempo == pytest.approx(90.0) and h.tempo < MAX_GRID_BPM < r.tempo
+    beats, kept = r.beat_times(), h.beat_times()  # half time keeps the grid's beats at even counts
+    np.testing.assert_allclose(kept, beats[np.mod(np.ceil(r.beat_count[0]) + np.arange(beats.size), 2) == 0])
+    double = r.scaled(2.0).beat_times()  # double time adds a beat between each two
+    np.testing.assert_allclose(double[np.mod(np.ceil(2 * r.beat_count[0]) + np.arange(double.size), 2) == 0], beats)
+    model = tiny_rhythm_model()
+    m, v = dance_tensors(bouncing(90.0, 6.0))
+    fast = model.model.generate(m, v, rhythm=r, tempo=180.0, seed=2, beat_lock=False)
+    slow = model.model.generate(m, v, rhythm=h, tempo=90.0, seed=2, beat_lock=False)
+    assert fast.grid_scale == 0.5 and slow.grid_scale == 1.0
+    torch.testing.assert_close(fast.codes, slow.codes, rtol=0, atol=0)  # the fast grid is given as its half
+    given = model.generate(bouncing(90.0, 6.0), seed=2, tempo=180.0, loudness=None)
+    assert given.meta["grid_scale"] == 0.5 and given.meta["dance_tempo"] == pytest.approx(180.0, rel=0.01)
+    assert model.generate(bouncing(90.0, 6.0), seed=2, tempo=60.0, loudness=None).meta["grid_scale"] == 1.0
+
+
 def test_the_grid_extended_runs_on_still_at_both_ends():
     r = estimate_rhythm(bouncing(100.0, 4.0))
     e = r.extended(30)

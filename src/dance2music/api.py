@@ -275,6 +275,7 @@ class Dance2Music:
             "dance_tempo": None if rhythm is None else round(rhythm.tempo, 1),  # the beat grid the music follows
             "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"
             "beat_lock": music.beat_lock,
+            "grid_scale": music.grid_scale,  # 0.5: the grid was too fast for the generator, the music in half time
             "seed": music.seed,
             "duration": duration,
         }

@@ -116,6 +116,12 @@ class Rhythm:
             present=np.pad(self.present, frames, constant_values=True),
         )
 
+    def scaled(self, factor: float) -> Rhythm:
+        """The same grid counted ``factor`` times as fast: 0.5 keeps every other beat (half time), 2 adds a beat
+        between each two (double time); the accents are unchanged."""
+        k = float(factor)
+        return replace(self, tempo=self.tempo * k, beat_count=self.beat_count * k, local_bpm=self.local_bpm * k)
+
     def beat_times(self) -> np.ndarray:
         """float64[K]: seconds where the grid's beats fall (linear interpolation of the beat count)."""
         c = self.beat_count
