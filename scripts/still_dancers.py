@@ -3,7 +3,8 @@
 Each keypoint sequence of a folder (the real-motion panel) is cut to its first ``--seconds`` and turned into
 dancers who move less or more slowly than the original: the movement around each joint's mean position scaled by
 ``--amplitudes`` (1 = as danced, 0.1 = a tenth of the excursion, the pose kept), and the dance slowed by
-``--slowdowns`` (2 = half speed, twice as long), plus one dancer standing still (the first pose held). Music
+``--slowdowns`` (2 = half speed, twice as long), plus one dancer standing still (the first pose held) and one
+who leaves the frame for ``--absent`` seconds in the middle (no detection there). Music
 comes from a model as `d2m generate` makes it (keypoints analysed at its default rate, loudness-normalized to
 -16 LUFS); per variant the table gives the depth of the dancer's accents (95th percentile of the speed dips,
 torso lengths per second: `features.rhythm.accent_envelope`), the beat grid the music follows and where its
@@ -44,6 +45,14 @@ def scaled(keypoints: np.ndarray, amplitude: float) -> np.ndarray:
 def slowed(keypoints: np.ndarray, factor: float, fps: float) -> np.ndarray:
     """The dance ``factor`` times slower at the same frame rate (linear interpolation between frames)."""
     return resample_series(np.asarray(keypoints, np.float64), fps, fps * factor, kind="linear")
+
+
+def absent(keypoints: np.ndarray, seconds: float, fps: float) -> np.ndarray:
+    """``keypoints`` with no detection (confidence 0) for ``seconds`` in the middle: the dancer out of the frame."""
+    kp = np.array(keypoints, np.float64, copy=True)
+    mid, half = kp.shape[0] // 2, int(round(seconds * fps / 2))
+    kp[max(0, mid - half) : mid + half, :, 2] = 0.0
+    return kp
 
 
 def dip_depth(motion) -> float:
@@ -101,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--amplitudes", type=float, nargs="+", default=[1.0, 0.5, 0.25, 0.1])
     p.add_argument("--slowdowns", type=float, nargs="+", default=[2.0])
+    p.add_argument("--absent", type=float, default=4.0, help="seconds the dancer is out of the frame mid-dance")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if (args.folder is None) == (args.video is None):
@@ -120,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         variants = {f"movement x{a:g}": scaled(kp, a) for a in args.amplitudes}
         variants.update({f"{k:g}x slower": slowed(kp, k, s.fps) for k in args.slowdowns})
         variants["standing still"] = np.repeat(kp[:1], kp.shape[0], axis=0)
+        variants[f"out of frame {args.absent:g} s"] = absent(kp, args.absent, s.fps)
         for name, k in variants.items():
             motion = em.keypoints_to_motion(k, s.fps)
             rows.append(report(s.name, name, model.generate(motion, seed=args.seed, genre=None), motion))
