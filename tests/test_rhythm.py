@@ -179,6 +179,9 @@ def test_gan_task_with_rhythm_and_augmentation_trains_and_exports(gan_data, tmp_
     a, b = ds[1], ds[1]
     assert a["rhythm"].shape == (a["motion"].shape[0], RHYTHM_DIM)
     assert torch.equal(a["rhythm"], b["rhythm"]) and torch.equal(a["motion"], b["motion"])  # pure in the index
+    ds.augment, ds._motions[0] = None, bouncing(160.0, 8.0)  # a grid too fast for G: half time, as generate does
+    _, fast = ds._dance(0, 1.0, 0)
+    assert np.median(fast[:, 4]) == pytest.approx(np.log2(80.0 / 120.0), abs=0.03)
     model = D2M.load(tmp_path / "run" / "generator.safetensors")
     assert model.generator.rhythm_dim == RHYTHM_DIM and not model.generator.use_tempo
     assert model.rhythm_window == 2.0  # the grids it learned from: generate reads the dance's with the same window
@@ -237,11 +240,13 @@ def test_api_reads_the_rhythm_obeys_a_tempo_and_windows_change_nothing():
 
 
 def test_a_grid_too_fast_for_the_generator_is_followed_in_half_time():
-    from dance2music.models.d2m import MAX_GRID_BPM, dance_tensors
+    from dance2music.features.rhythm import MAX_GRID_BPM, for_generator
+    from dance2music.models.d2m import dance_tensors
 
     r = estimate_rhythm(bouncing(90.0, 6.0), tempo=180.0)
     h = r.scaled(0.5)
     assert h.tempo == pytest.approx(90.0) and h.tempo < MAX_GRID_BPM < r.tempo
+    assert for_generator(r).tempo == h.tempo and for_generator(h) is h
     beats, kept = r.beat_times(), h.beat_times()  # half time keeps the grid's beats at even counts
     np.testing.assert_allclose(kept, beats[np.mod(np.ceil(r.beat_count[0]) + np.arange(beats.size), 2) == 0])
     double = r.scaled(2.0).beat_times()  # double time adds a beat between each two

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..constants import CLIP_SECONDS
 from ..errors import InputError
-from ..features.rhythm import PHASE_WINDOW_BEATS, estimate_rhythm
+from ..features.rhythm import PHASE_WINDOW_BEATS, estimate_rhythm, for_generator
 from ..io.files import atomic_output
 from ..types import Motion
 from .augment import MotionAugment, degrade_motion
@@ -206,5 +206,5 @@ class LatentClipDataset(SequenceClips):
         motion = frames_at(window.features(), left / self.motion_fps, self.motion_fps, n)
         if not self.rhythm:
             return motion, None
-        rhythm = estimate_rhythm(window, window_beats=self.rhythm_window)
+        rhythm = for_generator(estimate_rhythm(window, window_beats=self.rhythm_window))
         return motion, frames_at(rhythm.features(), left / self.motion_fps, self.motion_fps, n)

@@ -62,6 +62,11 @@ MIN_ACCENT_DIP = 0.02
 MAX_DANCE_SPEED = 10.0
 #: Seconds on each side of such a jump whose speed is set aside too (the spline resampling rings around it).
 JUMP_MARGIN_S = 0.1
+#: Grids faster than this (BPM; the top 3 % of the synthetic training songs' tempi) are given to a generator in
+#: half time (every other beat; `for_generator`), in training and in `models.d2m.D2M.generate` alike. Slow grids
+#: are left alone: the generator already plays them in double time (docs/results.md, "Tempi outside the
+#: generator's range").
+MAX_GRID_BPM = 150.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,12 @@ class Rhythm:
         cols = [np.cos(a), np.sin(a), np.cos(2 * a), np.sin(2 * a), np.log2(self.local_bpm / REFERENCE_BPM),
                 self.accent, self.present.astype(np.float64)]  # fmt: skip
         return np.stack(cols, axis=1).astype(np.float32)
+
+
+def for_generator(rhythm: Rhythm) -> Rhythm:
+    """The grid a generator is given for ``rhythm``: the same, or in half time when faster than `MAX_GRID_BPM`
+    (a dance read at double tempo, or a fast given tempo), so that it meets the tempi it learns from."""
+    return rhythm.scaled(0.5) if rhythm.tempo > MAX_GRID_BPM else rhythm
 
 
 def speed_dips(motion: Motion, window_s: float = DIP_WINDOW_S) -> np.ndarray:

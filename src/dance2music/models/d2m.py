@@ -35,7 +35,7 @@ from ..arrays import fit_length
 from ..constants import MOTION_FPS
 from ..errors import ConfigError, InputError, ModelError
 from ..features.beats import beat_alignment, music_beats
-from ..features.rhythm import Rhythm
+from ..features.rhythm import Rhythm, for_generator
 from ..io.files import atomic_output
 from ..pretrained.registry import resolve
 from ..types import MOTION_FEATURE_DIM, Motion, Visual
@@ -49,10 +49,6 @@ from .vqvae import VQVAE
 #: Window starts are multiples of this many 30-fps frames: 128 frames = 4.27 s is a whole number of codes at
 #: hop 128 (735) and hop 32 (2940) for 22.05 kHz, so windows share the whole-length run's code grid exactly.
 _GRID_FRAMES = 128
-#: Grids faster than this (BPM; the top 3 % of the training songs' tempi) are given to the generator in half
-#: time (every other beat), so that it meets a tempo it learned. Slow grids are left alone: the generator
-#: already plays them in double time (docs/results.md, "Tempi outside the training range").
-MAX_GRID_BPM = 150.0
 #: The beat lock scores each try's music on at most this much of it (decoded twice: keep it short).
 BEAT_LOCK_EXCERPT_S = 12.0
 
@@ -139,7 +135,8 @@ class GeneratedMusic:
     audio: Tensor[1 x 1 x N] in [-1, 1] at ``sample_rate``, N the requested length.
     seed: the seed of the generator's noise (the one drawn when none was given).
     beat_lock: {"shift": beats the kept grid was moved, "scores": per try}, or None when there was no choice.
-    grid_scale: 1, or 0.5 when the grid was faster than `MAX_GRID_BPM` and the music follows it in half time.
+    grid_scale: 1, or 0.5 when the grid was faster than `features.rhythm.MAX_GRID_BPM` and the music follows it
+        in half time (`features.rhythm.for_generator`).
     """
 
     codes: torch.Tensor
@@ -316,8 +313,8 @@ class D2M(nn.Module):
             result equals a whole-length run.
         beat_lock: with a rhythm, also try the grid moved by half a beat and keep the music whose own beats land
             nearer the grid's (`_beat_locked_codes`).
-        A grid faster than `MAX_GRID_BPM` (and a given tempo with it) is counted in half time, so that the
-        generator meets a tempo it learned (``grid_scale`` in the result).
+        A grid faster than `features.rhythm.MAX_GRID_BPM` (and a given tempo with it) is counted in half time, as
+        in training (`features.rhythm.for_generator`; ``grid_scale`` in the result).
         The generator sees `_GRID_FRAMES` frames of context before and after the dance, its first and last pose held
         still with the grid running on (`hold_still`, `Rhythm.extended`): without it a short clip is all edge,
         where the generator's convolutions see no dance. Codes and audio are then cut back to the dance.
@@ -342,10 +339,10 @@ class D2M(nn.Module):
         args = (motion, visual, genre, tempo, seed, num_samples + 2 * s0, window_seconds, progress)
         lock, scale = None, 1.0
         if self.follows_rhythm:
-            scale = 0.5 if rhythm.tempo > MAX_GRID_BPM else 1.0
-            if scale != 1.0:  # faster than the tempi the generator learned: half time on the same grid
-                rhythm = rhythm.scaled(scale)
-                args = (motion, visual, genre, None if tempo is None else tempo * scale, *args[4:])
+            given = for_generator(rhythm)  # a grid faster than the generator learned: half time on the same grid
+            if given is not rhythm:
+                scale = given.tempo / rhythm.tempo
+                rhythm, args = given, (motion, visual, genre, None if tempo is None else tempo * scale, *args[4:])
             codes, lock = self._beat_locked_codes(rhythm.extended(ctx), args, tries=2 if beat_lock else 1)
         else:
             codes = self._generate_codes(motion, visual, None, *args[2:])
