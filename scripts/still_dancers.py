@@ -13,7 +13,8 @@ second, spectral-flux variation and the soft clipper's drive when the loudness s
 
 With ``--video FILE`` the same variants are made of a real video instead (its frames repeated: half and quarter
 speed, and its first frame held for 5 s; written with PyAV into ``--work``) and go through the whole video
-path (MediaPipe pose included).
+path (MediaPipe pose included); each row says how many analysed frames repeated the previous picture and
+were left out of pose (`features.extract.same_picture`).
 
     python scripts/still_dancers.py ../shared/data/real-motion [--model d2m-top] [--seconds 15]
     python scripts/still_dancers.py --video ../shared/data/real-dance/hiphop_studio_2.9s.mp4
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.video is not None:
         for name, path in video_variants(args.video, args.work).items():
             res = model.generate(str(path), seed=args.seed, genre=None)
-            rows.append(report(args.video.name, name, res, res.features.motion))
+            repeats = res.features.meta.get("repeated_frames", 0)  # analysed frames that repeated the last picture
+            rows.append(report(args.video.name, f"{name} ({repeats} repeats)", res, res.features.motion))
     for f in sorted(Path(args.folder).glob("*.npz")) if args.folder else []:
         s = em.load_keypoint_sequence(f)
         kp = s.keypoints[: int(round(args.seconds * s.fps))]

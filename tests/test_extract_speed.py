@@ -31,6 +31,7 @@ def test_two_pose_lanes_agree_with_one(dance_clip: Path) -> None:
     after = os.fstat(2)  # the lanes' graphs were built beside the scan's detector: stderr is stderr again
     assert (after.st_dev, after.st_ino) == (stderr.st_dev, stderr.st_ino)
     assert one.meta["decoded_frames"] == two.meta["decoded_frames"] == 23  # every other frame of 30 fps
+    assert one.meta["repeated_frames"] == two.meta["repeated_frames"] == 0
     assert one.motion.keypoints.shape == two.motion.keypoints.shape == (45, 17, 3)
     assert one.motion.valid.all() and two.motion.valid.all()
     # the same frames, two trackers taking turns: the same pose up to MediaPipe's crop-to-crop jitter,
@@ -56,3 +57,23 @@ def test_a_failing_lane_raises_and_stops_everything(dance_clip: Path, monkeypatc
     assert not [t for t in threading.enumerate() if t.name.startswith(("pose", "decode "))]
     with pytest.raises(ValueError, match="lanes"):
         PoseLanes(3)
+
+
+def test_same_picture_tells_a_repeat_from_movement() -> None:
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    noisy = np.clip(frame.astype(int) + rng.integers(-2, 3, frame.shape), 0, 255).astype(np.uint8)
+    assert extract.same_picture(frame, frame) and extract.same_picture(frame, noisy)  # a re-encoded repeat
+    moved = frame.copy()
+    moved[40:52, 70:82] = 255  # a small bright patch appears: something moved
+    assert not extract.same_picture(frame, moved)
+    assert not extract.same_picture(frame, frame[:, :80])
+
+
+def test_repeated_frames_are_not_given_to_pose(dance_clip: Path, tmp_path: Path) -> None:
+    """Slow motion made by repeating each frame 4 times: pose runs on the distinct pictures only."""
+    frames = [rgb for _, rgb in itertools.islice(iter_frames(dance_clip), 0, 45, 3)]  # 15 distinct pictures
+    slow = write_video((f for f in frames for _ in range(4)), 30, tmp_path / "slow.mp4")  # 2 s at 30 fps
+    feats = extract_features(slow, visual=False, analysis_fps=30)
+    assert feats.meta["repeated_frames"] + feats.meta["decoded_frames"] == 60
+    assert 13 <= feats.meta["decoded_frames"] <= 15 and feats.motion.num_frames == 60 and feats.motion.valid.all()

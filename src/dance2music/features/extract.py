@@ -44,6 +44,10 @@ class VideoFeatures:
 
 #: Frames the decoding thread may run ahead of pose (each a 640-px RGB frame, under 1 MB).
 PREFETCH_FRAMES = 4
+#: `same_picture`: block size (pixels) and the brightness change (0-255 levels) under which a frame repeats the
+#: last analysed one (docs/results.md, "Frozen and frame-repeated videos": a re-encoded repeat moves a block by
+#: at most 3 levels, a dancer 0.1 s later by 17 or more).
+REPEAT_BLOCK, REPEAT_LEVELS = 8, 8.0
 
 
 class AnalysisGrid:
@@ -221,8 +225,9 @@ def extract_features(
     people, tracker = _start_pose(path, info, pose_lanes)
     extractor = visual_extractor if visual_extractor is not None else FlowGridExtractor() if visual else None
     bar = (grid.expected(info.duration, info.num_frames), f"features {path.name}") if progress else None
-    _analyse(decoded, tracker, extractor, info, t0, pose_lanes, on_pose_start, bar)
+    repeated = _analyse(decoded, tracker, extractor, info, t0, pose_lanes, on_pose_start, bar)
     meta = _video_meta(path, info, origin, people)
+    meta["repeated_frames"] = repeated
     try:
         motion = tracker.finish(duration=duration, fps=MOTION_FPS, meta=dict(meta), t0=t0)
     except NoPersonError as e:
@@ -253,6 +258,28 @@ def _start_pose(path: Path, info: VideoInfo, pose_lanes: int) -> tuple[PeopleSca
     return people, people.follow(lanes)
 
 
+def picture_blocks(rgb: np.ndarray) -> np.ndarray:
+    """int32[H/8, W/8]: the sum of each `REPEAT_BLOCK`-pixel square block of ``rgb`` over its pixels and colours
+    (integer sums: a fraction of a millisecond for a 640-px frame)."""
+    k = REPEAT_BLOCK
+    h, w = (rgb.shape[0] // k) * k, (rgb.shape[1] // k) * k
+    return rgb[:h, :w].reshape(h // k, k, w // k, k * rgb.shape[2]).sum(axis=(1, 3), dtype=np.int32)
+
+
+def same_blocks(a: np.ndarray, b: np.ndarray) -> bool:
+    """`same_picture` on two frames' `picture_blocks`."""
+    scale = REPEAT_BLOCK * REPEAT_BLOCK * 3
+    return a.shape == b.shape and a.size > 0 and int(np.abs(a - b).max()) < REPEAT_LEVELS * scale
+
+
+def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two RGB frames show the same picture: no 8x8-pixel block's mean brightness differs by
+    `REPEAT_LEVELS` or more (a repeated frame decodes within a few levels; movement, even of a small dancer,
+    moves some block by tens of levels, and camera noise averages out over a block). `_analyse` compares each
+    frame with the last one given to pose, so slow movement still gets a pose whenever it adds up."""
+    return a.shape == b.shape and same_blocks(picture_blocks(a), picture_blocks(b))
+
+
 def _analyse(
     decoded: Iterator[tuple[float, np.ndarray]],
     tracker: Lanes,
@@ -262,12 +289,18 @@ def _analyse(
     pose_lanes: int,
     on_pose_start: Callable[[], None] | None,
     bar: tuple[int | None, str] | None,
-) -> None:
+) -> int:
     """Hand every analysed frame to pose and to the visual extractor, with a tqdm progress bar when ``bar``
-    (total, description) is given; then close the tracker, the bar and the decoder, also when one failed."""
+    (total, description) is given; then close the tracker, the bar and the decoder, also when one failed.
+
+    A frame that repeats the previous analysed picture (`same_picture`: a freeze, or slow motion made by
+    repeating frames) is not given to pose: the pose would be the last one again, a stair in the track that
+    reads as accents; the spline then runs smoothly between the distinct pictures. Returns how many were left out.
+    """
     frames: Iterable[tuple[float, np.ndarray]] = decoded
     scale = None
-    analysed = 0
+    analysed = repeated = 0
+    previous: np.ndarray | None = None  # `picture_blocks` of the last frame given to pose
     try:
         if bar is not None:
             from tqdm.auto import tqdm
@@ -276,12 +309,18 @@ def _analyse(
         for t, rgb in frames:
             if scale is None:  # keypoints are reported in pixels of the full-size (displayed) frame
                 scale = max(info.width, info.height) / max(rgb.shape[:2])
+            if extractor is not None:
+                extractor.update(t - t0, rgb)
+            blocks = picture_blocks(rgb)
+            if previous is not None and same_blocks(previous, blocks):
+                repeated += 1
+                continue
+            previous = blocks
             tracker.update(t, rgb, scale)
             analysed += 1
             if analysed == pose_lanes and on_pose_start is not None:
                 on_pose_start()  # every lane has had its first frame
-            if extractor is not None:
-                extractor.update(t - t0, rgb)
+        return repeated
     finally:
         tracker.close()
         if frames is not decoded:
