@@ -293,9 +293,10 @@ def _analyse(
     """Hand every analysed frame to pose and to the visual extractor, with a tqdm progress bar when ``bar``
     (total, description) is given; then close the tracker, the bar and the decoder, also when one failed.
 
-    A frame that repeats the previous analysed picture (`same_picture`: a freeze, or slow motion made by
-    repeating frames) is not given to pose: the pose would be the last one again, a stair in the track that
-    reads as accents; the spline then runs smoothly between the distinct pictures. Returns how many were left out.
+    A frame that shows the same picture as the last one given to pose (`same_picture`: a freeze, or slow motion
+    made by repeating frames) is not given to pose: the pose would be the last one again, a stair in the track
+    that reads as accents; the spline then runs smoothly between the distinct pictures. Returns how many were
+    left out.
     """
     frames: Iterable[tuple[float, np.ndarray]] = decoded
     scale = None
