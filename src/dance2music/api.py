@@ -235,7 +235,8 @@ class Dance2Music:
             classifier sees it (`models.dance_genre`; ``meta["genre_source"]`` says "dance"), or no genre when it
             is unsure ("uncertain") or the movement is unlike its training dances ("unlike-training"),
             ``meta["genre_note"]`` saying why; "none" to give the generator no genre at all.
-        tempo: BPM hint, or None.
+        tempo: BPM hint, or None. A grid above `features.rhythm.MAX_GRID_BPM` (given or read) is followed in half
+            time, on every other beat (``meta["grid_scale"]`` 0.5).
         seed: makes the result reproducible (the generator's noise); None draws a fresh one.
         window_seconds: length of each generation window (memory is bounded by it, not by the video).
         analysis_fps: frames per second that pose (and visual features) analyse (default 10: much cheaper than

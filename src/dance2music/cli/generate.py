@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--tempo", type=float,
-        help=f"tempo hint in BPM, {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} (default: the model decides from the dance)",
+        help=f"tempo hint in BPM, {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} (default: read off the dance; above 150 the "
+        "music plays in half time)",
     )  # fmt: skip
     p.add_argument(
         "--seed", type=int, default=0,
