@@ -263,7 +263,7 @@ def picture_blocks(rgb: np.ndarray) -> np.ndarray:
     (integer sums: a fraction of a millisecond for a 640-px frame)."""
     k = REPEAT_BLOCK
     h, w = (rgb.shape[0] // k) * k, (rgb.shape[1] // k) * k
-    return rgb[:h, :w].reshape(h // k, k, w // k, k * rgb.shape[2]).sum(axis=(1, 3), dtype=np.int32)
+    return rgb[:h, :w].reshape(h // k, k, w // k, k * 3).sum(axis=(1, 3), dtype=np.int32)
 
 
 def same_blocks(a: np.ndarray, b: np.ndarray) -> bool:
