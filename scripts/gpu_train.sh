@@ -6,8 +6,9 @@
 # Usage (repo root): bash scripts/gpu_train.sh OUT_DIR [SECONDS_FROM_NOW_TO_STOP_TRAINING]
 # Environment: PYTHON (python3), WORK (/tmp/d2m), CLIPS (1200), BATCH (16), LOADERS (4 loader workers per run),
 # JOBS (14 data processes), MOVEMENT (1: the dancers' range, `d2m data synth --movement`; docs/data.md),
-# TOP_CONFIG / LOWER_CONFIG (configs/gan_top_rhythm.yaml / configs/gan_lower_rhythm.yaml; the next top run to try
-# is configs/gan_top_rhythm2.yaml, the 2-beat phase window: docs/results.md).
+# TOP_CONFIG / LOWER_CONFIG (configs/gan_top_rhythm.yaml / configs/gan_lower_rhythm.yaml; configs/gan_top_rhythm2.yaml,
+# the 2-beat phase window, showed no clear gain over the 3-beat window when both were trained on the CPU:
+# docs/results.md).
 # What comes back in OUT_DIR: each generator (.safetensors), its G and D weights for `init_from` (<level>_gd.pt),
 # vqvae_adversarial.safetensors (the new decoders) and logs.tgz (logs, configs, generator.json, TensorBoard).
 set -euo pipefail
