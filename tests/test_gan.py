@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -358,7 +359,7 @@ def state(task) -> dict[str, torch.Tensor]:
     from dance2music.training.gan_task import GANTask
 
     assert isinstance(task, GANTask)
-    modules = {"g": task.g, "d": task.adversary.d}
+    modules = {"g": task.g, "d": task.adversary.d, **({"g_ema": task.g_ema} if task.g_ema is not None else {})}
     return {f"{n}.{k}": v.clone() for n, m in modules.items() for k, v in m.state_dict().items()}
 
 
@@ -477,7 +478,7 @@ def test_gan_resume_after_interrupt_matches_uninterrupted(gan_data, tmp_path):
                 os.kill(os.getpid(), signal.SIGINT)
             return logs
 
-    kw = {"trainer.ckpt_every": 100, "audio_window": 0.1}  # a random window: one more RNG draw to restore
+    kw = {"trainer.ckpt_every": 100, "audio_window": 0.1, "ema_decay": 0.9}  # a random window: one more RNG draw
     full = gan_task(gan_data, 5, **kw)
     fit(full, tmp_path / "full")
     with pytest.raises(KeyboardInterrupt):
@@ -490,6 +491,44 @@ def test_gan_resume_after_interrupt_matches_uninterrupted(gan_data, tmp_path):
     one = gan_task(gan_data, 1)
     fit(one, tmp_path / "one")
     assert any(not torch.equal(state(one)[k], a[k]) for k in a)  # training moved the weights
+
+
+def test_ema_averages_the_generator_and_starts_from_g_on_a_run_without_one(gan_data, tmp_path):
+    """ema_decay keeps a moving average of G (a copy of G before ema_start), evaluated and exported beside G;
+    resuming a run that had none starts the average from the restored G."""
+    from dance2music.training.gan_task import GANTask
+    from dance2music.training.trainer import fit
+
+    seen: list[dict[str, torch.Tensor]] = []
+
+    class Recording(GANTask):
+        def train_step(self, batch, ctx):
+            logs = super().train_step(batch, ctx)
+            seen.append({k: v.detach().clone() for k, v in self.g_raw.named_parameters()})
+            return logs
+
+    task = gan_task(gan_data, 3, cls=Recording, ema_decay=0.5, ema_start=1)
+    res = fit(task, tmp_path / "run")
+    expected = dict(seen[0])  # step 0 is before ema_start: a copy
+    for g in seen[1:]:
+        expected = {k: 0.5 * expected[k] + 0.5 * g[k] for k in g}
+    ema = dict(task.g_ema.named_parameters())
+    for k, v in expected.items():
+        torch.testing.assert_close(ema[k], v, rtol=0, atol=1e-6, msg=k)
+    assert any(not torch.equal(ema[k], seen[-1][k]) for k in ema)  # not G itself
+    assert {"ema/audio/mel", "audio/mel"} <= set(res.eval)
+    exported = D2M.load(tmp_path / "run" / "generator_ema.safetensors").generator.state_dict()
+    assert all(torch.equal(exported[k], v) for k, v in task.g_ema.state_dict().items())
+
+    fit(gan_task(gan_data, 2), tmp_path / "plain")
+    g2 = torch.load(tmp_path / "plain" / "checkpoint.pt", map_location="cpu", weights_only=False)["models"]["g"]
+    seen.clear()
+    resumed = gan_task(gan_data, 3, cls=Recording, ema_decay=0.75)
+    fit(resumed, tmp_path / "plain", resume=True)
+    for k, v in resumed.g_ema.named_parameters():
+        torch.testing.assert_close(v, 0.75 * g2[k] + 0.25 * seen[-1][k], rtol=0, atol=1e-6, msg=k)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        gan_task(gan_data, 1, ema_decay=1.0)
 
 
 def test_synth_task_fine_tunes_only_the_decoder(gan_data, tmp_path):
@@ -533,20 +572,16 @@ def test_cli_train_gan(gan_data, tmp_path, capsys):
     assert "widht" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["gan_top", "gan_top_base", "gan_top_genre", "gan_lower", "gan_official", "gan_tiny", "gan_synth",
-     "gan_top_rhythm", "gan_lower_rhythm", "gan_lower_usage", "gan_top_usage", "gan_top_video",
-     "gan_top_pose_video"],
-)
-def test_shipped_configs_load(name):
-    from pathlib import Path
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("gan_*.yaml")))
+def test_shipped_configs_load(name):
     from dance2music.training.config import load_config
     from dance2music.training.gan_task import GANExperiment, GANTask
     from dance2music.training.synth_task import SynthExperiment, SynthTask
 
-    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
+    path = CONFIGS / f"{name}.yaml"
     if name == "gan_synth":
         SynthTask(load_config(SynthExperiment, path))
         return

@@ -16,11 +16,13 @@ Each step, on a batch of aligned 2-s clips (motion, visual, music):
 
 G and D use Adam(1e-4, betas (0.5, 0.9)) as the paper. The VQ-VAE is never updated; its file's sha256 is kept
 in the checkpoint so a resumed run refuses a different one. ``export`` writes ``generator.safetensors`` (see
-`models.d2m.save_generator`) into the run folder at every checkpoint.
+`models.d2m.save_generator`) into the run folder at every checkpoint, and with ``ema_decay`` a moving average
+of G's weights beside it (``generator_ema.safetensors``), the usual way to steady a GAN's generator.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from dataclasses import dataclass, field
@@ -99,6 +101,10 @@ class GANExperiment:
     # earlier run lacked (e.g. a genre projection) keep their initialisation.
     init_from: str = ""
     audio_window: float = 0.0  # seconds of each clip decoded for audio/wav and audio/mel (0: the whole clip)
+    # An exponential moving average of G's weights (0: none), kept from step ema_start (a copy of G until then)
+    # and exported beside G as generator_ema.safetensors; a run resumed without one starts it from G.
+    ema_decay: float = 0.0
+    ema_start: int = 0
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(GAN_LOSS_WEIGHTS))
 
 
@@ -129,6 +135,8 @@ class GANTask(Task):
             raise ConfigError("data.rhythm and data.augment need data.targets=cached")
         if config.generator_start < 0 or 0 < config.generator_start < config.adversarial_start:
             raise ConfigError("generator_start must be 0 or at least adversarial_start (D learns while G waits)")
+        if not 0 <= config.ema_decay < 1 or config.ema_start < 0:
+            raise ConfigError("ema_decay must be in [0, 1) and ema_start >= 0")
         self._dataset: Dataset | None = None
         self._val: list[dict[str, torch.Tensor]] | None = None
         self._logged_real = False
@@ -200,6 +208,8 @@ class GANTask(Task):
         # G and the frozen VQ-VAE as the model `generate` uses: its targets, lookup and decoder serve the losses.
         self.model = D2M(generator, self.vqvae, vqvae_ref=cfg.vqvae)
         self.g = ctx.add_model("g", generator)
+        # The average is not a registered model: no DDP wrapper, no gradients; it is checkpointed as task state.
+        self.g_ema = copy.deepcopy(generator).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
         betas = tuple(cfg.optim.betas)
         ctx.add_optimizer("g", torch.optim.Adam(ctx.models["g"].parameters(), lr=cfg.optim.lr_g, betas=betas))
         self.adversary = Adversary(ctx, disc, lr=cfg.optim.lr_d, betas=betas)
@@ -323,13 +333,25 @@ class GANTask(Task):
             logs.update(d_step.mean_scores())
         weights = {k: v for k, v in cfg.loss_weights.items() if adversarial or not k.startswith("adv/")}
         total = weighted_total(losses, weights)
-        ctx.optimize("g", total)
+        if ctx.optimize("g", total):
+            self._update_ema(ctx.step)
         with torch.no_grad():
             codes_fake = self.model.lookup_codes(fake.detach().float())
             logs["code/accuracy"] = (codes_fake == self.model.lookup_codes(real)).float().mean()
         logs.update({k: v.detach() for k, v in losses.items()})
         logs["loss/g"] = total.detach()
         return logs
+
+    @torch.no_grad()
+    def _update_ema(self, step: int) -> None:
+        """Move the average toward G after a G step (``step`` counts the steps before this one)."""
+        if self.g_ema is None:
+            return
+        decay = self.config.ema_decay if step >= self.config.ema_start else 0.0
+        for avg, p in zip(self.g_ema.parameters(), self.g_raw.parameters(), strict=True):
+            avg.lerp_(p.detach(), 1.0 - decay)
+        for avg, b in zip(self.g_ema.buffers(), self.g_raw.buffers(), strict=True):
+            avg.copy_(b)
 
     # ---- evaluation and export ---------------------------------------------------------------------------
     def _val_batches(self) -> list[dict[str, torch.Tensor]]:
@@ -350,11 +372,17 @@ class GANTask(Task):
 
     @torch.no_grad()
     def evaluate(self, ctx: TrainContext) -> dict[str, float]:
-        """On the val clips, with genre/tempo given and zero noise: code accuracy, commit L1, wav and mel L1."""
+        """On the val clips, with genre/tempo given and zero noise: code accuracy, commit L1, wav and mel L1
+        (of the weight average too, as ``ema/...``, when the run keeps one)."""
+        result = self._evaluate_generator(ctx, ctx.models["g"].eval(), log_audio=True)
+        if self.g_ema is not None:
+            result.update({f"ema/{k}": v for k, v in self._evaluate_generator(ctx, self.g_ema, False).items()})
+        return result
+
+    def _evaluate_generator(self, ctx: TrainContext, g: nn.Module, log_audio: bool) -> dict[str, float]:
         batches = self._val_batches()
         if not batches:
             return {}
-        g = ctx.models["g"].eval()
         sums: dict[str, float] = {}
         n = 0
         first_audio = None
@@ -383,7 +411,7 @@ class GANTask(Task):
             n += len(audio)
             if first_audio is None:
                 first_audio = (pred[0, 0].cpu(), audio[0, 0].cpu())
-        if ctx.writer is not None and first_audio is not None:
+        if log_audio and ctx.writer is not None and first_audio is not None:
             sr = self.vqvae.sample_rate
             ctx.writer.add_audio("eval/generated", first_audio[0].clamp(-1, 1)[None], ctx.step, sample_rate=sr)
             if not self._logged_real:
@@ -392,19 +420,21 @@ class GANTask(Task):
         return {k: v / n for k, v in sums.items() if math.isfinite(v)}
 
     def export(self, ctx: TrainContext) -> None:
-        save_generator(
-            ctx.out_dir / "generator.safetensors",
-            ctx.models["g"],
-            vqvae=self.vqvae,
-            vqvae_ref=self.config.vqvae,
-            meta={
-                "step": ctx.step, "task": self.name, "vqvae_sha256": self.vqvae_sha256,
-                "vqvae_codebook_sha256": self.vqvae.codebook_sha256(),
-            },  # fmt: skip
-        )
+        meta = {
+            "step": ctx.step, "task": self.name, "vqvae_sha256": self.vqvae_sha256,
+            "vqvae_codebook_sha256": self.vqvae.codebook_sha256(),
+        }  # fmt: skip
+        save = dict(vqvae=self.vqvae, vqvae_ref=self.config.vqvae)
+        save_generator(ctx.out_dir / "generator.safetensors", ctx.models["g"], meta=meta, **save)
+        if self.g_ema is not None:
+            ema_meta = {**meta, "ema_decay": self.config.ema_decay, "ema_start": self.config.ema_start}
+            save_generator(ctx.out_dir / "generator_ema.safetensors", self.g_ema, meta=ema_meta, **save)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"vqvae_sha256": self.vqvae_sha256, "generator_spec": generator_spec(self.g_raw)}
+        state = {"vqvae_sha256": self.vqvae_sha256, "generator_spec": generator_spec(self.g_raw)}
+        if self.g_ema is not None:
+            state["g_ema"] = self.g_ema.state_dict()
+        return state
 
     @property
     def g_raw(self) -> nn.Module:
@@ -417,3 +447,5 @@ class GANTask(Task):
             raise ConfigError(
                 f"this run was trained against another VQ-VAE (sha256 {sha[:12]}..., now {self.vqvae_sha256[:12]}...)"
             )
+        if self.g_ema is not None:  # G is restored by now; a run checkpointed without an average starts one from G
+            self.g_ema.load_state_dict(state.get("g_ema", self.g_raw.state_dict()))
