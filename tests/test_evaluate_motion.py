@@ -41,9 +41,10 @@ def bouncing_dancer(seconds: float, bpm: float = 120.0, fps: float = 30.0, seed:
     return kp.astype(np.float32)
 
 
-def write_sequence(folder: Path, name: str, kp: np.ndarray, bpm: float) -> Path:
+def write_sequence(folder: Path, name: str, kp: np.ndarray, bpm: float, genre: str | None = "gHO") -> Path:
     path = folder / f"{name}.npz"
-    np.savez(path, keypoints2d=kp, fps=np.float32(30.0), genre="gHO", music="mHO0", nominal_bpm=np.float32(bpm))
+    labels = {"genre": genre} if genre else {}
+    np.savez(path, keypoints2d=kp, fps=np.float32(30.0), music="mHO0", nominal_bpm=np.float32(bpm), **labels)
     return path
 
 
@@ -145,6 +146,38 @@ def test_report_on_tiny_dances(tmp_path):
         evaluate_motion(folder, [model], seeds=1, out_dir=out)  # no overwrite without force
     with pytest.raises(InputError):
         evaluate_motion(tmp_path / "missing", [model])
+
+
+def test_labelled_genre_is_each_files_own_and_checked_first(tmp_path):
+    """genre="labelled" generates each sequence (and its excerpts) with its file's genre; an unlabelled file or
+    an unknown genre is refused before any music is made."""
+    from dance2music.errors import ConfigError
+    from dance2music.metrics.evaluate_motion import LABELLED_GENRE
+    from test_api import tiny_model
+
+    model = tiny_model(visual_dim=0)
+    asked: list[str | None] = []
+    real_generate = model.generate
+
+    def generate(motion, *, seed, genre=None):
+        asked.append(genre)
+        return real_generate(motion, seed=seed, genre=genre)
+
+    model.generate = generate
+    folder = tmp_path / "motion"
+    folder.mkdir()
+    write_sequence(folder, "a", bouncing_dancer(4.0, seed=1), 120, genre="gHO")
+    write_sequence(folder, "b", bouncing_dancer(4.0, seed=2), 120, genre="gKR")
+    rep = evaluate_motion(folder, [model], seeds=1, excerpt_seconds=(2.0,), offsets=4, genre=LABELLED_GENRE)
+    assert asked == ["gHO"] * 3 + ["gKR"] * 3  # the whole dance and its two 2-s excerpts each
+    assert [r["genre_used"][0]["genre"] for r in rep.clips["tiny"]] == ["gHO", "gKR"]
+    asked.clear()
+    with pytest.raises(ConfigError, match="unknown genre"):
+        evaluate_motion(folder, [model], seeds=1, genre="Tango")
+    write_sequence(folder, "c", bouncing_dancer(4.0, seed=3), 120, genre=None)
+    with pytest.raises(InputError, match="names no genre"):
+        evaluate_motion(folder, [model], seeds=1, genre=LABELLED_GENRE)
+    assert asked == []
 
 
 @pytest.mark.skipif(not REAL_MOTION.is_dir(), reason="../shared/data/real-motion is not here")

@@ -53,7 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="--motion: degrade the model's keypoints as video pose does (3%% torso jitter, 10%% of frames dropped, "
         "legs hidden), with a fixed seed (--seed)",
     )  # fmt: skip
-    p.add_argument("--genre", default=None, help="--motion: the genre to generate with (default: read off the dance)")
+    p.add_argument(
+        "--genre",
+        default=None,
+        help="--motion: the genre to generate with (default: read off the dance; 'labelled': each file's own)",
+    )
     p.add_argument(
         "--excerpts", type=float, nargs="*", default=[2.0, 6.0], metavar="SECONDS",
         help="--motion: excerpt lengths scored besides whole sequences (default 2 6)",

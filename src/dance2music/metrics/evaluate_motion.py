@@ -79,6 +79,8 @@ DEGRADE_DROP = 0.10
 LOWER_BODY = tuple(COCO17_INDEX[j] for j in ("left_knee", "right_knee", "left_ankle", "right_ankle"))
 _METRICS = ("ba_bailando", "ba_fact", "beat_f1")
 _GEN, _SHIFT, _MIS = "generated", "shift null", "mismatched"
+#: ``genre`` value that generates each sequence with the genre its file names (a user who knows the style).
+LABELLED_GENRE = "labelled"
 
 
 @dataclass
@@ -382,8 +384,9 @@ def _generate_sequence(g: _Generation, i: int, s: KeypointSequence, inputs, kin:
     kp, det, shown = inputs
     n_all = kp.shape[0]
     gmeta, stats, mtempo, mel = [], [], [], []
+    genre = s.genre if g.genre == LABELLED_GENRE else g.genre
     for seed in range(g.seeds):
-        res = g.model.generate(shown, seed=seed, genre=g.genre)
+        res = g.model.generate(shown, seed=seed, genre=genre)
         g.tick()
         audio = res.audio
         g.whole_audio[(i, seed)] = audio
@@ -399,7 +402,7 @@ def _generate_sequence(g: _Generation, i: int, s: KeypointSequence, inputs, kin:
                     f0, f1 = int(round(u.start * s.fps)), min(n_all, int(round((u.start + L) * s.fps)))
                     m = keypoints_to_motion(kp[f0:f1], s.fps, analysis_fps=g.analysis_fps,
                                             detected=None if det is None else det[f0:f1])  # fmt: skip
-                    u.beats[seed] = music_beats(g.model.generate(m, seed=seed, genre=g.genre).audio, sr=sr)
+                    u.beats[seed] = music_beats(g.model.generate(m, seed=seed, genre=genre).audio, sr=sr)
                     g.tick()
                 else:
                     a0 = int(round(u.start * sr))
@@ -530,6 +533,20 @@ def _settings(folder: Path, models: list[str], seeds: int, analysis_fps, degrade
     }
 
 
+def _check_genre(genre: str | None, seqs: Sequence[KeypointSequence]) -> None:
+    """Refuse, before any music is made, a genre the models would refuse, or `LABELLED_GENRE` with an unlabelled
+    sequence."""
+    from ..api import parse_genre  # the models' own reading of a genre
+
+    if genre != LABELLED_GENRE:
+        parse_genre(genre)
+        return
+    for s in seqs:
+        if not s.genre:
+            raise InputError(f"genre {LABELLED_GENRE!r}: {s.name}.npz names no genre")
+        parse_genre(s.genre)
+
+
 def _load_sequences(motion_dir: str | os.PathLike) -> tuple[Path, list[KeypointSequence]]:
     folder = Path(motion_dir)
     if not folder.is_dir():
@@ -560,10 +577,11 @@ def evaluate_motion(
 
     seeds: generation seeds 0 .. seeds-1; degrade: degrade the model's keypoints (`degrade_keypoints`, seeded by
     ``degrade_seed`` and the sequence name); genre: passed to the model's ``generate`` (None: read off the
-    dance, as `d2m generate`). Writes ``report.md`` and ``report.json`` into ``out_dir`` when given (refusing to
-    overwrite without ``force``).
+    dance, as `d2m generate`; `LABELLED_GENRE`: each sequence's own, from its file). Writes ``report.md`` and
+    ``report.json`` into ``out_dir`` when given (refusing to overwrite without ``force``).
     """
     folder, seqs = _load_sequences(motion_dir)
+    _check_genre(genre, seqs)
     if seeds < 1:
         raise InputError("seeds must be at least 1")
     if not models:
