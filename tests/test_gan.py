@@ -322,6 +322,37 @@ def test_genre_code_prior_in_the_lookup(gan_data, tmp_path):
     assert torch.equal(model.generate(motion, genre=1, seed=0).codes, again.generate(motion, genre=1, seed=0).codes)
 
 
+def test_genre_code_prior_backs_off_where_it_mutes_the_music(gan_data):
+    """Music the prior mutes (here: its favourite code decodes to silence) is looked up again with the weight
+    halved, and at last without the prior; music it does not mute keeps the model's weight."""
+    from dance2music.models.d2m import PRIOR_BACKOFF, muted_share
+    from dance2music.training.code_prior import code_prior_from_cache
+
+    cache_dir, vq_path = gan_data
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8), VQVAE.load(vq_path))
+    model.generator.set_sigma_from_codebook(model.codebook)
+    model.code_prior, model.prior_weight = code_prior_from_cache(model, cache_dir, "train"), 1e6
+    favourite = int(model.code_prior[1].argmax())
+    rng = torch.Generator().manual_seed(0)
+
+    def decode(codes, level):  # the favourite code is silent, every other one loud noise
+        loud = (codes != favourite).float().repeat_interleave(model.hop_length, -1)
+        return (0.3 * torch.randn(loud.shape, generator=rng) * loud)[:, None]
+
+    model.vqvae.decode_chunked = decode
+    motion = torch.randn(1, 53, 60)
+    out = model.generate(motion, genre=1, seed=0)
+    assert out.prior_weight == 0.0 and muted_share(out.audio[0, 0], 22050) == 0.0
+    model.prior_weight = 0.0
+    assert torch.equal(out.codes, model.generate(motion, genre=1, seed=0).codes)  # the nearest codes
+    model.prior_weight = 1e6
+    assert muted_share(torch.zeros(22050), 22050) == 1.0 and muted_share(torch.zeros(100), 22050) == 0.0
+    model.vqvae.decode_chunked = lambda codes, level: 0.3 * torch.randn(1, 1, codes.shape[-1] * model.hop_length)
+    kept = model.generate(motion, genre=1, seed=0)
+    assert kept.prior_weight == 1e6 and torch.all(kept.codes == favourite)
+    assert model.generate(motion, genre=None, seed=0).prior_weight is None and PRIOR_BACKOFF >= 1
+
+
 def test_noise_scale_sets_how_much_the_seed_changes_the_music(gan_data, tmp_path):
     """Noise scale 1 is the music as before; 0 takes the seed out of it; the scale travels in the generator
     file (and is left out of it at 1); a negative or NaN scale is a one-line error."""

@@ -277,6 +277,7 @@ class Dance2Music:
             "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"
             "beat_lock": music.beat_lock,
             "grid_scale": music.grid_scale,  # 0.5: the grid was too fast for the generator, the music in half time
+            "prior_weight": music.prior_weight,  # the genre code prior's weight used (lowered where it muted the music)
             "seed": music.seed,
             "duration": duration,
         }

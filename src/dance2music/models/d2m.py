@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,6 +52,15 @@ from .vqvae import VQVAE
 _GRID_FRAMES = 128
 #: The beat lock scores each try's music on at most this much of it (decoded twice: keep it short).
 BEAT_LOCK_EXCERPT_S = 12.0
+#: The genre code prior's silence guard (`D2M._unmuted`) judges the music as `d2m generate` delivers it: brought
+#: to this loudness (LUFS, with its limiter), a frame of `MUTE_FRAME_S` under `MUTE_DBFS` is muted, as the silence
+#: measure counts it (`metrics.evaluate_motion.SILENCE_DBFS`); music with more than `MUTE_MAX_SHARE` muted frames
+#: is looked up again with the prior's weight halved (`PRIOR_BACKOFF` times, then without it).
+MUTE_LOUDNESS_LUFS = -16.0
+MUTE_FRAME_S = 0.1
+MUTE_DBFS = -40.0
+MUTE_MAX_SHARE = 0.02
+PRIOR_BACKOFF = 2
 
 #: Generator architectures by name: ``kind`` picks the class, the rest are its keyword arguments.
 GENERATOR_PRESETS: dict[str, dict[str, Any]] = {
@@ -137,6 +147,8 @@ class GeneratedMusic:
     beat_lock: {"shift": beats the kept grid was moved, "scores": per try}, or None when there was no choice.
     grid_scale: 1, or 0.5 when the grid was faster than `features.rhythm.MAX_GRID_BPM` and the music follows it
         in half time (`features.rhythm.for_generator`).
+    prior_weight: the genre code prior's weight the music was looked up with, or None where no prior applied
+        (lower than the model's where the prior had muted the music: `D2M._unmuted`).
     """
 
     codes: torch.Tensor
@@ -145,6 +157,24 @@ class GeneratedMusic:
     seed: int
     beat_lock: dict | None = None
     grid_scale: float = 1.0
+    prior_weight: float | None = None
+
+
+def muted_share(audio: torch.Tensor, sample_rate: int) -> float:
+    """Share of the `MUTE_FRAME_S` frames of ``audio`` (1-D) under `MUTE_DBFS` once the music is brought to
+    `MUTE_LOUDNESS_LUFS` (0 for music shorter than a frame; 1 for digital silence)."""
+    from ..io.loudness import normalize_loudness  # lazy: pyloudnorm and pedalboard, only where a prior applies
+
+    frame = int(MUTE_FRAME_S * sample_rate)
+    x = audio.detach().float().cpu().numpy()
+    n = x.size // frame
+    if n == 0:
+        return 0.0
+    if not np.any(x):
+        return 1.0
+    y, _ = normalize_loudness(x, sample_rate, MUTE_LOUDNESS_LUFS)
+    power = np.square(y[: n * frame].astype(np.float64)).reshape(n, frame).mean(1)
+    return float(np.mean(power < 10 ** (MUTE_DBFS / 10)))
 
 
 def dance_tensors(
@@ -251,21 +281,25 @@ class D2M(nn.Module):
         """Nearest-code lookup with a straight-through gradient (`nn.quantizer.QuantizedResult`)."""
         return self.vqvae.quantize(latents, self.level)
 
-    def lookup_codes(self, latents: torch.Tensor, genre: torch.Tensor | None = None) -> torch.Tensor:
+    def lookup_codes(
+        self, latents: torch.Tensor, genre: torch.Tensor | None = None, weight: float | None = None
+    ) -> torch.Tensor:
         """Codes ``LongTensor[B x T_code]`` for the generator's ``latents`` ``Tensor[B x 64 x T_code]``.
 
         The nearest code vector, as the paper; with a genre code prior (``code_prior``, ``prior_weight`` > 0) and a
         known ``genre`` (``Tensor[B]``; negative = unknown), the code minimising ``|f - e_k|^2 - prior_weight *
         log p(k | genre)`` instead: among the codes near the generator's output, those the genre's real music
         uses win. Not in the paper; it sharpens the genre of the music without touching its timeline.
+        ``weight``: the prior's weight for this lookup (default ``prior_weight``).
         """
         bottleneck = self.vqvae.bottleneck[self.level]
-        if self.code_prior is None or self.prior_weight <= 0 or genre is None:
+        weight = self.prior_weight if weight is None else float(weight)
+        if self.code_prior is None or weight <= 0 or genre is None:
             return bottleneck.encode(latents)
         genre = genre.to(latents.device).long().reshape(-1)
         known = (genre >= 0) & (genre < self.code_prior.shape[0])
         prior = self.code_prior[genre.clamp(0, self.code_prior.shape[0] - 1)] * known[:, None]  # unknown: 0
-        return bottleneck.encode(latents, -self.prior_weight * prior)
+        return bottleneck.encode(latents, -weight * prior)
 
     def decode(self, quantized: torch.Tensor) -> torch.Tensor:
         """``Tensor[B x 64 x T_code]`` code vectors -> waveform ``Tensor[B x 1 x T_code * hop]`` (differentiable)."""
@@ -320,6 +354,7 @@ class D2M(nn.Module):
         where the generator's convolutions see no dance. Codes and audio are then cut back to the dance.
         The official-shape generator makes fixed 2-s segments: its music is back-to-back segments (the last
         partial one dropped), each decoded alone.
+        Where a genre code prior applies and mutes the music, its weight backs off (`_unmuted`).
         """
         self.eval()
         if seed is None:
@@ -343,14 +378,15 @@ class D2M(nn.Module):
             if given is not rhythm:
                 scale = given.tempo / rhythm.tempo
                 rhythm, args = given, (motion, visual, genre, None if tempo is None else tempo * scale, *args[4:])
-            codes, lock = self._beat_locked_codes(rhythm.extended(ctx), args, tries=2 if beat_lock else 1)
+            ladder, lock = self._beat_locked_codes(rhythm.extended(ctx), args, tries=2 if beat_lock else 1)
         else:
-            codes = self._generate_codes(motion, visual, None, *args[2:])
-        audio = self.vqvae.decode_chunked(codes.to(self.device), self.level)[..., s0 : s0 + num_samples].clamp(-1, 1)
+            ladder = self._generate_codes(motion, visual, None, *args[2:])
+        codes, audio, weight = self._unmuted(ladder, slice(s0, s0 + num_samples))
+        audio = audio[..., s0 : s0 + num_samples].clamp(-1, 1)
         if audio.shape[-1] < num_samples:
             audio = F.pad(audio, (0, num_samples - audio.shape[-1]))
         codes = codes[:, k0 : k0 + max(1, -(-num_samples // self.hop_length))]
-        return GeneratedMusic(codes, audio, self.sample_rate, seed, lock, scale)
+        return GeneratedMusic(codes, audio, self.sample_rate, seed, lock, scale, weight)
 
     @property
     def device(self) -> torch.device:
@@ -367,20 +403,20 @@ class D2M(nn.Module):
         """Size of the visual features the generator takes (0: none)."""
         return int(getattr(self.generator, "visual_dim", 0) or 0)
 
-    def _beat_locked_codes(self, rhythm: Rhythm, args: tuple, tries: int) -> tuple[torch.Tensor, dict | None]:
+    def _beat_locked_codes(self, rhythm: Rhythm, args: tuple, tries: int) -> tuple[list, dict | None]:
         """Codes that follow ``rhythm``; with ``tries`` 2, the grid moved by half a beat is tried too.
 
         Each try's music is decoded over an excerpt (at most `BEAT_LOCK_EXCERPT_S`, from the middle) and its own
         beats (librosa's tracker) are scored against the grid's beats there: BeatAlign + beat F1. The try that
         scores higher wins (the first on a tie). ``args``: `_generate_codes`'s arguments, the rhythm left out.
-        Returns (codes, {"shift": beats moved, "scores": per try}) or (codes, None).
+        Returns (`_generate_codes`'s ladder, {"shift": beats moved, "scores": per try}) or (the ladder, None).
         """
         m, v, *rest = args
         tries_out = []
         for shift in (0.0, 0.5)[: max(1, tries)]:
             r = torch.from_numpy(rhythm.shifted(shift).features().T.copy())[None]
             codes = self._generate_codes(m, v, r, *rest)
-            score = self._grid_score(codes, rhythm) if tries > 1 else 0.0
+            score = self._grid_score(codes[0][1], rhythm) if tries > 1 else 0.0
             tries_out.append((score, shift, codes))
         if tries <= 1:
             return tries_out[0][2], None
@@ -414,8 +450,10 @@ class D2M(nn.Module):
         num_samples: int,
         window_seconds: float,
         progress: bool,
-    ) -> torch.Tensor:
-        """LongTensor[1 x T_code]: the generator run window by window on the shared code grid (call without grad)."""
+    ) -> list[tuple[float | None, torch.Tensor]]:
+        """The generator run window by window on the shared code grid (call without grad), its output looked up
+        as codes ``LongTensor[1 x T_code]``: [(None, codes)] where no genre code prior applies, else
+        [(weight, codes)] for the prior's weight halved `PRIOR_BACKOFF` times, then (0, the nearest codes)."""
         g = self.generator
         dev = self.device
         kwargs = {
@@ -432,7 +470,9 @@ class D2M(nn.Module):
         win = max(1, int(round(window_seconds * MOTION_FPS / _GRID_FRAMES))) * _GRID_FRAMES
         ctx = int(math.ceil(g.receptive_field_seconds * MOTION_FPS / _GRID_FRAMES)) * _GRID_FRAMES
         starts = list(range(0, t_frames, win))
-        out = torch.empty(1, n_codes, dtype=torch.long)
+        prior_applies = self.code_prior is not None and self.prior_weight > 0 and genre is not None and genre >= 0
+        weights = [self.prior_weight / 2**i for i in range(PRIOR_BACKOFF + 1)] + [0.0] if prior_applies else [None]
+        ladder = [(w, torch.empty(1, n_codes, dtype=torch.long)) for w in weights]
         bar = None
         if progress and len(starts) > 1:
             from tqdm.auto import tqdm
@@ -450,13 +490,27 @@ class D2M(nn.Module):
             nw = None if noise is None else noise[..., k_lo:k_hi].to(dev)
             extra = {} if rhythm is None else {"rhythm": rhythm[..., lo:hi].to(dev)}
             latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs, **extra)
-            codes = self.lookup_codes(latents, kwargs["genre"])
-            out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
+            for w, out in ladder:
+                codes = self.lookup_codes(latents, kwargs["genre"], weight=w)
+                out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
-        return out
+        return ladder
+
+    def _unmuted(
+        self, ladder: list[tuple[float | None, torch.Tensor]], kept: slice
+    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """The genre code prior re-ranks codes to sharpen the genre; it must not mute the music. Decode the first
+        rung of ``ladder`` (`_generate_codes`) and, while more than `MUTE_MAX_SHARE` of the frames of its
+        ``kept`` samples (the music without its context) are muted (`muted_share`), the next (a lower weight).
+        Returns (codes, audio, weight)."""
+        for i, (weight, codes) in enumerate(ladder):
+            audio = self.vqvae.decode_chunked(codes.to(self.device), self.level)
+            if i == len(ladder) - 1 or muted_share(audio[0, 0, kept], self.sample_rate) <= MUTE_MAX_SHARE:
+                return codes, audio, weight
+        raise AssertionError("unreachable: the last rung is always returned")
 
     def _fixed_segments(
         self, motion: torch.Tensor, visual: torch.Tensor | None, genre: int | None, seed: int
