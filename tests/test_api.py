@@ -144,3 +144,23 @@ def test_background_load_waits_for_its_start_and_survives_a_cancel(monkeypatch):
     dropped._future.result(timeout=5)
     assert calls == ["p"]
     assert dropped.result() == "model of q" and calls == ["p", "q"]  # ... and a later use still gets the model
+
+
+def test_a_weakened_genre_code_prior_is_said():
+    """Where the genre code prior would mute the music, the result says so (meta prior_weight and prior_note)."""
+    model = tiny_model()
+    d2m = model.model
+    k = d2m.codebook.shape[0]
+    d2m.code_prior = torch.full((10, k), -10.0)
+    d2m.code_prior[:, 0] = 0.0  # every genre's favourite: code 0
+    d2m.prior_weight = 1e6
+
+    def decode(codes, level):  # code 0 decodes to silence, every other code to noise
+        loud = (codes != 0).float().repeat_interleave(d2m.hop_length, -1)
+        return (0.3 * torch.randn(loud.shape) * loud)[:, None]
+
+    d2m.vqvae.decode_chunked = decode
+    res = model.generate(dance(2.0), genre="gHO", seed=0)
+    assert res.meta["prior_weight"] == 0.0 and "weakened from weight 1e+06 to 0" in res.meta["prior_note"]
+    free = model.generate(dance(2.0), genre="none", seed=0)
+    assert free.meta["prior_weight"] is None and "prior_note" not in free.meta

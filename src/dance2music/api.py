@@ -281,6 +281,11 @@ class Dance2Music:
             "seed": music.seed,
             "duration": duration,
         }
+        if music.prior_weight is not None and music.prior_weight < model.prior_weight:
+            meta["prior_note"] = (
+                f"the genre code prior was weakened from weight {model.prior_weight:g} to {music.prior_weight:g}: "
+                "at full weight it left the music silent in places"
+            )
         audio = music.audio[0, 0].float().cpu().numpy().astype(np.float32)
         if loudness is not None:
             from .io.loudness import normalize_loudness

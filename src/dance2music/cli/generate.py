@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         how = {"given": "as given", "motion": "read off the dance", "default": "the default: no clear pulse"}
         feel = ", the music in half time" if result.meta.get("grid_scale") == 0.5 else ""
         notes.append(f"beat {result.meta['dance_tempo']:.0f} BPM ({how.get(result.meta['tempo_source'], '')}{feel})")
+    if result.meta.get("prior_note"):
+        print(f"note: {result.meta['prior_note']}", file=sys.stderr)
     start = float(result.meta.get("video_start") or 0.0)
     if start >= 0.0005:  # the music lies on the video's own timeline: say where its first frame is
         notes.append(f"the first frame, and the music, start {start:.3f} s into the video")
