@@ -148,10 +148,10 @@ def test_report_on_tiny_dances(tmp_path):
         evaluate_motion(tmp_path / "missing", [model])
 
 
-def test_labelled_genre_is_each_files_own_and_checked_first(tmp_path):
+def test_labelled_genre_is_each_files_own_and_checked_first(tmp_path, capsys):
     """genre="labelled" generates each sequence (and its excerpts) with its file's genre; an unlabelled file or
-    an unknown genre is refused before any music is made."""
-    from dance2music.errors import ConfigError
+    an unknown genre (by the command) is refused before any music is made."""
+    from dance2music.cli import main
     from dance2music.metrics.evaluate_motion import LABELLED_GENRE
     from test_api import tiny_model
 
@@ -172,12 +172,13 @@ def test_labelled_genre_is_each_files_own_and_checked_first(tmp_path):
     assert asked == ["gHO"] * 3 + ["gKR"] * 3  # the whole dance and its two 2-s excerpts each
     assert [r["genre_used"][0]["genre"] for r in rep.clips["tiny"]] == ["gHO", "gKR"]
     asked.clear()
-    with pytest.raises(ConfigError, match="unknown genre"):
-        evaluate_motion(folder, [model], seeds=1, genre="Tango")
     write_sequence(folder, "c", bouncing_dancer(4.0, seed=3), 120, genre=None)
-    with pytest.raises(InputError, match="names no genre"):
+    with pytest.raises(InputError, match="names no AIST"):
         evaluate_motion(folder, [model], seeds=1, genre=LABELLED_GENRE)
     assert asked == []
+    out = tmp_path / "report"
+    assert main(["evaluate", "--motion", str(folder), "--genre", "Tango", "--out", str(out)]) == 2
+    assert "unknown genre" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.skipif(not REAL_MOTION.is_dir(), reason="../shared/data/real-motion is not here")

@@ -171,9 +171,12 @@ def _music_makers(names: list[str], taken: set[str]) -> dict:
 
 
 def run_motion(args: argparse.Namespace) -> int:
-    from ..api import Dance2Music
+    from ..api import Dance2Music, parse_genre
     from ..errors import ConfigError
-    from ..metrics.evaluate_motion import evaluate_motion, markdown_summary
+    from ..metrics.evaluate_motion import LABELLED_GENRE, evaluate_motion, markdown_summary
+
+    if args.genre != LABELLED_GENRE:
+        parse_genre(args.genre)  # an unknown genre: refused before any model is loaded
 
     if args.seeds < 1:
         raise ConfigError("--seeds must be at least 1")

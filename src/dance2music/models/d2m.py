@@ -38,6 +38,7 @@ from ..errors import ConfigError, InputError, ModelError
 from ..features.beats import beat_alignment, music_beats
 from ..features.rhythm import Rhythm, for_generator
 from ..io.files import atomic_output
+from ..io.loudness import normalize_loudness
 from ..pretrained.registry import resolve
 from ..types import MOTION_FEATURE_DIM, Motion, Visual
 from .discriminator import MultiScaleDiscriminator
@@ -163,8 +164,6 @@ class GeneratedMusic:
 def muted_share(audio: torch.Tensor, sample_rate: int) -> float:
     """Share of the `MUTE_FRAME_S` frames of ``audio`` (1-D) under `MUTE_DBFS` once the music is brought to
     `MUTE_LOUDNESS_LUFS` (0 for music shorter than a frame; 1 for digital silence)."""
-    from ..io.loudness import normalize_loudness  # lazy: pyloudnorm and pedalboard, only where a prior applies
-
     frame = int(MUTE_FRAME_S * sample_rate)
     x = audio.detach().float().cpu().numpy()
     n = x.size // frame
