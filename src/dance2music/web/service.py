@@ -290,7 +290,8 @@ def _summary(result, took: float, beats) -> str:
         beats.sentence(),
     ]
     if result.meta.get("prior_note"):
-        lines.append(str(result.meta["prior_note"]).capitalize() + ".")
+        note = str(result.meta["prior_note"])
+        lines.append(note[:1].upper() + note[1:] + ".")
     loud = result.meta.get("loudness")
     if loud and loud.get("output_lufs") is not None:
         lines.append(f"Loudness {loud['output_lufs']:.1f} LUFS, true peak {loud['true_peak_dbtp']:.1f} dBTP.")
