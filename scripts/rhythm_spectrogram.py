@@ -1,12 +1,13 @@
 """Spectrograms of music made for real dances, with the dancer's kinematic beats and the music's beats marked.
 
     python scripts/rhythm_spectrogram.py ../shared/data/real-motion --models OLD.safetensors d2m-top \
-        --out docs/rhythm_real_spectrogram.png [--sequences 0 3] [--seconds 8] [--audio DIR]
+        --out docs/rhythm_real_spectrogram.png [--sequences 0 3] [--seconds 8] [--audio DIR] [--genre labelled]
 
 For each chosen sequence (by index in name order) and model: the first ``--seconds`` of the dance analysed as
 `d2m generate` analyses video, music with seed 0, its mel spectrogram; cyan lines are the dancer's kinematic
 beats, green ticks the music's beats as the metrics find them. ``--audio DIR``: each row's music is also written
-there as Ogg Vorbis (22.05 kHz), ``<dance genre>_<model file stem>.ogg``.
+there as Ogg Vorbis (22.05 kHz), ``<dance genre>_<model file stem>.ogg``. ``--genre``: the genre to generate
+with (default: read off the dance; ``labelled``: each file's own).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--audio", type=Path, default=None, help="also write each row's music here (.ogg)")
+    ap.add_argument("--genre", default=None, help="genre to generate with ('labelled': each file's own)")
     args = ap.parse_args(argv)
     if args.audio is not None:
         args.audio.mkdir(parents=True, exist_ok=True)
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         seq = load_keypoint_sequence(path)
         n = int(round(args.seconds * seq.fps))
         motion = keypoints_to_motion(seq.keypoints[:n], seq.fps)
-        audio = model.generate(motion, seed=0).audio
+        genre = seq.genre if args.genre == "labelled" else args.genre
+        audio = model.generate(motion, seed=0, genre=genre).audio
         if args.audio is not None:
             sf.write(args.audio / f"{seq.name[:3]}_{Path(name).stem}.ogg", audio, SAMPLE_RATE, format="OGG",
                      subtype="VORBIS")  # fmt: skip
