@@ -65,6 +65,14 @@ def true_peak(audio: np.ndarray) -> float:
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
+def frame_levels_dbfs(audio: np.ndarray, sr: int, frame_s: float = 0.1) -> np.ndarray:
+    """RMS level (dBFS) of each whole ``frame_s`` frame of ``audio`` (1-D); audio shorter than a frame is one."""
+    y = np.asarray(audio, np.float64).ravel()
+    hop = int(round(frame_s * sr))
+    frames = y[: (y.size // hop) * hop].reshape(-1, hop) if y.size >= hop else y[None]
+    return 20.0 * np.log10(np.maximum(np.sqrt((frames**2).mean(axis=1)), 1e-12))
+
+
 def integrated_loudness(audio: np.ndarray, sr: int) -> float:
     """BS.1770-4 integrated loudness (LUFS) by pyloudnorm; audio shorter than one 400-ms block is measured
     looped to one block. -inf for silence (nothing above the -70 LUFS absolute gate) or empty audio."""

@@ -53,6 +53,7 @@ from ..features.extract import AnalysisGrid
 from ..features.pose import track_to_motion
 from ..features.rhythm import estimate_rhythm
 from ..io.files import atomic_output
+from ..io.loudness import frame_levels_dbfs
 from ..types import Motion
 from . import beats as B
 from .beats import music_onsets, tempo_error
@@ -225,9 +226,7 @@ def music_stats(audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
     def db(x: float) -> float:
         return float(20.0 * np.log10(max(x, eps)))
 
-    hop = int(round(0.1 * sr))
-    frames = y[: (y.size // hop) * hop].reshape(-1, hop) if y.size >= hop else y[None]
-    frame_db = 20.0 * np.log10(np.maximum(np.sqrt((frames**2).mean(axis=1)), eps))
+    frame_db = frame_levels_dbfs(y, sr, 0.1)
     lufs = float("nan")
     try:
         import pyloudnorm

@@ -38,7 +38,7 @@ from ..errors import ConfigError, InputError, ModelError
 from ..features.beats import beat_alignment, music_beats
 from ..features.rhythm import Rhythm, for_generator
 from ..io.files import atomic_output
-from ..io.loudness import normalize_loudness
+from ..io.loudness import frame_levels_dbfs, normalize_loudness
 from ..pretrained.registry import resolve
 from ..types import MOTION_FEATURE_DIM, Motion, Visual
 from .discriminator import MultiScaleDiscriminator
@@ -164,16 +164,13 @@ class GeneratedMusic:
 def muted_share(audio: torch.Tensor, sample_rate: int) -> float:
     """Share of the `MUTE_FRAME_S` frames of ``audio`` (1-D) under `MUTE_DBFS` once the music is brought to
     `MUTE_LOUDNESS_LUFS` (0 for music shorter than a frame; 1 for digital silence)."""
-    frame = int(MUTE_FRAME_S * sample_rate)
     x = audio.detach().float().cpu().numpy()
-    n = x.size // frame
-    if n == 0:
+    if x.size < int(round(MUTE_FRAME_S * sample_rate)):
         return 0.0
     if not np.any(x):
         return 1.0
     y, _ = normalize_loudness(x, sample_rate, MUTE_LOUDNESS_LUFS)
-    power = np.square(y[: n * frame].astype(np.float64)).reshape(n, frame).mean(1)
-    return float(np.mean(power < 10 ** (MUTE_DBFS / 10)))
+    return float(np.mean(frame_levels_dbfs(y, sample_rate, MUTE_FRAME_S) < MUTE_DBFS))
 
 
 def dance_tensors(
