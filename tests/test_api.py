@@ -161,6 +161,8 @@ def test_a_weakened_genre_code_prior_is_said():
 
     d2m.vqvae.decode_chunked = decode
     res = model.generate(dance(2.0), genre="gHO", seed=0)
-    assert res.meta["prior_weight"] == 0.0 and "weakened from weight 1e+06 to 0" in res.meta["prior_note"]
+    assert res.meta["prior_weight"] == 0.0
+    assert "weakened from weight 1e+06 (to 0 at the lowest) over 100 % of the music" in res.meta["prior_note"]
+    assert res.meta["prior_lowered"] == 1.0  # every code is the favourite, so every stretch was muted
     free = model.generate(dance(2.0), genre="none", seed=0)
     assert free.meta["prior_weight"] is None and "prior_note" not in free.meta

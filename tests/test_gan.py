@@ -353,6 +353,33 @@ def test_genre_code_prior_backs_off_where_it_mutes_the_music(gan_data):
     assert model.generate(motion, genre=None, seed=0).prior_weight is None and PRIOR_BACKOFF >= 1
 
 
+def test_genre_code_prior_backs_off_only_where_it_mutes_the_music(gan_data):
+    """Where the prior's favourite code is silent only in the first half of the music, only that half (and a
+    little around it) loses the prior; the rest keeps the favourite code at full weight."""
+    from dance2music.models.d2m import MUTE_PAD_S, muted_share
+    from dance2music.training.code_prior import code_prior_from_cache
+
+    cache_dir, vq_path = gan_data
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8), VQVAE.load(vq_path))
+    model.generator.set_sigma_from_codebook(model.codebook)
+    model.code_prior, model.prior_weight = code_prior_from_cache(model, cache_dir, "train"), 1e6
+    favourite = int(model.code_prior[1].argmax())
+    rng = torch.Generator().manual_seed(0)
+
+    def decode(codes, level):  # the favourite code is silent in the first half of the (context-wide) music
+        first = torch.arange(codes.shape[-1]) < codes.shape[-1] // 2
+        loud = ~((codes == favourite) & first)
+        return (0.3 * torch.randn(codes.shape[0], codes.shape[-1] * model.hop_length, generator=rng)
+                * loud.float().repeat_interleave(model.hop_length, -1))[:, None]  # fmt: skip
+
+    model.vqvae.decode_chunked = decode
+    out = model.generate(torch.randn(1, 53, 60), genre=1, seed=0)  # 2 s, its first half in the silent stretch
+    assert muted_share(out.audio[0, 0], 22050) <= 0.02 and out.prior_weight < 1e6
+    assert 0.3 < out.prior_lowered < 0.9
+    tail = int((1.0 - MUTE_PAD_S - 0.1) * 22050 / model.hop_length)
+    assert torch.all(out.codes[0, -tail:] == favourite)  # the loud half kept the prior at full weight
+
+
 def test_noise_scale_sets_how_much_the_seed_changes_the_music(gan_data, tmp_path):
     """Noise scale 1 is the music as before; 0 takes the seed out of it; the scale travels in the generator
     file (and is left out of it at 1); a negative or NaN scale is a one-line error."""

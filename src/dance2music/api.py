@@ -277,14 +277,16 @@ class Dance2Music:
             "tempo_source": None if rhythm is None else rhythm.source,  # "given", "motion" or "default"
             "beat_lock": music.beat_lock,
             "grid_scale": music.grid_scale,  # 0.5: the grid was too fast for the generator, the music in half time
-            "prior_weight": music.prior_weight,  # the genre code prior's weight used (lowered where it muted the music)
+            "prior_weight": music.prior_weight,  # the lowest genre code prior weight used (lowered where it muted)
             "seed": music.seed,
             "duration": duration,
         }
         if music.prior_weight is not None and music.prior_weight < model.prior_weight:
+            meta["prior_lowered"] = round(music.prior_lowered, 3)  # share of the music looked up with a lower weight
             meta["prior_note"] = (
-                f"the genre code prior was weakened from weight {model.prior_weight:g} to {music.prior_weight:g}: "
-                "at full weight it left the music silent in places"
+                f"the genre code prior was weakened from weight {model.prior_weight:g} (to {music.prior_weight:g} at "
+                f"the lowest) over {100 * music.prior_lowered:.0f} % of the music: at full weight it left the music "
+                "silent there"
             )
         audio = music.audio[0, 0].float().cpu().numpy().astype(np.float32)
         if loudness is not None:

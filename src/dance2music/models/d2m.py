@@ -55,12 +55,14 @@ _GRID_FRAMES = 128
 BEAT_LOCK_EXCERPT_S = 12.0
 #: The genre code prior's silence guard (`D2M._unmuted`) judges the music as `d2m generate` delivers it: brought
 #: to this loudness (LUFS, with its limiter), a frame of `MUTE_FRAME_S` under `MUTE_DBFS` is muted, as the silence
-#: measure counts it (`metrics.evaluate_motion.SILENCE_DBFS`); music with more than `MUTE_MAX_SHARE` muted frames
-#: is looked up again with the prior's weight halved (`PRIOR_BACKOFF` times, then without it).
+#: measure counts it (`metrics.evaluate_motion.SILENCE_DBFS`); while more than `MUTE_MAX_SHARE` of the frames are
+#: muted, the muted stretches and `MUTE_PAD_S` on each side are looked up again with the prior's weight halved
+#: (`PRIOR_BACKOFF` times, then without it); the rest keeps the full weight.
 MUTE_LOUDNESS_LUFS = -16.0
 MUTE_FRAME_S = 0.1
 MUTE_DBFS = -40.0
 MUTE_MAX_SHARE = 0.02
+MUTE_PAD_S = 0.2
 PRIOR_BACKOFF = 2
 
 #: Generator architectures by name: ``kind`` picks the class, the rest are its keyword arguments.
@@ -148,8 +150,9 @@ class GeneratedMusic:
     beat_lock: {"shift": beats the kept grid was moved, "scores": per try}, or None when there was no choice.
     grid_scale: 1, or 0.5 when the grid was faster than `features.rhythm.MAX_GRID_BPM` and the music follows it
         in half time (`features.rhythm.for_generator`).
-    prior_weight: the genre code prior's weight the music was looked up with, or None where no prior applied
-        (lower than the model's where the prior had muted the music: `D2M._unmuted`).
+    prior_weight: the lowest weight of the genre code prior the music was looked up with, or None where no prior
+        applied (lower than the model's where the prior had muted the music: `D2M._unmuted`).
+    prior_lowered: the share of the music looked up with a weight lower than the model's.
     """
 
     codes: torch.Tensor
@@ -159,18 +162,27 @@ class GeneratedMusic:
     beat_lock: dict | None = None
     grid_scale: float = 1.0
     prior_weight: float | None = None
+    prior_lowered: float = 0.0
+
+
+def muted_frames(audio: torch.Tensor, sample_rate: int) -> np.ndarray:
+    """Whether each whole `MUTE_FRAME_S` frame of ``audio`` (1-D) is under `MUTE_DBFS` once the music is brought to
+    `MUTE_LOUDNESS_LUFS`: bool[n_frames] (none for music shorter than a frame; all for digital silence)."""
+    x = audio.detach().float().cpu().numpy()
+    frame = int(round(MUTE_FRAME_S * sample_rate))
+    if x.size < frame:
+        return np.zeros(0, dtype=bool)
+    if not np.any(x):
+        return np.ones(x.size // frame, dtype=bool)
+    y, _ = normalize_loudness(x, sample_rate, MUTE_LOUDNESS_LUFS)
+    return frame_levels_dbfs(y, sample_rate, MUTE_FRAME_S) < MUTE_DBFS
 
 
 def muted_share(audio: torch.Tensor, sample_rate: int) -> float:
-    """Share of the `MUTE_FRAME_S` frames of ``audio`` (1-D) under `MUTE_DBFS` once the music is brought to
-    `MUTE_LOUDNESS_LUFS` (0 for music shorter than a frame; 1 for digital silence)."""
-    x = audio.detach().float().cpu().numpy()
-    if x.size < int(round(MUTE_FRAME_S * sample_rate)):
-        return 0.0
-    if not np.any(x):
-        return 1.0
-    y, _ = normalize_loudness(x, sample_rate, MUTE_LOUDNESS_LUFS)
-    return float(np.mean(frame_levels_dbfs(y, sample_rate, MUTE_FRAME_S) < MUTE_DBFS))
+    """Share of the `MUTE_FRAME_S` frames of ``audio`` (1-D) that are muted (`muted_frames`; 0 for music shorter
+    than a frame, 1 for digital silence)."""
+    muted = muted_frames(audio, sample_rate)
+    return float(muted.mean()) if muted.size else 0.0
 
 
 def dance_tensors(
@@ -377,12 +389,12 @@ class D2M(nn.Module):
             ladder, lock = self._beat_locked_codes(rhythm.extended(ctx), args, tries=2 if beat_lock else 1)
         else:
             ladder = self._generate_codes(motion, visual, None, *args[2:])
-        codes, audio, weight = self._unmuted(ladder, slice(s0, s0 + num_samples))
+        codes, audio, weight, lowered = self._unmuted(ladder, slice(s0, s0 + num_samples))
         audio = audio[..., s0 : s0 + num_samples].clamp(-1, 1)
         if audio.shape[-1] < num_samples:
             audio = F.pad(audio, (0, num_samples - audio.shape[-1]))
         codes = codes[:, k0 : k0 + max(1, -(-num_samples // self.hop_length))]
-        return GeneratedMusic(codes, audio, self.sample_rate, seed, lock, scale, weight)
+        return GeneratedMusic(codes, audio, self.sample_rate, seed, lock, scale, weight, lowered)
 
     @property
     def device(self) -> torch.device:
@@ -497,16 +509,37 @@ class D2M(nn.Module):
 
     def _unmuted(
         self, ladder: list[tuple[float | None, torch.Tensor]], kept: slice
-    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    ) -> tuple[torch.Tensor, torch.Tensor, Any, float]:
         """The genre code prior re-ranks codes to sharpen the genre; it must not mute the music. Decode the first
-        rung of ``ladder`` (`_generate_codes`) and, while more than `MUTE_MAX_SHARE` of the frames of its
-        ``kept`` samples (the music without its context) are muted (`muted_share`), the next (a lower weight).
-        Returns (codes, audio, weight)."""
-        for i, (weight, codes) in enumerate(ladder):
+        rung of ``ladder`` (`_generate_codes`) and, while more than `MUTE_MAX_SHARE` of the frames of its ``kept``
+        samples (the music without its context) are muted (`muted_frames`), give the codes of the muted frames
+        and `MUTE_PAD_S` around them the next rung's (a lower weight), and decode again. Elsewhere the music keeps
+        the full weight. Returns (codes, audio, the lowest weight used, the share of the kept codes lowered)."""
+        sr, hop, last = self.sample_rate, self.hop_length, len(ladder) - 1
+        codes = ladder[0][1].clone()
+        rung = torch.zeros(codes.shape[-1], dtype=torch.long)
+        frame, pad = int(round(MUTE_FRAME_S * sr)), int(round(MUTE_PAD_S / MUTE_FRAME_S))
+        k0, k1 = kept.start // hop, -(-kept.stop // hop)
+        for _ in range(2 * len(ladder)):  # raising the level of one stretch may mute another a little: a few rounds
             audio = self.vqvae.decode_chunked(codes.to(self.device), self.level)
-            if i == len(ladder) - 1 or muted_share(audio[0, 0, kept], self.sample_rate) <= MUTE_MAX_SHARE:
-                return codes, audio, weight
-        raise AssertionError("unreachable: the last rung is always returned")
+            muted = muted_frames(audio[0, 0, kept], sr)
+            if not muted.size or muted.mean() <= MUTE_MAX_SHARE:
+                break
+            near = np.convolve(muted.astype(np.float64), np.ones(2 * pad + 1), mode="same") > 0
+            sel = torch.zeros_like(rung, dtype=torch.bool)
+            for j in np.flatnonzero(near):  # the codes that sound in frame j
+                sel[(kept.start + j * frame) // hop : -(-(kept.start + (j + 1) * frame) // hop)] = True
+            sel &= rung < last
+            if not bool(sel.any()):
+                break  # every muted stretch is already without the prior
+            rung[sel] += 1
+            for i in range(1, last + 1):
+                now = sel & (rung == i)
+                codes[0, now] = ladder[i][1][0, now]
+        else:
+            audio = self.vqvae.decode_chunked(codes.to(self.device), self.level)
+        lowest = ladder[int(rung.max())][0]
+        return codes, audio, lowest, float((rung[k0:k1] > 0).float().mean()) if k1 > k0 else 0.0
 
     def _fixed_segments(
         self, motion: torch.Tensor, visual: torch.Tensor | None, genre: int | None, seed: int
