@@ -11,7 +11,7 @@ import torch
 
 from dance2music.data.augment import MIRROR, MotionAugment, degrade_motion
 from dance2music.features.beats import beat_align, kinematic_beats
-from dance2music.features.rhythm import RHYTHM_DIM, estimate_rhythm
+from dance2music.features.rhythm import RHYTHM_DIM, TEMPO_DIP_WINDOW_S, accent_envelope, comb_tempo, estimate_rhythm
 from dance2music.types import Motion
 
 REAL_MOTION = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-motion"
@@ -51,6 +51,40 @@ def test_tempo_and_beats_follow_the_dance(bpm):
     assert beat_align(beats, m.meta["hits"]) > 0.8  # the grid's beats are on the dancer's hits
     f = r.features()
     assert f.shape == (m.num_frames, RHYTHM_DIM) and np.isfinite(f).all()
+
+
+@pytest.mark.parametrize("bpm", [84.0, 92.0, 128.0])
+@pytest.mark.parametrize("seconds", [2.0, 2.9])
+def test_a_short_clip_reads_its_tempo_from_its_few_accents(bpm, seconds):
+    """Under the tempogram's window the tempo comes from the comb of beats its accents fit: within 2 % where
+    whole frames of autocorrelation lag step by about 5 % near 90 BPM, and the grid is on the hits."""
+    m = bouncing(bpm, seconds)
+    r = estimate_rhythm(m)
+    assert r.source == "motion" and r.tempo == pytest.approx(bpm, rel=0.02)
+    assert beat_align(r.beat_times(), m.meta["hits"]) > 0.8
+
+
+def test_comb_tempo_takes_the_dancers_beat_over_its_half_beats():
+    fps, n = 30.0, 87
+    t = np.arange(n) / fps
+    beats = np.exp(-0.5 * ((np.mod(t - 0.3 + 1 / 3, 2 / 3) - 1 / 3) / 0.03) ** 2)  # accents at 90 BPM
+    halves = np.exp(-0.5 * ((np.mod(t - 0.3, 2 / 3) - 1 / 3) / 0.03) ** 2)  # and between them
+    assert comb_tempo(beats, fps) == pytest.approx(90.0, rel=0.02)
+    assert comb_tempo(beats + 0.25 * halves, fps) == pytest.approx(90.0, rel=0.02)  # weaker half beats
+    assert comb_tempo(beats + halves, fps) == pytest.approx(180.0, rel=0.02)  # an even pulse at 180
+    assert comb_tempo(np.zeros(n), fps) is None
+
+
+def test_a_long_dance_keeps_the_tempogram(monkeypatch):
+    import dance2music.features.rhythm as rhythm
+
+    env = accent_envelope(bouncing(100.0, 10.0), TEMPO_DIP_WINDOW_S)
+
+    def refuse(*_):
+        raise AssertionError("the comb is for clips shorter than the tempogram's window")
+
+    monkeypatch.setattr(rhythm, "comb_tempo", refuse)
+    assert rhythm.estimate_tempo(env, 30.0) == pytest.approx(100.0, rel=0.04)
 
 
 def test_a_given_tempo_is_kept_exactly_and_takes_its_phase_from_the_dance():

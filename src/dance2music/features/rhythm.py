@@ -14,7 +14,9 @@ Steps (at the motion's frame rate, normally `constants.MOTION_FPS`):
    stay under `MIN_ACCENT_DIP` (a still person's pose noise) has none, and jumps faster than any dance (the
    cuts of an edited video, `MAX_DANCE_SPEED`) are bridged over;
 3. tempo: the autocorrelation tempogram of the accent envelope (8-s windows, averaged) under a log-normal
-   prior centred on 110 BPM, up to 200 BPM; a user's tempo replaces it;
+   prior centred on 110 BPM, up to 200 BPM; a clip shorter than one such window (a few accents, a lag or two of
+   the period) is read instead by the comb of beats its accents fit best (`comb_tempo`); a user's tempo
+   replaces either;
 4. beat grid: the local phase of the envelope at that period, estimated in sliding windows of about three beats
    (the complex sum ``sum e(s) exp(-2 pi i s / P)``) and unwrapped into a continuous beat count, so the grid may
    drift and change phase but never stops: through still passages it keeps the last period and phase, and a
@@ -40,8 +42,13 @@ RHYTHM_DIM = 7
 MIN_BPM, MAX_BPM, PRIOR_BPM = 60.0, 200.0, 110.0
 #: Width of the log-normal tempo prior, in octaves.
 PRIOR_OCTAVES = 1.0
-#: Window of the tempogram (seconds).
+#: Window of the tempogram (seconds); shorter clips are read by `comb_tempo`.
 TEMPOGRAM_S = 8.0
+#: Candidate tempi of `comb_tempo`, evenly spaced in log tempo over `MIN_BPM`..`MAX_BPM`.
+COMB_STEPS = 400
+#: `comb_tempo` takes half its best tempo where the half keeps this share of the fit: so half-beat accents up to a
+#: third as strong as the beat's leave the dancer's tempo, stronger ones make an even pulse at twice it.
+COMB_OCTAVE_FIT = 0.5
 #: Tempo assumed when the motion says nothing about it (too short, or no movement).
 DEFAULT_BPM = 110.0
 #: Reference tempo of the log-tempo channel.
@@ -187,7 +194,9 @@ def estimate_tempo(envelope: np.ndarray, fps: float) -> float | None:
     """BPM of the envelope's strongest periodicity in 60-200 BPM under the prior, or None if it has none.
 
     librosa's autocorrelation tempogram in 8-s windows, averaged over the dance, weighted by a log-normal
-    prior (one octave wide) centred on 110 BPM.
+    prior (one octave wide) centred on 110 BPM. An envelope shorter than one window is read by `comb_tempo`,
+    in the octave (the comb's tempo, its half or its double) nearest the tempogram's: the comb is precise
+    within an octave, the autocorrelation leans to the slower of two that fit alike.
     """
     import librosa
 
@@ -196,7 +205,42 @@ def estimate_tempo(envelope: np.ndarray, fps: float) -> float | None:
     bpm = librosa.feature.tempo(onset_envelope=envelope.astype(np.float64), sr=fps, hop_length=1,
                                 start_bpm=PRIOR_BPM, std_bpm=PRIOR_OCTAVES, ac_size=TEMPOGRAM_S,
                                 max_tempo=MAX_BPM)[0]  # fmt: skip
-    return float(bpm) if np.isfinite(bpm) and MIN_BPM / 2 <= bpm <= MAX_BPM else None
+    auto = float(bpm) if np.isfinite(bpm) and MIN_BPM / 2 <= bpm <= MAX_BPM else None
+    if envelope.size >= TEMPOGRAM_S * fps:
+        return auto
+    comb = comb_tempo(envelope, fps)
+    if comb is None or auto is None:
+        return comb if comb is not None else auto
+    octaves = [b for b in (comb / 2, comb, comb * 2) if MIN_BPM <= b <= MAX_BPM]
+    return min(octaves, key=lambda b: abs(np.log2(b / auto)))
+
+
+def comb_tempo(envelope: np.ndarray, fps: float) -> float | None:
+    """BPM (60-200) whose comb of beats the envelope's accents fit best, or None if it has none.
+
+    The fit at a tempo is the magnitude of the envelope's Fourier component there over its sum (1 when every
+    accent falls on one phase of the beat), weighted by the tempogram's prior. Accents on the half beats as well
+    make the double tempo fit better than the dancer's own, so the half of the best tempo is taken where it keeps
+    at least `COMB_OCTAVE_FIT` of the fit. In a clip of a few seconds the autocorrelation sees one or two lags of
+    the period, quantised to whole frames; the comb counts every accent, at any tempo.
+    """
+    env = np.asarray(envelope, np.float64)
+    total = env.sum()
+    if env.size < 2 or total <= 0:
+        return None
+    t = np.arange(env.size) / fps
+
+    def fit(bpm: np.ndarray) -> np.ndarray:
+        return np.abs(np.exp(-2j * np.pi * (bpm[:, None] / 60.0) * t[None]) @ env) / total
+
+    bpms = np.geomspace(MIN_BPM, MAX_BPM, COMB_STEPS)
+    prior = np.exp(-0.5 * (np.log2(bpms / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+    fits = fit(bpms)
+    best = int(np.argmax(fits * prior))
+    bpm = float(bpms[best])
+    if bpm / 2 >= MIN_BPM and fit(np.array([bpm / 2]))[0] >= COMB_OCTAVE_FIT * fits[best]:
+        bpm /= 2
+    return bpm
 
 
 def _local_phase(envelope: np.ndarray, fps: float, bpm: float, window_beats: float) -> tuple[np.ndarray, np.ndarray]:
