@@ -517,6 +517,8 @@ class D2M(nn.Module):
         the full weight. Returns (codes, audio, the lowest weight used, the share of the kept codes lowered)."""
         sr, hop, last = self.sample_rate, self.hop_length, len(ladder) - 1
         codes = ladder[0][1].clone()
+        if last == 0:  # no prior applies: nothing to lower, and no need to judge the music
+            return codes, self.vqvae.decode_chunked(codes.to(self.device), self.level), ladder[0][0], 0.0
         rung = torch.zeros(codes.shape[-1], dtype=torch.long)
         frame, pad = int(round(MUTE_FRAME_S * sr)), int(round(MUTE_PAD_S / MUTE_FRAME_S))
         k0, k1 = kept.start // hop, -(-kept.stop // hop)
