@@ -322,17 +322,23 @@ def test_genre_code_prior_in_the_lookup(gan_data, tmp_path):
     assert torch.equal(model.generate(motion, genre=1, seed=0).codes, again.generate(motion, genre=1, seed=0).codes)
 
 
-def test_genre_code_prior_backs_off_where_it_mutes_the_music(gan_data):
-    """Music the prior mutes (here: its favourite code decodes to silence) is looked up again with the weight
-    halved, and at last without the prior; music it does not mute keeps the model's weight."""
-    from dance2music.models.d2m import PRIOR_BACKOFF, muted_share
+def _strong_prior_model(gan_data) -> tuple[D2M, int]:
+    """A tiny model whose genre code prior (weight 1e6) makes genre 1's favourite code win every lookup."""
     from dance2music.training.code_prior import code_prior_from_cache
 
     cache_dir, vq_path = gan_data
     model = D2M(tiny_generator(hop_length=8, latent_dim=8), VQVAE.load(vq_path))
     model.generator.set_sigma_from_codebook(model.codebook)
     model.code_prior, model.prior_weight = code_prior_from_cache(model, cache_dir, "train"), 1e6
-    favourite = int(model.code_prior[1].argmax())
+    return model, int(model.code_prior[1].argmax())
+
+
+def test_genre_code_prior_backs_off_where_it_mutes_the_music(gan_data):
+    """Music the prior mutes (here: its favourite code decodes to silence) is looked up again with the weight
+    halved, and at last without the prior; music it does not mute keeps the model's weight."""
+    from dance2music.models.d2m import PRIOR_BACKOFF, muted_share
+
+    model, favourite = _strong_prior_model(gan_data)
     rng = torch.Generator().manual_seed(0)
 
     def decode(codes, level):  # the favourite code is silent, every other one loud noise
@@ -357,13 +363,8 @@ def test_genre_code_prior_backs_off_only_where_it_mutes_the_music(gan_data):
     """Where the prior's favourite code is silent only in the first half of the music, only that half (and a
     little around it) loses the prior; the rest keeps the favourite code at full weight."""
     from dance2music.models.d2m import MUTE_PAD_S, muted_share
-    from dance2music.training.code_prior import code_prior_from_cache
 
-    cache_dir, vq_path = gan_data
-    model = D2M(tiny_generator(hop_length=8, latent_dim=8), VQVAE.load(vq_path))
-    model.generator.set_sigma_from_codebook(model.codebook)
-    model.code_prior, model.prior_weight = code_prior_from_cache(model, cache_dir, "train"), 1e6
-    favourite = int(model.code_prior[1].argmax())
+    model, favourite = _strong_prior_model(gan_data)
     rng = torch.Generator().manual_seed(0)
 
     def decode(codes, level):  # the favourite code is silent in the first half of the (context-wide) music
