@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,3 +225,21 @@ def test_movement_widens_the_dance_on_the_same_beats(tmp_path):
     assert _existing(tmp_path / "s", 0, 0, 2.0, None, 1.0) is None
     with pytest.raises(ConfigError, match="movement"):
         make_dataset(tmp_path / "t", 1, 2.0, 0, progress=False, video=False, movement=9.0)
+
+
+def test_a_split_becomes_keypoint_files_the_motion_evaluator_reads(tmp_path):
+    import importlib.util
+
+    from dance2music.metrics.evaluate_motion import load_keypoint_sequence
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "synth_motion_files.py"
+    spec = importlib.util.spec_from_file_location("synth_motion_files", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    names = make_dataset(tmp_path / "d", 1, 2.0, 0, progress=False, video=False)
+    assert script.main([str(tmp_path / "d"), "--split", "all", "--out", str(tmp_path / "kp")]) == 0
+    seq = load_keypoint_sequence(tmp_path / "kp" / f"{names[0]}.npz")
+    label = json.loads((tmp_path / "d" / "labels" / f"{names[0]}.json").read_text())
+    assert seq.fps == 30 and seq.keypoints.shape[:2] == (60, 17) and seq.genre == names[0][:3]
+    assert seq.nominal_bpm == pytest.approx(label["tempo"], abs=0.01)
+    assert script.main(["/nonexistent", "--out", str(tmp_path / "x")]) == 2
