@@ -2,7 +2,7 @@
 
 The real-motion panel is the held-out measure; an inference change is chosen on the synthetic val split instead,
 scored by exactly the panel's machinery (kinematic beats, shift null, excerpts). Each sequence's 2D keypoints
-(the view with the surest detections, 60 fps) are kept at 30 fps in pixels, as the panel's files are, with the
+(the view `read_aist_keypoints2d` would choose) are kept at 30 fps in pixels, as the panel's files are, with the
 genre its name gives and the tempo its labels give (the synthetic set's ``labels/<seq>.json``).
 
     python scripts/synth_motion_files.py data/synth --split val --max 60 --out DIR
@@ -12,7 +12,6 @@ genre its name gives and the tempo its labels give (the synthetic set's ``labels
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from dance2music.data.aist import AISTDataset, parse_seq_name
 from dance2music.errors import D2MError
+from dance2music.features.motion_formats import AIST_FPS, choose_view, load_pickle
 
 FPS = 30  # the panel's rate
 
@@ -29,11 +29,10 @@ def write_sequence(ds: AISTDataset, name: str, out: Path) -> bool:
     src = ds.root / "keypoints2d" / f"{name}.pkl"
     if not src.is_file():
         return False
-    with open(src, "rb") as f:
-        d = pickle.load(f)
-    kp = np.asarray(d["keypoints2d"], dtype=np.float32)  # [V, N, 17, 3] at 60 fps
-    view = int(np.argmax(np.nanmean(np.asarray(d["det_scores"], dtype=np.float64), axis=1)))
-    kp = kp[view, :: 60 // FPS, :, :2]
+    d = load_pickle(src)
+    kp = np.asarray(d["keypoints2d"], dtype=np.float32)  # [V, N, 17, 3]
+    det = np.asarray(d["det_scores"], dtype=np.float64).reshape(kp.shape[0], -1)
+    kp = kp[choose_view(kp, det), :: int(AIST_FPS) // FPS, :, :2]
     genre, music = parse_seq_name(name)
     tempo = ds.labels(name).get("tempo")
     fields = {"keypoints2d": kp, "fps": np.float32(FPS), "genre": genre or "", "music": music or ""}
