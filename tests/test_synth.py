@@ -227,15 +227,20 @@ def test_movement_widens_the_dance_on_the_same_beats(tmp_path):
         make_dataset(tmp_path / "t", 1, 2.0, 0, progress=False, video=False, movement=9.0)
 
 
-def test_a_split_becomes_keypoint_files_the_motion_evaluator_reads(tmp_path):
+def _script(name: str):
     import importlib.util
 
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_split_becomes_keypoint_files_the_motion_evaluator_reads(tmp_path):
     from dance2music.metrics.evaluate_motion import load_keypoint_sequence
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "synth_motion_files.py"
-    spec = importlib.util.spec_from_file_location("synth_motion_files", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script("synth_motion_files")
     names = make_dataset(tmp_path / "d", 1, 2.0, 0, progress=False, video=False)
     assert script.main([str(tmp_path / "d"), "--split", "all", "--out", str(tmp_path / "kp")]) == 0
     seq = load_keypoint_sequence(tmp_path / "kp" / f"{names[0]}.npz")
@@ -243,3 +248,23 @@ def test_a_split_becomes_keypoint_files_the_motion_evaluator_reads(tmp_path):
     assert seq.fps == 30 and seq.keypoints.shape[:2] == (60, 17) and seq.genre == names[0][:3]
     assert seq.nominal_bpm == pytest.approx(label["tempo"], abs=0.01)
     assert script.main(["/nonexistent", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_music_latency_finds_a_late_click_late_and_measures_a_split(tmp_path):
+    from test_rhythm import tiny_rhythm_model
+
+    latency = _script("music_latency")
+    sr, beats = 22050, np.arange(0.5, 4.0, 0.5)
+    y = np.zeros(int(4.5 * sr), np.float32)
+    for t in beats + 0.06:  # every click 60 ms after its beat
+        y[int(t * sr) : int(t * sr) + 200] = 0.8
+    late = np.asarray(latency.offsets(latency.onset_times(y, sr), beats))
+    assert late.size == beats.size and np.all(late > 0.02) and np.all(late < 0.1)
+    assert latency.offsets(np.array([1.0]), np.array([2.0])) == []  # nothing within the window
+    names = make_dataset(tmp_path / "d", 1, 3.0, 0, progress=False, video=False)
+    kp = tmp_path / "kp"
+    assert _script("synth_motion_files").main([str(tmp_path / "d"), "--split", "all", "--out", str(kp)]) == 0
+    got = latency.measure(tmp_path / "d", [kp / f"{names[0]}.npz"], tiny_rhythm_model())
+    assert set(got) == {"truth, onsets", "truth, tracked beats", "generated, onsets", "generated, tracked beats"}
+    assert got["truth, onsets"] and all(abs(x) <= latency.WINDOW_S for v in got.values() for x in v)
+    assert latency.main([str(tmp_path / "d"), str(tmp_path / "nothing")]) == 2
