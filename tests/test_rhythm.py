@@ -87,19 +87,6 @@ def test_a_long_dance_keeps_the_tempogram(monkeypatch):
     assert rhythm.estimate_tempo(env, 30.0) == pytest.approx(100.0, rel=0.04)
 
 
-def test_the_generator_is_given_the_accents_that_fall_on_the_beat():
-    from dance2music.features.rhythm import on_beat
-
-    np.testing.assert_allclose(on_beat(np.ones(4), np.array([3.0, 3.5, 3.25, 2.75])), [1.0, 0.0, 0.5, 0.5], atol=1e-6)
-    m = bouncing(100.0, 12.0)
-    r = estimate_rhythm(m)
-    env = accent_envelope(m)
-    np.testing.assert_allclose(r.accent, on_beat(env, r.beat_count), atol=1e-6)
-    near_beat = np.abs(r.phase - np.round(r.phase)) < 0.1
-    assert r.accent[near_beat].sum() > 0.8 * env[near_beat].sum()  # the dancer's hits are on the grid: kept
-    assert np.all(r.accent[np.abs(r.phase - 0.5) < 0.1] <= 0.11 * env.max())  # the half beat says nothing
-
-
 def test_a_given_tempo_is_kept_exactly_and_takes_its_phase_from_the_dance():
     m = bouncing(100.0, 8.0)
     r = estimate_rhythm(m, tempo=100.0)

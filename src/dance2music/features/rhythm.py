@@ -20,11 +20,7 @@ Steps (at the motion's frame rate, normally `constants.MOTION_FPS`):
 4. beat grid: the local phase of the envelope at that period, estimated in sliding windows of about three beats
    (the complex sum ``sum e(s) exp(-2 pi i s / P)``) and unwrapped into a continuous beat count, so the grid may
    drift and change phase but never stops: through still passages it keeps the last period and phase, and a
-   2-s clip has a grid from its first frame;
-5. the accents the generator is given are weighted by where they fall in the grid's beat (`on_beat`): whole on
-   the beat, none at the half beat. The synthetic dancers the generators learn from hit on the beat; real
-   dancers hit between beats too, and a generator given those hits fills the half beats with events as strong as
-   the beat's, which a listener hears as the music in double time (docs/results.md measures both).
+   2-s clip has a grid from its first frame.
 
 `Rhythm.features()` is the generator's input: cos and sin of the beat phase and of twice it, log2 of the local
 tempo over 120 BPM, the accent envelope and whether a person was seen (`RHYTHM_DIM` channels).
@@ -89,7 +85,7 @@ class Rhythm:
     beat_count: float64[T] continuous beat count; beat k falls where it crosses the integer k, so the phase
         is its fractional part.
     local_bpm: float64[T] the grid's tempo at each frame.
-    accent: float32[T] movement-accent envelope (about 0-1; peaks at the dancer's hits), weighted by `on_beat`.
+    accent: float32[T] movement-accent envelope (about 0-1; peaks at the dancer's hits).
     present: bool[T] frames where a person was detected.
     source: "motion" (estimated), "given" (the tempo was given) or "default" (no usable movement).
     """
@@ -266,11 +262,6 @@ def _local_phase(envelope: np.ndarray, fps: float, bpm: float, window_beats: flo
     return -np.angle(re + 1j * im) / (2 * np.pi), np.where(w > 1e-9, conf, 0.0)
 
 
-def on_beat(accent: np.ndarray, beat_count: np.ndarray) -> np.ndarray:
-    """float32[T]: ``accent`` weighted by its place in the beat, ``(1 + cos 2 pi beat_count) / 2``."""
-    return (np.asarray(accent, np.float64) * 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_count))).astype(np.float32)
-
-
 def estimate_rhythm(motion: Motion, *, tempo: float | None = None, window_beats: float | None = None) -> Rhythm:
     """The beat grid and accent envelope of ``motion`` (see the module docstring).
 
@@ -305,7 +296,7 @@ def estimate_rhythm(motion: Motion, *, tempo: float | None = None, window_beats:
     # A phase slip may not run the grid backwards: hold the count instead (no drift is accumulated).
     count = np.maximum.accumulate(count + 1e-6 * t) - 1e-6 * t
     local = np.clip(gaussian_filter1d(np.gradient(count), max(1.0, fps / 2)) * fps * 60.0, MIN_BPM / 2, MAX_BPM * 2)
-    return Rhythm(fps, float(np.median(local)), count, local, on_beat(env, count), present, source)
+    return Rhythm(fps, float(np.median(local)), count, local, env.astype(np.float32), present, source)
 
 
 def _fill_circular(phase: np.ndarray, good: np.ndarray) -> np.ndarray:
