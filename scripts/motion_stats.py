@@ -13,7 +13,10 @@ and seconds:
 - limb range: the 5-95 % range of the wrists' and ankles' positions relative to the hips (torso lengths);
 - pauses: the share of time the mean joint speed stays below a quarter of the dance's median for 0.3 s or more;
 - travel: the hip midpoint's speed over the floor (torso lengths per second);
-- tempo: the dance's tempo as `features.rhythm` reads it (BPM).
+- tempo: the dance's tempo as `features.rhythm` reads it (BPM);
+- accents on the beat: where the dancer's accents (`features.rhythm.accent_envelope`, before `on_beat` weights
+  them) fall in the grid's beat: their weighted mean of cos(2 pi phase) (1: all on the beat, -1: all on the half
+  beat) and the share of them within a quarter beat of the half beat.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from scipy.ndimage import uniform_filter1d
 from dance2music.constants import GENERATE_ANALYSIS_FPS
 from dance2music.data.cache import FeatureCache
 from dance2music.features.kinematics import joint_speed
-from dance2music.features.rhythm import estimate_rhythm
+from dance2music.features.rhythm import accent_envelope, estimate_rhythm
 from dance2music.metrics.evaluate_motion import keypoints_to_motion, load_keypoint_sequence
 from dance2music.types import Motion
 
@@ -47,13 +50,18 @@ def stats(m: Motion) -> dict[str, float]:
     run = int(round(0.3 * m.fps))
     paused = uniform_filter1d(still.astype(float), run, mode="nearest") > 0.999
     travel = np.linalg.norm(np.diff(m.root, axis=0), axis=1).mean() * m.fps
+    rhythm = estimate_rhythm(m)
+    env = accent_envelope(m)
+    mass = max(float(env.sum()), 1e-9)
     return {
         "speed (torso/s)": float(np.median(speed)),
         "acceleration half-power (Hz)": float(half),
         "limb range (torso)": float(rng.mean()),
         "pauses (share of time)": float(paused.mean()),
         "travel (torso/s)": float(travel),
-        "tempo (BPM)": float(estimate_rhythm(m).tempo),
+        "tempo (BPM)": float(rhythm.tempo),
+        "accents on the beat (mean cos of phase)": float(np.sum(env * np.cos(2 * np.pi * rhythm.phase)) / mass),
+        "accents near the half beat (share)": float(env[np.abs(rhythm.phase - 0.5) < 0.25].sum() / mass),
     }
 
 
