@@ -227,6 +227,41 @@ def test_movement_widens_the_dance_on_the_same_beats(tmp_path):
         make_dataset(tmp_path / "t", 1, 2.0, 0, progress=False, video=False, movement=9.0)
 
 
+def test_offbeat_dancers_also_hit_between_the_beats(tmp_path):
+    """--offbeat: a share of the half beats get a hit too, so the accents the rhythm reads fall between beats as
+    well (real dancers' do); 0 leaves the dance as it was; train split only, recorded in the labels."""
+    from dance2music.data.synth.dataset import _existing, split_of
+    from dance2music.features.rhythm import accent_envelope, estimate_rhythm
+    from dance2music.metrics.evaluate_motion import keypoints_to_motion
+
+    beats = np.arange(0.3, 8.0, 0.6)
+    plain = mv.make_dance("gMH", beats, 8.0, np.random.default_rng(1), timing="normal")
+    same = mv.make_dance("gMH", beats, 8.0, np.random.default_rng(1), timing="normal", offbeat=0.0)
+    off = mv.make_dance("gMH", beats, 8.0, np.random.default_rng(1), timing="normal", offbeat=0.6)
+    assert np.array_equal(plain.keyframes, same.keyframes) and np.array_equal(plain.coco, same.coco)
+    half = np.abs(np.mod(off.keyframes - 0.3, 0.6) - 0.3) < 0.1  # keyframes near a half beat
+    assert 0.3 * (beats.size - 1) <= half.sum() <= 0.9 * (beats.size - 1) and not np.any(
+        np.abs(np.mod(plain.keyframes - 0.3, 0.6) - 0.3) < 0.1
+    )
+
+    def near_half(d):  # share of the accent envelope within a quarter beat of the half beat of the grid read
+        px = np.concatenate([d.coco[:, :, [0, 1]] * np.array([300.0, -300.0]), np.ones_like(d.coco[..., :1])], -1)
+        m = keypoints_to_motion(px, d.fps, analysis_fps=None)
+        r, env = estimate_rhythm(m), accent_envelope(m)
+        return env[np.abs(r.phase - 0.5) < 0.25].sum() / env.sum()
+
+    assert near_half(off) > near_half(plain) + 0.1
+
+    assert split_of(0) == "train"
+    names = make_dataset(tmp_path / "s", 1, 2.0, 0, progress=False, video=False, offbeat=0.5)
+    label = json.loads((tmp_path / "s" / "labels" / f"{names[0]}.json").read_text())
+    assert label["offbeat"] == 0.5
+    assert _existing(tmp_path / "s", 0, 0, 2.0, None, 1.0, 0.5) == names[0]
+    assert _existing(tmp_path / "s", 0, 0, 2.0, None, 1.0, 0.0) is None
+    with pytest.raises(ConfigError, match="offbeat"):
+        make_dataset(tmp_path / "t", 1, 2.0, 0, progress=False, video=False, offbeat=1.5)
+
+
 def _script(name: str):
     import importlib.util
 

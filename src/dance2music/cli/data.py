@@ -35,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1.0,
         help="scale the dancers' range of movement and travel (default 1; real dancers move wider: docs/data.md)",
     )
+    s.add_argument(
+        "--offbeat",
+        type=float,
+        default=0.0,
+        help="share of half beats a train-split dancer also hits (default 0; real dancers hit between beats: "
+        "docs/data.md)",
+    )
     s.set_defaults(func=run_synth)
 
     q = sub.add_parser(
@@ -92,6 +99,8 @@ def run_synth(args: argparse.Namespace) -> int:
         raise ConfigError("--tempo-stretch needs 0.25 <= LOW <= HIGH <= 4")
     if not 0.25 <= args.movement <= 4.0:
         raise ConfigError("--movement needs 0.25 <= value <= 4")
+    if not 0.0 <= args.offbeat <= 1.0:
+        raise ConfigError("--offbeat needs 0 <= value <= 1")
     try:
         from ..data.synth import make_dataset
     except ImportError as e:
@@ -103,6 +112,8 @@ def run_synth(args: argparse.Namespace) -> int:
         kwargs["tempo_stretch"] = tuple(args.tempo_stretch)
     if args.movement != 1.0:
         kwargs["movement"] = args.movement
+    if args.offbeat:
+        kwargs["offbeat"] = args.offbeat
     make_dataset(args.out, args.clips, args.seconds, args.seed, **kwargs)
     print(f"wrote {args.clips} sequence(s) of {args.seconds:g} s to {args.out}")
     return 0

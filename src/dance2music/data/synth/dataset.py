@@ -83,6 +83,11 @@ def tempo_scale_of(seed: int, index: int, tempo_stretch: tuple[float, float] | N
     return float(np.exp(np.random.default_rng([int(seed), int(index), 7]).uniform(lo, hi)))
 
 
+def offbeat_of(index: int, offbeat: float) -> float:
+    """The share of half beats clip ``index``'s dancer also hits: ``offbeat`` in the train split, else 0."""
+    return float(offbeat) if split_of(index) == "train" else 0.0
+
+
 def clip_name(index: int, rng: np.random.Generator) -> tuple[str, str, str]:
     """(sequence name, genre, music id) of clip ``index``; music ids start past AIST's 0-5."""
     genre = GENRES[index % len(GENRES)]
@@ -170,6 +175,7 @@ def make_clip(
     crf: int = 23,
     tempo_stretch: tuple[float, float] | None = None,
     movement: float = 1.0,
+    offbeat: float = 0.0,
 ) -> ClipInfo:
     """Generate clip ``index`` of the dataset with ``seed`` and write its files under ``out_dir``.
 
@@ -177,6 +183,8 @@ def make_clip(
     factor drawn log-uniformly from it (its own generator, so every other draw is unchanged); val and test
     clips are never stretched, so they stay comparable across datasets.
     movement: the dancers' range of movement and travel (`moves.make_dance`), for every split.
+    offbeat: the share of half beats a train-split dancer also hits (`moves.make_dance`); val and test clips
+        keep their dancers as they were, like the tempo stretch.
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -184,7 +192,8 @@ def make_clip(
     name, genre, music_id = clip_name(index, r_name)
     scale = tempo_scale_of(seed, index, tempo_stretch)
     song = make_song(genre, seconds, r_music, sr=SAMPLE_RATE, tempo_scale=scale)
-    dance = make_dance(genre, song.beats, seconds, r_dance, fps=MOTION_FPS, movement=movement)
+    off = offbeat_of(index, offbeat)
+    dance = make_dance(genre, song.beats, seconds, r_dance, fps=MOTION_FPS, movement=movement, offbeat=off)
     scene = Scene.random(r_scene, width, height)
 
     poses, trans, scaling = _smpl_params(dance)
@@ -216,6 +225,7 @@ def make_clip(
         "tempo": song.tempo,
         "tempo_scale": round(scale, 4),
         **({} if movement == 1.0 else {"movement": float(movement)}),  # the default's labels stay as they were
+        **({} if off == 0 else {"offbeat": float(off)}),
         "beats": [round(float(b), 5) for b in song.beats],
         "downbeats": [round(float(b), 5) for b in song.downbeats],
         "music_id": music_id,
@@ -251,6 +261,7 @@ def _existing(
     seconds: float,
     tempo_stretch: tuple[float, float] | None = None,
     movement: float = 1.0,
+    offbeat: float = 0.0,
 ) -> str | None:
     """The clip's sequence name when its label file already exists (a finished clip), else None."""
     name, _, _ = clip_name(index, clip_rngs(seed, index)[0])
@@ -264,6 +275,7 @@ def _existing(
     same = lab.get("seconds") == float(seconds) and lab.get("synth_version") == SYNTH_VERSION
     same = same and abs(lab.get("tempo_scale", 1.0) - tempo_scale_of(seed, index, tempo_stretch)) < 1e-3
     same = same and abs(lab.get("movement", 1.0) - movement) < 1e-6
+    same = same and abs(lab.get("offbeat", 0.0) - offbeat_of(index, offbeat)) < 1e-6
     return name if same else None
 
 
@@ -280,6 +292,7 @@ def make_dataset(
     video: bool = True,
     tempo_stretch: tuple[float, float] | None = None,
     movement: float = 1.0,
+    offbeat: float = 0.0,
 ) -> list[str]:
     """Write ``clips`` synthetic sequences of ``seconds`` each into ``out_dir`` (AIST++ layout).
 
@@ -302,11 +315,14 @@ def make_dataset(
     out.mkdir(parents=True, exist_ok=True)
     if not 0.25 <= movement <= 4.0:
         raise ConfigError(f"movement must be in 0.25 .. 4, got {movement}")
-    kw = {"width": width, "height": height, "video": video, "tempo_stretch": tempo_stretch, "movement": movement}
+    if not 0.0 <= offbeat <= 1.0:
+        raise ConfigError(f"offbeat must be in 0 .. 1, got {offbeat}")
+    kw = {"width": width, "height": height, "video": video, "tempo_stretch": tempo_stretch, "movement": movement,
+          "offbeat": offbeat}  # fmt: skip
     names: dict[int, str] = {}
     todo = []
     for i in range(clips):
-        done = _existing(out, i, seed, seconds, tempo_stretch, movement)
+        done = _existing(out, i, seed, seconds, tempo_stretch, movement, offbeat)
         if done:
             names[i] = done
         else:

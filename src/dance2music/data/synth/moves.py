@@ -380,12 +380,15 @@ def make_dance(
     fps: float = 60.0,
     timing: str | None = None,
     movement: float = 1.0,
+    offbeat: float = 0.0,
 ) -> DanceMotion:
     """Choreograph a clip of ``duration`` seconds on the music's ``beats`` (seconds) for ``genre``.
 
     movement: scales every move's range (joint angles away from `NEUTRAL`) and the wandering about the floor;
         real dancers move faster, wider and further than the defaults (scripts/motion_stats.py, docs/data.md).
         The random draws are the same whatever its value.
+    offbeat: the share of the dancer's half beats that get a hit (a keyframe) too, as real dancers hit between
+        beats (scripts/motion_stats.py); 0 keeps every dance as it was. A double-time dancer has them all already.
     """
     style = DANCES[genre]
     timing = timing or choose_timing(genre, rng)
@@ -396,6 +399,10 @@ def make_dance(
     jit = rng.normal(0.0, style.jitter_ms / 1000.0, len(grid))
     jit = np.clip(jit, -0.3 * step, 0.3 * step) + rng.normal(0.0, 0.006)  # a small personal lead or lag
     times = grid + jit
+    if offbeat > 0 and timing != "double" and len(times) > 1:
+        mids = (times[:-1] + times[1:]) / 2
+        times = np.sort(np.concatenate([times, mids[rng.random(mids.size) < offbeat]]))
+        grid = times  # one move per keyframe, the half-beat hits included
     t_first, t_last = times[0] - step, times[-1] + step
     key_t = np.concatenate([[min(t_first, -0.01)], times, [max(t_last, duration + 0.01)]])
 
