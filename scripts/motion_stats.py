@@ -14,8 +14,8 @@ and seconds:
 - pauses: the share of time the mean joint speed stays below a quarter of the dance's median for 0.3 s or more;
 - travel: the hip midpoint's speed over the floor (torso lengths per second);
 - tempo: the dance's tempo as `features.rhythm` reads it (BPM);
-- accents on the beat: where the dancer's accents (`features.rhythm.accent_envelope`, before `on_beat` weights
-  them) fall in the grid's beat: their weighted mean of cos(2 pi phase) (1: all on the beat, -1: all on the half
+- accents on the beat: where the dancer's accents (`features.rhythm.accent_envelope`, the generator's accent
+  input) fall in the grid's beat: their weighted mean of cos(2 pi phase) (1: all on the beat, -1: all on the half
   beat) and the share of them within a quarter beat of the half beat.
 """
 

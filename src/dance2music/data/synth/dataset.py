@@ -317,8 +317,9 @@ def make_dataset(
         raise ConfigError(f"movement must be in 0.25 .. 4, got {movement}")
     if not 0.0 <= offbeat <= 1.0:
         raise ConfigError(f"offbeat must be in 0 .. 1, got {offbeat}")
+    # offbeat only when set, so that the default's synth.json stays as it was
     kw = {"width": width, "height": height, "video": video, "tempo_stretch": tempo_stretch, "movement": movement,
-          "offbeat": offbeat}  # fmt: skip
+          **({"offbeat": offbeat} if offbeat else {})}  # fmt: skip
     names: dict[int, str] = {}
     todo = []
     for i in range(clips):
