@@ -371,6 +371,19 @@ def _eased(phase: np.ndarray, ease: tuple[float, float]) -> np.ndarray:
     return betainc(ease[0], ease[1], np.clip(phase, 0.0, 1.0))
 
 
+def _hit_times(grid: np.ndarray, style: GenreDance, rng: np.random.Generator, offbeat: float) -> tuple:
+    """(the dancer's hit times, the grid's step): each grid time jittered, clipped so that hits stay in order and
+    at least 40% of a step apart; then, with ``offbeat``, that share of the half beats between them as well."""
+    step = float(np.median(np.diff(grid))) if len(grid) > 1 else 0.5
+    jit = rng.normal(0.0, style.jitter_ms / 1000.0, len(grid))
+    jit = np.clip(jit, -0.3 * step, 0.3 * step) + rng.normal(0.0, 0.006)  # a small personal lead or lag
+    times = grid + jit
+    if offbeat > 0 and len(times) > 1:
+        mids = (times[:-1] + times[1:]) / 2
+        times = np.sort(np.concatenate([times, mids[rng.random(mids.size) < offbeat]]))
+    return times, step
+
+
 def make_dance(
     genre: str,
     beats: np.ndarray,
@@ -392,17 +405,9 @@ def make_dance(
     """
     style = DANCES[genre]
     timing = timing or choose_timing(genre, rng)
-    grid = dance_grid(beats, timing)
-    step = float(np.median(np.diff(grid))) if len(grid) > 1 else 0.5
-    # Keyframes: one at each grid time (jittered), plus rest poses before the first and after the last so the
-    # whole clip is covered; the jitter is clipped so keyframes stay in order and at least 40% of a step apart.
-    jit = rng.normal(0.0, style.jitter_ms / 1000.0, len(grid))
-    jit = np.clip(jit, -0.3 * step, 0.3 * step) + rng.normal(0.0, 0.006)  # a small personal lead or lag
-    times = grid + jit
-    if offbeat > 0 and timing != "double" and len(times) > 1:
-        mids = (times[:-1] + times[1:]) / 2
-        times = np.sort(np.concatenate([times, mids[rng.random(mids.size) < offbeat]]))
-        grid = times  # one move per keyframe, the half-beat hits included
+    times, step = _hit_times(dance_grid(beats, timing), style, rng, offbeat if timing != "double" else 0.0)
+    grid = times  # one move per hit
+    # Rest poses before the first hit and after the last, so that the whole clip is covered.
     t_first, t_last = times[0] - step, times[-1] + step
     key_t = np.concatenate([[min(t_first, -0.01)], times, [max(t_last, duration + 0.01)]])
 
