@@ -406,7 +406,6 @@ def make_dance(
     style = DANCES[genre]
     timing = timing or choose_timing(genre, rng)
     times, step = _hit_times(dance_grid(beats, timing), style, rng, offbeat if timing != "double" else 0.0)
-    grid = times  # one move per hit
     # Rest poses before the first hit and after the last, so that the whole clip is covered.
     t_first, t_last = times[0] - step, times[-1] + step
     key_t = np.concatenate([[min(t_first, -0.01)], times, [max(t_last, duration + 0.01)]])
@@ -418,7 +417,7 @@ def make_dance(
     spin_yaw = 0.0
     pos = np.zeros(2)
     s = int(rng.choice((-1, 1)))
-    while len(keys) < len(grid):
+    while len(keys) < len(times):
         mv = moves[int(rng.choice(len(moves), p=p))]
         if mv is spin and step < 0.36:  # a turn needs time: none on fast double time
             continue
@@ -442,7 +441,7 @@ def make_dance(
             keys.append(pose)
         s = -s
         yaw = float(np.clip(yaw + rng.normal(0, 12), -40, 40))
-    keys = keys[: len(grid)]
+    keys = keys[: len(times)]
     rest = dict(NEUTRAL, yaw=keys[0]["yaw"], dx=keys[0]["dx"], dz=keys[0]["dz"])
     end = dict(NEUTRAL, yaw=keys[-1]["yaw"], dx=keys[-1]["dx"], dz=keys[-1]["dz"])
     keys = [rest] + keys + [end]
