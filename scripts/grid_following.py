@@ -43,12 +43,40 @@ def grid_stats(env: np.ndarray, sr: int, rhythm: Rhythm) -> dict[str, float]:
     z = np.sum(env * np.exp(2j * np.pi * phase)) / max(float(env.sum()), 1e-9)
     dist = np.abs(phase - np.round(phase))  # beats from the nearest beat
     on, half = env[dist <= NEAR], env[np.abs(dist - 0.5) <= NEAR]
-    ratio = float(on.mean() / half.mean()) if on.size and half.size and half.mean() > 0 else float("nan")
+    eps = 1e-3 * float(env.mean()) + 1e-12  # a grid with nothing on its half beats has a large, finite ratio
+    ratio = float((on.mean() + eps) / (half.mean() + eps)) if on.size and half.size else float("nan")
     return {"phase": float(np.mod(np.angle(z) / (2 * np.pi), 1.0)), "strength": float(np.abs(z)), "ratio": ratio}
 
 
 def circular_mean(phases: list[float]) -> float:
     return float(np.mod(np.angle(np.mean(np.exp(2j * np.pi * np.asarray(phases)))) / (2 * np.pi), 1.0))
+
+
+def follow(model: D2M, cache: FeatureCache, names: list[str], seed: int = 0):
+    """({music: [grid_stats + "corr", per sequence]}, [following per sequence]) for ``names`` of ``cache``."""
+    rows: dict[str, list[dict[str, float]]] = {"ground truth": [], "dance's grid": [], "grid moved half a beat": []}
+    following = []
+    sr = model.sample_rate
+    for k, name in enumerate(names):
+        motion, _, _ = cache.load_arrays(name)
+        motion = motion.resample(MOTION_FPS)
+        m, v = dance_tensors(motion, None, model.visual_dim)
+        rhythm = estimate_rhythm(motion, window_beats=model.rhythm_window)
+        n = int(round(motion.num_frames / MOTION_FPS * sr))
+        gt_env = onset_envelope(cache.read_audio(name, 0, n), sr)
+        rows["ground truth"].append(grid_stats(gt_env, sr, rhythm))
+        phases = []
+        for key, grid in (("dance's grid", rhythm), ("grid moved half a beat", rhythm.shifted(0.5))):
+            out = model.generate(m, v, rhythm=grid, seed=seed + k, num_samples=n, beat_lock=False)
+            env = onset_envelope(out.audio[0, 0].float().numpy(), sr)
+            s = grid_stats(env, sr, rhythm)
+            both = min(env.size, gt_env.size)
+            s["corr"] = float(np.corrcoef(env[:both], gt_env[:both])[0, 1])
+            rows[key].append(s)
+            phases.append(s["phase"])
+        d = abs(phases[1] - phases[0]) % 1.0
+        following.append(min(d, 1.0 - d))
+    return rows, following
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,34 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         if not model.follows_rhythm:
             raise D2MError(f"{args.model} does not take a beat grid")
         cache = FeatureCache(args.cache, args.split)
-        entries = cache.entries
     except D2MError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    pick = np.unique(np.linspace(0, len(entries) - 1, min(args.max, len(entries))).round().astype(int))
-    rows: dict[str, list[dict[str, float]]] = {"ground truth": [], "dance's grid": [], "grid moved half a beat": []}
-    following = []
-    for k in pick:
-        name = entries[k]["name"]
-        motion, _, _ = cache.load_arrays(name)
-        motion = motion.resample(MOTION_FPS)
-        m, v = dance_tensors(motion, None, model.visual_dim)
-        rhythm = estimate_rhythm(motion, window_beats=model.rhythm_window)
-        sr = model.sample_rate
-        n = int(round(motion.num_frames / MOTION_FPS * sr))
-        gt_env = onset_envelope(cache.read_audio(name, 0, n), sr)
-        rows["ground truth"].append(grid_stats(gt_env, sr, rhythm))
-        phases = []
-        for key, grid in (("dance's grid", rhythm), ("grid moved half a beat", rhythm.shifted(0.5))):
-            out = model.generate(m, v, rhythm=grid, seed=args.seed + int(k), num_samples=n, beat_lock=False)
-            env = onset_envelope(out.audio[0, 0].float().numpy(), sr)
-            s = grid_stats(env, sr, rhythm)
-            m_len = min(env.size, gt_env.size)
-            s["corr"] = float(np.corrcoef(env[:m_len], gt_env[:m_len])[0, 1])
-            rows[key].append(s)
-            phases.append(s["phase"])
-        d = abs(phases[1] - phases[0]) % 1.0
-        following.append(min(d, 1.0 - d))
+    names = cache.names()
+    pick = np.unique(np.linspace(0, len(names) - 1, min(args.max, len(names))).round().astype(int))
+    rows, following = follow(model, cache, [names[k] for k in pick], args.seed)
     print(f"{args.model} on {len(pick)} {args.split} sequences of {args.cache} (no beat lock, seed {args.seed})\n")
     print("| music | onset phase (beats) | phase strength | beat / half-beat onsets | onset corr. with ground truth |")
     print("| --- | --- | --- | --- | --- |")
@@ -104,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         corr = "" if key == "ground truth" else f"{np.nanmean([r['corr'] for r in rs]):.3f}"
         print(f"| {key} | {ph:.3f} | {st:.3f} | {ratio:.2f} (median) | {corr} |")
     f = np.asarray(following)
+    se = f.std(ddof=1) / np.sqrt(f.size) if f.size > 1 else float("nan")
     print(f"\nfollowing (circular distance between the two musics' onset phases; 0.5 = moves with the grid): "
-          f"{f.mean():.3f} ± {f.std(ddof=1) / np.sqrt(f.size):.3f}")  # fmt: skip
+          f"{f.mean():.3f} ± {se:.3f}")  # fmt: skip
     return 0
 
 

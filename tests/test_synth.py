@@ -303,3 +303,30 @@ def test_music_latency_finds_a_late_click_late_and_measures_a_split(tmp_path):
     assert set(got) == {"truth, onsets", "truth, tracked beats", "generated, onsets", "generated, tracked beats"}
     assert got["truth, onsets"] and all(abs(x) <= latency.WINDOW_S for v in got.values() for x in v)
     assert latency.main([str(tmp_path / "d"), str(tmp_path / "nothing")]) == 2
+
+
+def test_grid_following_places_clicks_on_the_grid_and_runs_a_model(tmp_path):
+    from dance2music.data.cache import FeatureCache
+    from dance2music.features.rhythm import Rhythm
+    from gan_fixtures import make_cache
+    from test_rhythm import tiny_rhythm_model
+
+    gf = _script("grid_following")
+    sr, fps = 22050, 30.0
+    frames = np.arange(int(4.0 * fps))
+    count = frames / fps * 2.0  # a 120-BPM grid, beats on the half seconds
+    grid = Rhythm(fps, 120.0, count, np.full(frames.size, 120.0), np.zeros(frames.size, np.float32),
+                  np.ones(frames.size, bool), "given")  # fmt: skip
+    y = np.zeros(int(4.0 * sr), np.float32)
+    for t in np.arange(0.0, 4.0, 0.5):  # a click on every beat
+        y[int(t * sr) : int(t * sr) + 100] = 0.8
+    on = gf.grid_stats(gf.onset_envelope(y, sr), sr, grid)
+    off = gf.grid_stats(gf.onset_envelope(y, sr), sr, grid.shifted(0.5))
+    assert min(on["phase"], 1 - on["phase"]) < 0.1 and abs(off["phase"] - 0.5) < 0.1
+    assert on["ratio"] > 3 and off["ratio"] < 1 / 3 and on["strength"] > 0.3
+    cache = make_cache(tmp_path)
+    model = tiny_rhythm_model().model
+    rows, following = gf.follow(model, FeatureCache(cache), FeatureCache(cache).names()[:1])
+    assert set(rows) == {"ground truth", "dance's grid", "grid moved half a beat"}
+    assert len(following) == 1 and 0 <= following[0] <= 0.5 and -1 <= rows["dance's grid"][0]["corr"] <= 1
+    assert gf.main(["--cache", str(tmp_path / "nothing")]) == 2
