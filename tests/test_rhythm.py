@@ -213,10 +213,12 @@ def test_gan_task_with_rhythm_and_augmentation_trains_and_exports(gan_data, tmp_
     from gan_fixtures import gan_overrides
 
     sets = gan_overrides(*gan_data, 2, **{"data.rhythm": "true", "data.augment": "true", "data.visual": "false",
-                                          "generator.use_tempo": "false", "data.rhythm_window": "2.0"})  # fmt: skip
+                                          "generator.use_tempo": "false", "data.rhythm_window": "2.0",
+                                          "loss_weights.audio/onset": "5.0"})  # fmt: skip
     task = GANTask(load_config(GANExperiment, None, sets))
     res = fit(task, tmp_path / "run")
     assert res.step == 2 and math.isfinite(res.logs["audio/mel"]) and "audio/mel" in res.eval
+    assert res.logs["audio/onset"] > 0 and "audio/onset" in res.eval  # the onset term trains and is evaluated
     ds = task.train_dataset()
     a, b = ds[1], ds[1]
     assert a["rhythm"].shape == (a["motion"].shape[0], RHYTHM_DIM)

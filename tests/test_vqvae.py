@@ -306,6 +306,31 @@ def test_spectral_losses_are_zero_on_identity_and_grow_with_error():
     assert 0 < small < big
 
 
+def test_onset_distance_sees_an_attack_that_a_swell_lacks():
+    from dance2music.losses.spectral import onset_envelope
+
+    sr, n = 22050, 16384
+    t = torch.arange(n) / sr
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(n, generator=gen)
+    bed = 0.02 * torch.randn(n, generator=gen)  # a quiet bed under both, so no band rises from silence
+    decay = torch.exp(-(t - 0.3).clamp_min(0) * 20)
+    click = bed + 0.5 * noise * (t >= 0.3).float() * decay  # a hit at 0.3 s
+    swell = bed + 0.5 * noise * torch.clamp((t - 0.15) / 0.15, 0, 1) * decay  # the same hit, faded in
+    mel = LogMelDistance(sample_rate=sr)
+
+    def env(x):
+        return onset_envelope(mel.log_mel(x[None, None]))[0, 3:-3]  # away from the clip's edges
+
+    e = env(click)
+    assert torch.all(e >= 0) and abs((int(e.argmax()) + 4) * mel.hop / sr - 0.3) <= 2 * mel.hop / sr
+    assert float(env(swell).max()) < 0.5 * float(e.max())
+    d_mel, d_onset = mel.with_onsets(click[None, None], click[None, None])
+    assert float(d_mel) == 0.0 and float(d_onset) == 0.0
+    d_mel, d_onset = mel.with_onsets(swell[None, None], click[None, None])
+    assert float(d_mel) == pytest.approx(float(mel(swell[None, None], click[None, None]))) and float(d_onset) > 0
+
+
 def test_mel_filterbank_matches_librosa():
     librosa = pytest.importorskip("librosa")
     from dance2music.losses.spectral import mel_filterbank

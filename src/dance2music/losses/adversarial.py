@@ -11,6 +11,9 @@ Every loss has one name used both to weight it and to log it (`GAN_LOSS_WEIGHTS`
 * ``audio/wav``: waveform L1 after decoding the generated features with the frozen VQ-VAE decoder, through a
   straight-through codebook lookup (lambda_wav = 40).
 * ``audio/mel``: log-mel L1 on the same decoded audio (lambda_mel = 15).
+* ``audio/onset``: L1 between the onset envelopes (`losses.spectral.onset_envelope`, spectral flux) of that
+  log-mel and the real music's: attacks where the music has them, not only its energy (not in the paper;
+  weight 0 by default).
 
 In the official code the last two are computed under ``torch.no_grad()``, so they never train the generator
 (reference ``d2m-gan.md`` Sec. 1.5). Here they do: the straight-through lookup passes their gradient to the
@@ -38,6 +41,7 @@ GAN_LOSS_WEIGHTS: dict[str, float] = {
     "code/usage": 0.0,
     "audio/wav": 40.0,
     "audio/mel": 15.0,
+    "audio/onset": 0.0,
 }
 
 

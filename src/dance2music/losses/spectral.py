@@ -115,3 +115,16 @@ class LogMelDistance(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=pred.device.type, enabled=False):
             return (self.log_mel(pred) - self.log_mel(target)).abs().mean()
+
+    def with_onsets(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(this distance, mean L1 between the two onset envelopes (`onset_envelope`)) from one pair of log-mels."""
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            a, b = self.log_mel(pred), self.log_mel(target)
+            return (a - b).abs().mean(), (onset_envelope(a) - onset_envelope(b)).abs().mean()
+
+
+def onset_envelope(log_mel: torch.Tensor) -> torch.Tensor:
+    """Tensor[B x bands x frames] -> Tensor[B x frames - 1]: the rise of the log-mel from frame to frame, its
+    positive part averaged over the bands (spectral flux, as librosa's onset strength and so its beat tracker
+    read music). A sound whose energy swells without an attack has little of it."""
+    return torch.relu(log_mel[..., 1:] - log_mel[..., :-1]).mean(dim=-2)

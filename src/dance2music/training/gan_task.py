@@ -11,7 +11,8 @@ Each step, on a batch of aligned 2-s clips (motion, visual, music):
 4. G step: ``adv/gen`` + ``adv/feat`` from the updated D, ``code/commit`` = L1(fake, real_q), and
    ``audio/wav``/``audio/mel`` between the real music and the VQ-VAE decoding of ``fake`` through a
    straight-through codebook lookup, so those two terms really train G (they run under no_grad in the
-   official code); ``audio_window`` limits them to a random window of each clip to save compute.
+   official code); ``audio_window`` limits them to a random window of each clip to save compute. An
+   ``audio/onset`` weight adds the L1 between the two musics' onset envelopes on the same window.
    Weights: ``loss_weights``, keyed by the logged names (paper: 1, 3, 15, 40, 15).
 
 G and D use Adam(1e-4, betas (0.5, 0.9)) as the paper. The VQ-VAE is never updated; its file's sha256 is kept
@@ -301,7 +302,7 @@ class GANTask(Task):
         }
         if w.get("code/usage", 0):
             losses["code/usage"] = code_usage_loss(fake, self.model.lookup_codes(real), self.model.codebook)
-        if w.get("audio/wav", 0) or w.get("audio/mel", 0):
+        if w.get("audio/wav", 0) or w.get("audio/mel", 0) or w.get("audio/onset", 0):
             hop, n = self.config.hop_length, self.window_codes
             # One random window of the clip (the same for the whole batch; global RNG, so resumable).
             c0 = int(torch.randint(0, self.num_codes - n + 1, ())) if n < self.num_codes else 0
@@ -310,7 +311,10 @@ class GANTask(Task):
             pred = self.model.decode(q)
             target = audio[..., c0 * hop : (c0 + n) * hop]
             losses["audio/wav"] = F.l1_loss(pred, target)
-            losses["audio/mel"] = self.mel(pred, target)
+            if w.get("audio/onset", 0):
+                losses["audio/mel"], losses["audio/onset"] = self.mel.with_onsets(pred, target)
+            else:
+                losses["audio/mel"] = self.mel(pred, target)
         return losses
 
     def train_step(self, batch: dict[str, torch.Tensor], ctx: TrainContext) -> dict[str, Any]:
@@ -411,8 +415,8 @@ class GANTask(Task):
                 "code/accuracy": float((codes == self.model.lookup_codes(real)).float().mean()),
                 "code/commit": float(F.l1_loss(fake, real_q)),
                 "audio/wav": float(F.l1_loss(pred, audio)),
-                "audio/mel": float(self.mel(pred, audio)),
             }
+            vals["audio/mel"], vals["audio/onset"] = (float(x) for x in self.mel.with_onsets(pred, audio))
             for k, v in vals.items():
                 sums[k] = sums.get(k, 0.0) + v * len(audio)
             n += len(audio)
