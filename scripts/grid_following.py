@@ -7,7 +7,8 @@ made twice without the beat lock: once on the dance's grid, once on the grid mov
 the motion and the noise unchanged). Each music's onset strength (librosa, 11.6-ms hops) is placed on the
 dance's own grid; per music it prints the onset phase (the angle of the onset-weighted mean of exp(2 pi i phase),
 in beats; 0 = on the dance's beats) and its strength (the mean's length), the onset strength on the beat over
-that on the half beat (each within 1/16 beat) and the onset envelope's correlation with the ground-truth music's.
+that on the half beat (each within 1/16 beat; median over the sequences), the same for the music's RMS energy,
+and the onset envelope's correlation with the ground-truth music's.
 The ground truth is printed the same way. "Following" is the circular distance between the two musics' onset
 phases per sequence, averaged: 0.5 when the music moves with the grid, 0 when the grid's phase is ignored.
 """
@@ -36,16 +37,35 @@ def onset_envelope(audio: np.ndarray, sr: int) -> np.ndarray:
     return librosa.onset.onset_strength(y=np.asarray(audio, np.float32), sr=sr, hop_length=HOP)
 
 
-def grid_stats(env: np.ndarray, sr: int, rhythm: Rhythm) -> dict[str, float]:
-    """Onset phase and strength on ``rhythm``'s grid, and the beat / half-beat onset ratio."""
-    t = np.arange(env.size) * HOP / sr
-    phase = np.mod(np.interp(t, np.arange(rhythm.num_frames) / rhythm.fps, rhythm.beat_count), 1.0)
-    z = np.sum(env * np.exp(2j * np.pi * phase)) / max(float(env.sum()), 1e-9)
+def energy_envelope(audio: np.ndarray) -> np.ndarray:
+    import librosa
+
+    return librosa.feature.rms(y=np.asarray(audio, np.float32), frame_length=4 * HOP, hop_length=HOP)[0]
+
+
+def _phase(n: int, sr: int, rhythm: Rhythm) -> np.ndarray:
+    t = np.arange(n) * HOP / sr
+    return np.mod(np.interp(t, np.arange(rhythm.num_frames) / rhythm.fps, rhythm.beat_count), 1.0)
+
+
+def beat_ratio(env: np.ndarray, phase: np.ndarray) -> float:
+    """Mean of ``env`` within `NEAR` of the beats over its mean within `NEAR` of the half beats."""
     dist = np.abs(phase - np.round(phase))  # beats from the nearest beat
     on, half = env[dist <= NEAR], env[np.abs(dist - 0.5) <= NEAR]
     eps = 1e-3 * float(env.mean()) + 1e-12  # a grid with nothing on its half beats has a large, finite ratio
-    ratio = float((on.mean() + eps) / (half.mean() + eps)) if on.size and half.size else float("nan")
-    return {"phase": float(np.mod(np.angle(z) / (2 * np.pi), 1.0)), "strength": float(np.abs(z)), "ratio": ratio}
+    return float((on.mean() + eps) / (half.mean() + eps)) if on.size and half.size else float("nan")
+
+
+def grid_stats(env: np.ndarray, sr: int, rhythm: Rhythm, energy: np.ndarray | None = None) -> dict[str, float]:
+    """Onset phase and strength on ``rhythm``'s grid, the beat / half-beat onset ratio and, given the music's
+    RMS ``energy`` (`energy_envelope`), its beat / half-beat ratio."""
+    phase = _phase(env.size, sr, rhythm)
+    z = np.sum(env * np.exp(2j * np.pi * phase)) / max(float(env.sum()), 1e-9)
+    out = {"phase": float(np.mod(np.angle(z) / (2 * np.pi), 1.0)), "strength": float(np.abs(z)),
+           "ratio": beat_ratio(env, phase)}  # fmt: skip
+    if energy is not None:
+        out["energy"] = beat_ratio(energy, _phase(energy.size, sr, rhythm))
+    return out
 
 
 def circular_mean(phases: list[float]) -> float:
@@ -63,13 +83,15 @@ def follow(model: D2M, cache: FeatureCache, names: list[str], seed: int = 0):
         m, v = dance_tensors(motion, None, model.visual_dim)
         rhythm = estimate_rhythm(motion, window_beats=model.rhythm_window)
         n = int(round(motion.num_frames / MOTION_FPS * sr))
-        gt_env = onset_envelope(cache.read_audio(name, 0, n), sr)
-        rows["ground truth"].append(grid_stats(gt_env, sr, rhythm))
+        truth = cache.read_audio(name, 0, n)
+        gt_env = onset_envelope(truth, sr)
+        rows["ground truth"].append(grid_stats(gt_env, sr, rhythm, energy_envelope(truth)))
         phases = []
         for key, grid in (("dance's grid", rhythm), ("grid moved half a beat", rhythm.shifted(0.5))):
             out = model.generate(m, v, rhythm=grid, seed=seed + k, num_samples=n, beat_lock=False)
-            env = onset_envelope(out.audio[0, 0].float().numpy(), sr)
-            s = grid_stats(env, sr, rhythm)
+            audio = out.audio[0, 0].float().numpy()
+            env = onset_envelope(audio, sr)
+            s = grid_stats(env, sr, rhythm, energy_envelope(audio))
             both = min(env.size, gt_env.size)
             s["corr"] = float(np.corrcoef(env[:both], gt_env[:both])[0, 1])
             rows[key].append(s)
@@ -101,14 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     pick = np.unique(np.linspace(0, len(names) - 1, min(args.max, len(names))).round().astype(int))
     rows, following = follow(model, cache, [names[k] for k in pick], args.seed)
     print(f"{args.model} on {len(pick)} {args.split} sequences of {args.cache} (no beat lock, seed {args.seed})\n")
-    print("| music | onset phase (beats) | phase strength | beat / half-beat onsets | onset corr. with ground truth |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| music | onset phase (beats) | phase strength | beat / half-beat onsets | beat / half-beat energy "
+          "| onset corr. with ground truth |\n| --- | --- | --- | --- | --- | --- |")  # fmt: skip
     for key, rs in rows.items():
         ph = circular_mean([r["phase"] for r in rs])
         st = np.mean([r["strength"] for r in rs])
         ratio = np.nanmedian([r["ratio"] for r in rs])
+        energy = np.nanmedian([r["energy"] for r in rs])
         corr = "" if key == "ground truth" else f"{np.nanmean([r['corr'] for r in rs]):.3f}"
-        print(f"| {key} | {ph:.3f} | {st:.3f} | {ratio:.2f} (median) | {corr} |")
+        print(f"| {key} | {ph:.3f} | {st:.3f} | {ratio:.2f} | {energy:.2f} | {corr} |")
     f = np.asarray(following)
     se = f.std(ddof=1) / np.sqrt(f.size) if f.size > 1 else float("nan")
     print(f"\nfollowing (circular distance between the two musics' onset phases; 0.5 = moves with the grid): "

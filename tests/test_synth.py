@@ -324,9 +324,13 @@ def test_grid_following_places_clicks_on_the_grid_and_runs_a_model(tmp_path):
     off = gf.grid_stats(gf.onset_envelope(y, sr), sr, grid.shifted(0.5))
     assert min(on["phase"], 1 - on["phase"]) < 0.1 and abs(off["phase"] - 0.5) < 0.1
     assert on["ratio"] > 3 and off["ratio"] < 1 / 3 and on["strength"] > 0.3
+    env, rms = gf.onset_envelope(y, sr), gf.energy_envelope(y)
+    assert gf.grid_stats(env, sr, grid, rms)["energy"] > 3
+    assert gf.grid_stats(env, sr, grid.shifted(0.5), rms)["energy"] < 1 / 3
     cache = make_cache(tmp_path)
     model = tiny_rhythm_model().model
     rows, following = gf.follow(model, FeatureCache(cache), FeatureCache(cache).names()[:1])
     assert set(rows) == {"ground truth", "dance's grid", "grid moved half a beat"}
     assert len(following) == 1 and 0 <= following[0] <= 0.5 and -1 <= rows["dance's grid"][0]["corr"] <= 1
+    assert all("energy" in rows[k][0] for k in rows)
     assert gf.main(["--cache", str(tmp_path / "nothing")]) == 2
