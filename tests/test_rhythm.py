@@ -10,10 +10,8 @@ import pytest
 import torch
 
 from dance2music.data.augment import MIRROR, MotionAugment, degrade_motion
-from dance2music.errors import ConfigError
 from dance2music.features.beats import beat_align, kinematic_beats
 from dance2music.features.rhythm import (
-    ACCENT_CHANNEL,
     RHYTHM_DIM,
     TEMPO_DIP_WINDOW_S,
     accent_envelope,
@@ -223,15 +221,6 @@ def test_gan_task_with_rhythm_and_augmentation_trains_and_exports(gan_data, tmp_
     a, b = ds[1], ds[1]
     assert a["rhythm"].shape == (a["motion"].shape[0], RHYTHM_DIM)
     assert torch.equal(a["rhythm"], b["rhythm"]) and torch.equal(a["motion"], b["motion"])  # pure in the index
-    ds.accent_dropout = 1.0  # data.accent_dropout: the accents hidden, everything else as it was
-    hidden = ds[1]["rhythm"]
-    assert torch.all(hidden[:, ACCENT_CHANNEL] == 0) and a["rhythm"][:, ACCENT_CHANNEL].abs().sum() > 0
-    keep = [c for c in range(RHYTHM_DIM) if c != ACCENT_CHANNEL]
-    assert torch.equal(hidden[:, keep], a["rhythm"][:, keep]) and torch.equal(ds[1]["motion"], a["motion"])
-    ds.accent_dropout = 0.0
-    for bad in ({"data.accent_dropout": "1.5"}, {"data.accent_dropout": "0.5", "data.rhythm": "false"}):
-        with pytest.raises(ConfigError, match="accent_dropout"):
-            GANTask(load_config(GANExperiment, None, [*sets, *(f"{k}={v}" for k, v in bad.items())]))
     ds.augment, ds._motions[0] = None, bouncing(160.0, 8.0)  # a grid too fast for G: half time, as generate does
     _, fast = ds._dance(0, 1.0, 0)
     assert np.median(fast[:, 4]) == pytest.approx(np.log2(80.0 / 120.0), abs=0.03)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..constants import CLIP_SECONDS
 from ..errors import InputError
-from ..features.rhythm import ACCENT_CHANNEL, PHASE_WINDOW_BEATS, estimate_rhythm, for_generator
+from ..features.rhythm import PHASE_WINDOW_BEATS, estimate_rhythm, for_generator
 from ..io.files import atomic_output
 from ..types import Motion
 from .augment import MotionAugment, degrade_motion
@@ -107,8 +107,7 @@ class LatentClipDataset(SequenceClips):
     With ``rhythm``, items also hold ``rhythm: float32[T_m, RHYTHM_DIM]``, read by `features.rhythm` from the
     clip's dance plus up to ``context_seconds`` each side (a random amount when cropping at random, so short
     and long views both occur); with ``augment`` that dance (and so the motion input too) is first degraded
-    by `data.augment.degrade_motion` (training crops only); with ``accent_dropout`` that share of the training
-    crops has its accent channel zeroed (the grid alone; drawn from the same per-item generator).
+    by `data.augment.degrade_motion` (training crops only).
     """
 
     def __init__(
@@ -125,10 +124,9 @@ class LatentClipDataset(SequenceClips):
         augment: MotionAugment | None = None,
         context_seconds: float = 3.0,
         rhythm_window: float = PHASE_WINDOW_BEATS,
-        accent_dropout: float = 0.0,
     ) -> None:
         self.rhythm, self.augment, self.context_seconds = bool(rhythm), augment, float(context_seconds)
-        self.rhythm_window, self.accent_dropout = float(rhythm_window), float(accent_dropout)
+        self.rhythm_window = float(rhythm_window)
         self.cache, self.latents, self.hop = cache, Path(latents), int(hop_length)
         self.seconds, self.seed, self.random_crop, self.epoch = float(seconds), int(seed), random_crop, 0
         entries, self.use_visual = select_entries(cache, self.seconds, visual)
@@ -209,7 +207,4 @@ class LatentClipDataset(SequenceClips):
         if not self.rhythm:
             return motion, None
         rhythm = for_generator(estimate_rhythm(window, window_beats=self.rhythm_window))
-        features = rhythm.features()
-        if self.random_crop and self.accent_dropout > 0 and rng.random() < self.accent_dropout:
-            features[:, ACCENT_CHANNEL] = 0.0  # the grid alone, as through a still passage
-        return motion, frames_at(features, left / self.motion_fps, self.motion_fps, n)
+        return motion, frames_at(rhythm.features(), left / self.motion_fps, self.motion_fps, n)

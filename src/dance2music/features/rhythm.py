@@ -36,9 +36,8 @@ from scipy.ndimage import binary_dilation, gaussian_filter1d, uniform_filter1d
 from ..types import Motion
 from .kinematics import joint_speed, visible_joints
 
-#: Channels of `Rhythm.features`, and the index of the accent envelope among them.
+#: Channels of `Rhythm.features`.
 RHYTHM_DIM = 7
-ACCENT_CHANNEL = 5
 #: Tempo search range and prior (BPM): dances are danced on beats of 60-200 BPM, most near 110.
 MIN_BPM, MAX_BPM, PRIOR_BPM = 60.0, 200.0, 110.0
 #: Width of the log-normal tempo prior, in octaves.

@@ -78,9 +78,6 @@ class GANData:
     augment: bool = False  # degrade the training motion as real footage through pose does (data.augment)
     context_seconds: float = 3.0  # up to this much dance each side of a clip is seen when its rhythm is read
     rhythm_window: float = PHASE_WINDOW_BEATS  # the rhythm's phase window in beats (features.rhythm); G records it
-    # Chance a training clip's accent envelope is hidden (zeroed), so that G must keep the pulse from the grid's
-    # phase alone, as through a dancer's still passages, instead of copying the accents (real dancers hit half beats)
-    accent_dropout: float = 0.0
 
 
 @dataclass
@@ -131,10 +128,6 @@ class GANTask(Task):
             raise ConfigError("data.cache is required: a folder made by `d2m data prepare`")
         if not 0 <= config.genre_dropout <= 1 or not 0 <= config.tempo_dropout <= 1:
             raise ConfigError("genre_dropout and tempo_dropout must be in [0, 1]")
-        if not 0 <= config.data.accent_dropout <= 1:
-            raise ConfigError("data.accent_dropout must be in [0, 1]")
-        if config.data.accent_dropout and not config.data.rhythm:
-            raise ConfigError("data.accent_dropout hides the rhythm's accents: it needs data.rhythm")
         if config.data.targets not in ("cached", "online"):
             raise ConfigError(f"data.targets must be cached or online, got {config.data.targets!r}")
         if config.data.gain and config.data.targets == "cached":
@@ -158,7 +151,7 @@ class GANTask(Task):
             return LatentClipDataset(
                 cache, self._latents, hop_length=self.config.hop_length, seconds=d.seconds, seed=seed,
                 random_crop=train, visual=visual, rhythm=d.rhythm, context_seconds=d.context_seconds,
-                rhythm_window=d.rhythm_window, accent_dropout=d.accent_dropout if train else 0.0,
+                rhythm_window=d.rhythm_window,
                 augment=MotionAugment() if d.augment else None,
             )  # fmt: skip
         gain = tuple(d.gain) if d.gain and train else None
