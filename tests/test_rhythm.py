@@ -11,13 +11,7 @@ import torch
 
 from dance2music.data.augment import MIRROR, MotionAugment, degrade_motion
 from dance2music.features.beats import beat_align, kinematic_beats
-from dance2music.features.rhythm import (
-    RHYTHM_DIM,
-    TEMPO_DIP_WINDOW_S,
-    accent_envelope,
-    comb_tempo,
-    estimate_rhythm,
-)
+from dance2music.features.rhythm import RHYTHM_DIM, TEMPO_DIP_WINDOW_S, accent_envelope, comb_tempo, estimate_rhythm
 from dance2music.types import Motion
 
 REAL_MOTION = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-motion"
