@@ -1,4 +1,4 @@
-"""Does a generator follow the beat grid it is given, or only the dancer's accents?
+"""Where a generator puts its loudness and its attacks against the beat grid it is given.
 
     python scripts/grid_following.py --cache data/cache/synth --split val --model d2m-top [--max 40]
 
