@@ -327,10 +327,16 @@ def test_grid_following_places_clicks_on_the_grid_and_runs_a_model(tmp_path):
     env, rms = gf.onset_envelope(y, sr), gf.energy_envelope(y)
     assert gf.grid_stats(env, sr, grid, rms)["energy"] > 3
     assert gf.grid_stats(env, sr, grid.shifted(0.5), rms)["energy"] < 1 / 3
+    prof = gf.grid_stats(env, sr, grid, rms)["onset_profile"]  # the clicks' attacks in the beat's first bin
+    assert prof.shape == (gf.PROFILE_BINS,) and np.nanargmax(prof) == 0 and abs(np.nanmean(prof) - 1) < 0.5
+    moved = gf.grid_stats(env, sr, grid.shifted(0.5), rms)["onset_profile"]
+    assert np.nanargmax(moved) == gf.PROFILE_BINS // 2
     cache = make_cache(tmp_path)
     model = tiny_rhythm_model().model
     rows, following = gf.follow(model, FeatureCache(cache), FeatureCache(cache).names()[:1])
     assert set(rows) == {"ground truth", "dance's grid", "grid moved half a beat"}
     assert len(following) == 1 and 0 <= following[0] <= 0.5 and -1 <= rows["dance's grid"][0]["corr"] <= 1
     assert all("energy" in rows[k][0] for k in rows)
+    gf.plot_profiles([("tiny", rows)], str(tmp_path / "profile.png"))
+    assert (tmp_path / "profile.png").stat().st_size > 0
     assert gf.main(["--cache", str(tmp_path / "nothing")]) == 2
