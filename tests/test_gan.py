@@ -705,3 +705,37 @@ def test_load_warns_about_a_different_vqvae(gan_data, tmp_path):
     rescaled.bottleneck.level_blocks[0].k.mul_(2.0)
     with pytest.warns(UserWarning, match="another VQ-VAE"):
         D2M.load(path2, vqvae=str(rescaled.save(tmp_path / "other_codes.safetensors")))
+
+
+def test_grid_tempo_filter_redraws_crops_whose_grid_is_off_the_music(gan_data):
+    """`data.grid_tempo_tolerance`: a crop is kept when its grid keeps the labelled tempo (halved above the
+    generator's range, as the grid is), else drawn again; the grid itself still comes from the dance."""
+    from dance2music.data.cache import FeatureCache
+    from dance2music.data.latents import GRID_TRIES, LatentClipDataset, encode_cache, grid_keeps_tempo, latent_dir
+
+    feats = np.zeros((30, 7), np.float32)
+    feats[:, 4] = np.log2(100 / 120)
+    assert grid_keeps_tempo(feats, 100.0, 0.06) and grid_keeps_tempo(feats, 104.0, 0.06)
+    assert not grid_keeps_tempo(feats, 130.0, 0.06) and not grid_keeps_tempo(feats, 50.0, 0.06)
+    assert grid_keeps_tempo(feats, 200.0, 0.06)  # a 200-BPM song's grid is given in half time
+    cache_dir, vq_path = gan_data
+    out = latent_dir(cache_dir, "1" * 64, 8)
+    encode_cache(FeatureCache(cache_dir), VQVAE.load(vq_path), 1, out, progress=False)
+
+    def dataset(tolerance, scale=1.0):
+        ds = LatentClipDataset(FeatureCache(cache_dir, "train"), out, hop_length=8, seconds=0.5, seed=3,
+                               rhythm=True, grid_tempo_tolerance=tolerance)  # fmt: skip
+        for e in ds.entries:
+            e["tempo"] = float(e["tempo"]) * scale
+        return ds
+
+    plain, kept = dataset(0.0), dataset(0.06)
+    agree = [grid_keeps_tempo(plain[k]["rhythm"].numpy(), float(plain.entries[plain._items[k][0]]["tempo"]), 0.06)
+             for k in range(6)]  # fmt: skip
+    assert any(agree)  # the fixture's dancers bounce on their click track's beats
+    for k in range(6):
+        if agree[k]:  # a crop whose grid keeps the tempo is not drawn again
+            assert torch.equal(kept[k]["latents"], plain[k]["latents"])
+    off = dataset(0.06, scale=1.5)  # labels no grid keeps: every try is made, the last crop kept
+    item = off[0]
+    assert GRID_TRIES > 1 and item["latents"].shape == plain[0]["latents"].shape and "rhythm" in item

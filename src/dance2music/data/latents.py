@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..constants import CLIP_SECONDS
 from ..errors import InputError
-from ..features.rhythm import PHASE_WINDOW_BEATS, estimate_rhythm, for_generator
+from ..features.rhythm import MAX_GRID_BPM, PHASE_WINDOW_BEATS, REFERENCE_BPM, estimate_rhythm, for_generator
 from ..io.files import atomic_output
 from ..types import Motion
 from .augment import MotionAugment, degrade_motion
@@ -67,6 +67,20 @@ class GANClipDataset(CachedClipDataset):
         return item
 
 
+#: Crops drawn at most per item when the grid must keep the music's tempo (`LatentClipDataset`).
+GRID_TRIES = 8
+
+
+def grid_keeps_tempo(rhythm: np.ndarray | None, tempo: float, tolerance: float) -> bool:
+    """Whether a crop's rhythm features (``[T_m, RHYTHM_DIM]``, as `LatentClipDataset` gives them) run at its music's
+    ``tempo`` (BPM; halved above `MAX_GRID_BPM`, as `for_generator` gives the grid) within ``tolerance``."""
+    if rhythm is None or rhythm.shape[0] == 0:
+        return True
+    expected = tempo / 2 if tempo > MAX_GRID_BPM else tempo
+    bpm = REFERENCE_BPM * 2.0 ** float(np.median(rhythm[:, 4]))  # the features' log2(local bpm / 120) column
+    return abs(np.log(max(bpm, 1e-6) / expected)) <= np.log1p(tolerance)
+
+
 def latent_dir(cache_root: Path, vqvae_sha256: str, hop_length: int) -> Path:
     """Where `encode_cache` stores the targets of one VQ-VAE level: ``CACHE/latents/<sha12>-hop<hop>/``."""
     return Path(cache_root) / "latents" / f"{vqvae_sha256[:12]}-hop{hop_length}"
@@ -108,6 +122,10 @@ class LatentClipDataset(SequenceClips):
     clip's dance plus up to ``context_seconds`` each side (a random amount when cropping at random, so short
     and long views both occur); with ``augment`` that dance (and so the motion input too) is first degraded
     by `data.augment.degrade_motion` (training crops only).
+    With ``grid_tempo_tolerance`` > 0 (random crops of sequences with a tempo label only), a crop whose grid is
+    off its music's tempo by more than that fraction (the music's tempo halved above `MAX_GRID_BPM`, as the grid
+    is) is drawn again, up to `GRID_TRIES` times: the pairs then teach the generator a grid that the music keeps.
+    The labels choose which crops train; the grid itself is still read from the dance alone.
     """
 
     def __init__(
@@ -124,8 +142,10 @@ class LatentClipDataset(SequenceClips):
         augment: MotionAugment | None = None,
         context_seconds: float = 3.0,
         rhythm_window: float = PHASE_WINDOW_BEATS,
+        grid_tempo_tolerance: float = 0.0,
     ) -> None:
         self.rhythm, self.augment, self.context_seconds = bool(rhythm), augment, float(context_seconds)
+        self.grid_tempo_tolerance = float(grid_tempo_tolerance)
         self.rhythm_window = float(rhythm_window)
         self.cache, self.latents, self.hop = cache, Path(latents), int(hop_length)
         self.seconds, self.seed, self.random_crop, self.epoch = float(seconds), int(seed), random_crop, 0
@@ -168,16 +188,21 @@ class LatentClipDataset(SequenceClips):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         i, c0 = self._items[index]
-        if self.random_crop:
-            c0 = int(np.random.default_rng([self.seed, self.epoch, index]).integers(0, self._last[i] + 1))
         e = self.entries[i]
-        t0 = c0 * self.hop / self.sr
-        audio = self._music(e["name"], c0 * self.hop)
         tempo = e.get("tempo")
-        if self._motions:
-            motion, rhythm = self._dance(i, t0, index)
-        else:
-            motion, rhythm = frames_at(self._motion[i], t0, self.motion_fps, self.motion_frames), None
+        filtered = self.rhythm and self.random_crop and self.grid_tempo_tolerance > 0 and tempo is not None
+        for k in range(GRID_TRIES if filtered else 1):
+            if self.random_crop:
+                key = [self.seed, self.epoch, index] + ([2, k] if k else [])
+                c0 = int(np.random.default_rng(key).integers(0, self._last[i] + 1))
+            t0 = c0 * self.hop / self.sr
+            if self._motions:
+                motion, rhythm = self._dance(i, t0, index)
+            else:
+                motion, rhythm = frames_at(self._motion[i], t0, self.motion_fps, self.motion_frames), None
+            if not filtered or grid_keeps_tempo(rhythm, float(tempo), self.grid_tempo_tolerance):
+                break
+        audio = self._music(e["name"], c0 * self.hop)
         item = {
             "motion": torch.from_numpy(motion),
             "audio": torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None],

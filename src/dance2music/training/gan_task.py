@@ -78,6 +78,7 @@ class GANData:
     augment: bool = False  # degrade the training motion as real footage through pose does (data.augment)
     context_seconds: float = 3.0  # up to this much dance each side of a clip is seen when its rhythm is read
     rhythm_window: float = PHASE_WINDOW_BEATS  # the rhythm's phase window in beats (features.rhythm); G records it
+    grid_tempo_tolerance: float = 0.0  # >0: train on crops whose grid keeps the music's labelled tempo (data.latents)
 
 
 @dataclass
@@ -151,7 +152,7 @@ class GANTask(Task):
             return LatentClipDataset(
                 cache, self._latents, hop_length=self.config.hop_length, seconds=d.seconds, seed=seed,
                 random_crop=train, visual=visual, rhythm=d.rhythm, context_seconds=d.context_seconds,
-                rhythm_window=d.rhythm_window,
+                rhythm_window=d.rhythm_window, grid_tempo_tolerance=d.grid_tempo_tolerance,
                 augment=MotionAugment() if d.augment else None,
             )  # fmt: skip
         gain = tuple(d.gain) if d.gain and train else None
