@@ -739,3 +739,21 @@ def test_grid_tempo_filter_redraws_crops_whose_grid_is_off_the_music(gan_data):
     off = dataset(0.06, scale=1.5)  # labels no grid keeps: every try is made, the last crop kept
     item = off[0]
     assert GRID_TRIES > 1 and item["latents"].shape == plain[0]["latents"].shape and "rhythm" in item
+
+
+def test_training_grids_script_counts_crops_at_the_music_tempo(gan_data, tmp_path, capsys):
+    import importlib.util
+
+    from dance2music.data.cache import FeatureCache
+    from dance2music.data.latents import encode_cache, latent_dir
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "training_grids.py"
+    spec = importlib.util.spec_from_file_location("training_grids", path)
+    tg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tg)
+    cache_dir, vq_path = gan_data
+    assert tg.main(["--cache", str(tmp_path / "nothing")]) == 2
+    encode_cache(FeatureCache(cache_dir), VQVAE.load(vq_path), 1, latent_dir(cache_dir, "2" * 64, 8), progress=False)
+    assert tg.main(["--cache", str(cache_dir), "--items", "4", "--no-augment", "--seconds", "0.5"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| all |")]
+    assert len(rows) == 1 and rows[0].split("|")[2].strip() == "4"
