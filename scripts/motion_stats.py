@@ -16,7 +16,9 @@ and seconds:
 - tempo: the dance's tempo as `features.rhythm` reads it (BPM);
 - accents on the beat: where the dancer's accents (`features.rhythm.accent_envelope`, the generator's accent
   input) fall in the grid's beat: their weighted mean of cos(2 pi phase) (1: all on the beat, -1: all on the half
-  beat) and the share of them within a quarter beat of the half beat.
+  beat) and the share of them within a quarter beat of the half beat;
+- body: the skeleton's proportions (median bone lengths: hip and shoulder width, the nose above the shoulders'
+  midpoint, forearm, shin; torso lengths), and head sway, the standard deviation of the nose's x (torso lengths).
 """
 
 from __future__ import annotations
@@ -36,6 +38,20 @@ from dance2music.metrics.evaluate_motion import keypoints_to_motion, load_keypoi
 from dance2music.types import Motion
 
 LIMBS = (9, 10, 15, 16)  # wrists and ankles
+BONES = {  # COCO-17 joint pairs whose distance is each bone
+    "hip width": ((11, 12),), "shoulder width": ((5, 6),), "forearm": ((7, 9), (8, 10)), "shin": ((13, 15), (14, 16)),
+}  # fmt: skip
+
+
+def body(xy: np.ndarray) -> dict[str, float]:
+    """The skeleton's proportions and head sway (see the module docstring) of keypoints ``xy[T, 17, 2]``."""
+    out = {
+        f"{name} (torso)": float(np.mean([np.median(np.linalg.norm(xy[:, a] - xy[:, b], axis=-1)) for a, b in pairs]))
+        for name, pairs in BONES.items()
+    }
+    out["nose above the shoulders (torso)"] = float(np.median(xy[:, 5:7, 1].mean(axis=1) - xy[:, 0, 1]))
+    out["head sway (torso)"] = float(np.std(xy[:, 0, 0]))
+    return out
 
 
 def stats(m: Motion) -> dict[str, float]:
@@ -62,6 +78,7 @@ def stats(m: Motion) -> dict[str, float]:
         "tempo (BPM)": float(rhythm.tempo),
         "accents on the beat (mean cos of phase)": float(np.sum(env * np.cos(2 * np.pi * rhythm.phase)) / mass),
         "accents near the half beat (share)": float(env[np.abs(rhythm.phase - 0.5) < 0.25].sum() / mass),
+        **body(xy),
     }
 
 
