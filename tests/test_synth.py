@@ -340,3 +340,21 @@ def test_grid_following_places_clicks_on_the_grid_and_runs_a_model(tmp_path):
     gf.plot_profiles([("tiny", rows)], str(tmp_path / "profile.png"))
     assert (tmp_path / "profile.png").stat().st_size > 0
     assert gf.main(["--cache", str(tmp_path / "nothing")]) == 2
+
+
+def test_motion_stats_reads_a_skeletons_proportions_and_head_sway():
+    body = _script("motion_stats").body
+    xy = np.zeros((50, 17, 2))
+    xy[:, 5], xy[:, 6] = (-0.3, -1.0), (0.3, -1.0)  # shoulders 0.6 apart
+    xy[:, 11], xy[:, 12] = (-0.2, 0.0), (0.2, 0.0)  # hips 0.4 apart
+    xy[:, 7], xy[:, 9] = (-0.3, -0.6), (-0.3, -0.3)  # a forearm of 0.3
+    xy[:, 8], xy[:, 10] = (0.3, -0.6), (0.3, -0.3)
+    xy[:, 13], xy[:, 15] = (-0.2, 0.6), (-0.2, 1.3)  # shins of 0.7
+    xy[:, 14], xy[:, 16] = (0.2, 0.6), (0.2, 1.3)
+    xy[:, 0] = (0.0, -1.3)
+    xy[::2, 0, 0] = 0.1  # the head sways +-0.05 about x = 0.05
+    out = body(xy)
+    assert out["hip width (torso)"] == pytest.approx(0.4) and out["shoulder width (torso)"] == pytest.approx(0.6)
+    assert out["forearm (torso)"] == pytest.approx(0.3) and out["shin (torso)"] == pytest.approx(0.7)
+    assert out["nose above the shoulders (torso)"] == pytest.approx(0.3)
+    assert out["head sway (torso)"] == pytest.approx(0.05)
