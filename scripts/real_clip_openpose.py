@@ -25,13 +25,7 @@ from dance2music.constants import GENERATE_ANALYSIS_FPS, SAMPLE_RATE
 from dance2music.data.music import immich_tracks
 from dance2music.features.beats import beat_alignment, circular_shift, kinematic_beats, music_beats
 from dance2music.features.extract import AnalysisGrid, extract_features
-from dance2music.features.motion_formats import (
-    _frame_number,
-    body25_to_coco17,
-    read_openpose_folder,
-    read_openpose_json,
-    track_main_person,
-)
+from dance2music.features.motion_formats import read_openpose_folder, read_openpose_pixels
 from dance2music.features.pose import POSE_MAX_SIDE, PoseTracker, track_to_motion
 from dance2music.io.audio import load_audio
 from dance2music.io.video import iter_frames, probe
@@ -47,8 +41,7 @@ def same_analysis(clip: Path, phases: int, duration: float) -> dict[str, list]:
     info = probe(clip)
     frames = list(iter_frames(clip, max_side=POSE_MAX_SIDE))
     scale = max(info.width, info.height) / max(frames[0][1].shape[:2])
-    files = sorted((SHARED / "openpose_body25").glob("*.json"), key=_frame_number)
-    kp = body25_to_coco17(track_main_person([read_openpose_json(f) for f in files]))
+    kp, _ = read_openpose_pixels(SHARED / "openpose_body25")
     op_times, op_det = np.arange(len(kp)) / OPENPOSE_FPS, kp[:, :, 2].max(axis=1) > 0
     out: dict[str, list] = {"MediaPipe": [], "OpenPose": []}
     for k in range(phases):
@@ -61,7 +54,6 @@ def same_analysis(clip: Path, phases: int, duration: float) -> dict[str, list]:
         sel = np.flatnonzero(keep[: len(kp)])
         out["OpenPose"].append(track_to_motion(op_times[sel], kp[sel], op_det[sel], duration=duration))
     return out
-
 
 
 def main(argv: list[str] | None = None) -> int:

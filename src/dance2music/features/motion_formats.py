@@ -494,12 +494,12 @@ def track_main_person(frames: list[list[np.ndarray]], *, min_iou: float = 0.2, m
     return out
 
 
-def read_openpose_folder(folder: str | os.PathLike, fps: float = 30.0) -> Motion:
-    """A folder of OpenPose ``*_keypoints.json`` files (one per video frame, BODY_25) -> `Motion` at ``fps``.
+def read_openpose_pixels(folder: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """A folder of OpenPose ``*_keypoints.json`` files (one per video frame, BODY_25) -> (the dancer's COCO-17
+    keypoints float[N, 17, 3] in pixels with confidences, the most people in one frame).
 
     Frames are ordered by the frame number in their names. With several people the most prominent one,
-    tracked over frames, is the dancer (`track_main_person`); frames where that person is not detected are
-    invalid (filled by `normalize_keypoints`).
+    tracked over frames, is the dancer (`track_main_person`); frames where that person is not detected are zeros.
     """
     d = Path(folder)
     if not d.is_dir():
@@ -508,10 +508,15 @@ def read_openpose_folder(folder: str | os.PathLike, fps: float = 30.0) -> Motion
     if not files:
         raise InputError(f"no OpenPose .json files in {d}")
     frames = [read_openpose_json(f) for f in files]
-    kp25 = track_main_person(frames)
-    people = [len(p) for p in frames]
-    meta = {"source": str(d), "format": "openpose-body25", "max_people": max(people)}
-    return normalize_keypoints(body25_to_coco17(kp25), fps, meta=meta)
+    return body25_to_coco17(track_main_person(frames)), max(len(p) for p in frames)
+
+
+def read_openpose_folder(folder: str | os.PathLike, fps: float = 30.0) -> Motion:
+    """A folder of OpenPose ``*_keypoints.json`` files -> `Motion` at ``fps`` (`read_openpose_pixels`; frames
+    without the dancer are invalid, filled by `normalize_keypoints`)."""
+    kp, max_people = read_openpose_pixels(folder)
+    meta = {"source": str(Path(folder)), "format": "openpose-body25", "max_people": max_people}
+    return normalize_keypoints(kp, fps, meta=meta)
 
 
 def read_body25_array(arr: np.ndarray, fps: float = 30.0, *, source: str = "") -> Motion:
