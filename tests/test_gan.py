@@ -322,6 +322,41 @@ def test_genre_code_prior_in_the_lookup(gan_data, tmp_path):
     assert torch.equal(model.generate(motion, genre=1, seed=0).codes, again.generate(motion, genre=1, seed=0).codes)
 
 
+def test_latent_match_moves_the_generated_features_onto_the_musics(gan_data, tmp_path):
+    """`affine_match` gives the mapped rows the real rows' mean and covariance; `generate` logs the generator's
+    raw output and looks up the mapped one; the match fitted from a cache travels in the generator file."""
+    from dance2music.training.latent_match import affine_match, latent_match_from_cache
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(500, 4)) @ rng.normal(size=(4, 4)) + 3.0
+    gen = 0.3 * rng.normal(size=(400, 4)) @ rng.normal(size=(4, 4)) - 1.0
+    a, b = affine_match(gen, real)
+    mapped = gen @ a.T + b
+    assert np.allclose(mapped.mean(0), real.mean(0)) and np.allclose(np.cov(mapped.T), np.cov(real.T))
+
+    cache_dir, vq_path = gan_data
+    vq = VQVAE.load(vq_path)
+    model = D2M(tiny_generator(hop_length=8, latent_dim=8), vq)
+    model.generator.set_sigma_from_codebook(model.codebook)
+    motion = torch.randn(1, 53, 20)
+    with model.logging_latents() as log:
+        plain = model.generate(motion, seed=0).codes
+    raw, k0, n = torch.cat(log, -1), model.context_codes, plain.shape[-1]
+    assert model._latent_log is None and torch.equal(model.lookup_codes(raw)[:, k0 : k0 + n], plain)
+    m, s = latent_match_from_cache(model, cache_dir, "train", max_sequences=3)
+    assert m.shape == (8, 8) and s.shape == (8,) and not torch.allclose(m, torch.eye(8))
+    model.latent_map, model.latent_shift = m, s
+    with model.logging_latents() as log:
+        matched = model.generate(motion, seed=0).codes
+    assert torch.equal(torch.cat(log, -1), raw)  # the log is the output before the match
+    assert torch.equal(model.lookup_codes(model.match_latents(raw))[:, k0 : k0 + n], matched)
+    assert not torch.equal(matched, plain)
+    again = D2M.load(model.save(tmp_path / "m.safetensors"), vqvae=vq)
+    assert torch.equal(again.latent_map, m) and torch.equal(again.latent_shift, s)
+    assert torch.equal(again.generate(motion, seed=0).codes, matched)
+    assert D2M.load(D2M(model.generator, vq).save(tmp_path / "n.safetensors"), vqvae=vq).latent_map is None
+
+
 def _strong_prior_model(gan_data) -> tuple[D2M, int]:
     """A tiny model whose genre code prior (weight 1e6) makes genre 1's favourite code win every lookup."""
     from dance2music.training.code_prior import code_prior_from_cache

@@ -135,6 +135,30 @@ def test_ship_d2m_copies_checks_and_registers(tmp_path, scratch_registry):
     assert main([*args, "--noise-scale", "-1"]) == 2
 
 
+def test_ship_d2m_keeps_or_drops_a_latent_match(tmp_path, scratch_registry):
+    """A generator file's latent match ships with it, is kept when the shipped file is shipped again, and
+    ``--no-match`` drops it."""
+    import shutil
+
+    from dance2music.cli import main
+
+    vq = VQVAE.from_preset("tiny", downs_t=(5, 2))
+    vq_file = vq.save(tmp_path / "vq.safetensors")
+    match = (torch.eye(vq.emb_width) * 2.0, torch.full((vq.emb_width,), 0.5))
+    gen_file = D2M(tiny_generator(hop_length=128, latent_dim=vq.emb_width), vq,
+                   latent_match=match).save(tmp_path / "g.safetensors")  # fmt: skip
+    _, weights = scratch_registry
+    shipped = weights / "d2m_test.safetensors"
+    assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+    assert torch.equal(D2M.load(shipped).latent_map, match[0])
+    first = tmp_path / "first.safetensors"
+    shutil.copyfile(shipped, first)
+    assert main(["ship", "d2m", str(first), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
+    assert torch.equal(D2M.load(shipped).latent_shift, match[1])
+    assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file), "--no-match"]) == 0
+    assert D2M.load(shipped).latent_map is None
+
+
 def test_ship_vqvae_keeps_every_stage_of_its_record(tmp_path, scratch_registry):
     """`d2m ship vqvae --record A --record B` keeps both stages' records, in order; one record stays as it is."""
     import json

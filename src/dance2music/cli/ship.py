@@ -4,7 +4,8 @@ Copy trained weights into the package's weights folder and write their registry 
 
     d2m ship vqvae runs/vqvae_base --name vqvae-base [--bench bench.json] [--record curve.json]
     d2m ship d2m RUN/generator.safetensors --name d2m-top --vqvae vqvae-base \\
-        [--prior-cache data/cache/synth --prior-weight 100 | --prior-from d2m-top] [--noise-scale S] [--record R]
+        [--prior-cache data/cache/synth --prior-weight 100 | --prior-from d2m-top] [--noise-scale S] [--record R] \\
+        [--match-cache data/cache/synth | --no-match]
     d2m ship dance-genre OUT/dance_genre.safetensors         # scripts/train_dance_genre.py's file
     d2m ship genre-cnn OUT/genre_cnn.safetensors              # scripts/train_genre.py's file
 
@@ -68,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--prior-weight", type=float, default=None,
         help="weight of the prior in the lookup (0: none; default: the generator file's own, else 0)",
     )  # fmt: skip
+    g.add_argument(
+        "--match-cache", default=None,
+        help="feature cache whose training dances and music fit the latent match (training.latent_match): the "
+        "generated features moved to the real music's mean and covariance before the code lookup",
+    )
+    g.add_argument("--match-max", type=int, default=150, help="fit the match on at most this many sequences")
+    g.add_argument("--no-match", action="store_true", help="drop a latent match already in the file")
     g.add_argument(
         "--noise-scale", type=float, default=None,
         help="standard deviation of the generator's noise when it makes music (training draws it at 1; below 1 "
@@ -204,9 +212,18 @@ def run_d2m(args: argparse.Namespace) -> int:
         meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split, "max_sequences": args.prior_max}
     if args.prior_weight is not None:
         weight = args.prior_weight
+    match = None if args.no_match else header.get("latent_match")  # kept when shipped again, as the prior
+    if args.match_cache:
+        from ..training.latent_match import latent_match_from_cache
+
+        match = latent_match_from_cache(D2M.load(args.generator, vqvae=shipped), args.match_cache, "train",
+                                        args.match_max)  # fmt: skip
+        meta["latent_match"] = {"cache": args.match_cache, "split": "train", "max_sequences": args.match_max}
+    elif match is None:
+        meta.pop("latent_match", None)
     dst = _target(args.name, "d2m")
     save_generator(dst, generator, vqvae_ref=args.vqvae, meta=meta, half=True, code_prior=prior,
-                   prior_weight=weight, noise_scale=noise_scale)  # fmt: skip
+                   prior_weight=weight, noise_scale=noise_scale, latent_match=match)  # fmt: skip
     model = D2M.load(dst)  # the shipped copy must rebuild with the registered VQ-VAE and make music
     _check_generates(model)
     desc = f"D2M-GAN {model.level_name} level (hop {model.hop_length}) on {args.vqvae}"

@@ -18,6 +18,7 @@ against (registered name + sha256), so one ``D2M.load(path)`` rebuilds everythin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -233,6 +234,7 @@ class D2M(nn.Module):
         code_prior: torch.Tensor | None = None,
         prior_weight: float = 0.0,
         noise_scale: float = 1.0,
+        latent_match: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.generator = generator
@@ -246,6 +248,11 @@ class D2M(nn.Module):
         #: Standard deviation of the generator's noise at inference (training draws it at 1): below 1 the music
         #: varies less from seed to seed (the GAN "truncation trick"), above 1 more.
         self.noise_scale = check_noise_scale(noise_scale)
+        #: ``(Tensor[D x D], Tensor[D])`` or None: the affine map `match_latents` applies to the generator's output
+        #: before the code lookup at inference (`training.latent_match`); training never uses it.
+        self.register_buffer("latent_map", None if latent_match is None else latent_match[0].float())
+        self.register_buffer("latent_shift", None if latent_match is None else latent_match[1].float())
+        self._latent_log: list[torch.Tensor] | None = None
         if vqvae.emb_width != generator.latent_dim:
             raise ModelError(f"generator makes {generator.latent_dim}-d features, the VQ-VAE needs {vqvae.emb_width}")
         freeze(vqvae)
@@ -376,7 +383,7 @@ class D2M(nn.Module):
         # Context at both ends: the first and last pose held still (and the grid run on) for one window-grid step,
         # which is longer than the generator's receptive field; the music is cut back to the dance afterwards.
         ctx = _GRID_FRAMES if motion.shape[-1] > 0 else 0
-        k0 = int(round(ctx / MOTION_FPS * self.sample_rate / self.hop_length))  # whole codes: see _GRID_FRAMES
+        k0 = self.context_codes if ctx else 0
         s0 = k0 * self.hop_length
         motion, visual = hold_still(motion, ctx), None if visual is None else hold_still(visual, ctx, velocity=False)
         args = (motion, visual, genre, tempo, seed, num_samples + 2 * s0, window_seconds, progress)
@@ -395,6 +402,29 @@ class D2M(nn.Module):
             audio = F.pad(audio, (0, num_samples - audio.shape[-1]))
         codes = codes[:, k0 : k0 + max(1, -(-num_samples // self.hop_length))]
         return GeneratedMusic(codes, audio, self.sample_rate, seed, lock, scale, weight, lowered)
+
+    @property
+    def context_codes(self) -> int:
+        """Codes of the still context `generate` puts before (and after) a dance: whole codes, see `_GRID_FRAMES`."""
+        return int(round(_GRID_FRAMES / MOTION_FPS * self.sample_rate / self.hop_length))
+
+    def match_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """The generator's output ``Tensor[B x D x T]`` moved by the affine map fitted on the training music
+        (``latent_map @ f + latent_shift`` per frame), or as it is when the model has none."""
+        if self.latent_map is None:
+            return latents
+        mapped = torch.einsum("ij,bjt->bit", self.latent_map.to(latents), latents)
+        return mapped + self.latent_shift.to(latents)[None, :, None]
+
+    @contextlib.contextmanager
+    def logging_latents(self):
+        """Within it, `generate` appends each window's raw generator output (before `match_latents`, the
+        windows' context cut) to the yielded list: ``Tensor[1 x D x T]`` pieces in timeline order."""
+        self._latent_log = log = []
+        try:
+            yield log
+        finally:
+            self._latent_log = None
 
     @property
     def device(self) -> torch.device:
@@ -497,10 +527,12 @@ class D2M(nn.Module):
             vw = None if visual is None else visual[..., lo:hi].to(dev)
             nw = None if noise is None else noise[..., k_lo:k_hi].to(dev)
             extra = {} if rhythm is None else {"rhythm": rhythm[..., lo:hi].to(dev)}
-            latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs, **extra)
+            latents = g(mw, vw, num_codes=k_hi - k_lo, noise=nw, **kwargs, **extra)[..., k0 - k_lo : k1 - k_lo]
+            if self._latent_log is not None:
+                self._latent_log.append(latents.detach().cpu())
+            latents = self.match_latents(latents)
             for w, out in ladder:
-                codes = self.lookup_codes(latents, kwargs["genre"], weight=w)
-                out[:, k0:k1] = codes[:, k0 - k_lo : k1 - k_lo].cpu()
+                out[:, k0:k1] = self.lookup_codes(latents, kwargs["genre"], weight=w).cpu()
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -555,7 +587,7 @@ class D2M(nn.Module):
         for start in range(0, motion.shape[-1] - frames + 1, frames):
             vs = None if visual is None else visual[..., start : start + frames].to(dev)
             latents = g(motion[..., start : start + frames].to(dev), vs, genre=genre_t)
-            c = self.lookup_codes(latents, genre_t)
+            c = self.lookup_codes(self.match_latents(latents), genre_t)
             codes.append(c.cpu())
             audio.append(self.vqvae.decode_chunked(c, self.level).clamp(-1, 1))
         if not codes:
@@ -568,6 +600,7 @@ class D2M(nn.Module):
         return save_generator(
             path, self.generator, vqvae=self.vqvae, vqvae_ref=self.vqvae_ref, meta=meta, half=half,
             code_prior=self.code_prior, prior_weight=self.prior_weight, noise_scale=self.noise_scale,
+            latent_match=None if self.latent_map is None else (self.latent_map, self.latent_shift),
         )  # fmt: skip
 
     @classmethod
@@ -582,7 +615,8 @@ class D2M(nn.Module):
         generator, header = load_generator(path, map_location=map_location)
         ref = header.get("vqvae")
         prior = dict(code_prior=header.get("code_prior"), prior_weight=float(header.get("prior_weight") or 0.0),
-                     noise_scale=float(header.get("noise_scale", 1.0)))  # fmt: skip
+                     noise_scale=float(header.get("noise_scale", 1.0)),
+                     latent_match=header.get("latent_match"))  # fmt: skip
         if vqvae is None or isinstance(vqvae, str):
             ref = vqvae or ref
             if not ref:
@@ -632,6 +666,7 @@ def freeze(module: nn.Module) -> nn.Module:
 
 
 _PRIOR_KEY = "lookup.code_prior"
+_MATCH_KEYS = ("lookup.latent_map", "lookup.latent_shift")
 
 
 def save_generator(
@@ -645,6 +680,7 @@ def save_generator(
     code_prior: torch.Tensor | None = None,
     prior_weight: float = 0.0,
     noise_scale: float = 1.0,
+    latent_match: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Path:
     """Write ``generator`` to ``path`` (safetensors; metadata: spec, hop, VQ-VAE name and sha256) atomically.
 
@@ -652,6 +688,7 @@ def save_generator(
     half: store float weights as float16 (halves the file; buffers such as ``sigma`` stay float32).
     code_prior, prior_weight: the genre code prior of `D2M.lookup_codes` (stored as ``lookup.code_prior``).
     noise_scale: `D2M.noise_scale`, stored only when it is not 1 (files without it read as 1).
+    latent_match: `D2M.match_latents`'s (map, shift), stored as ``lookup.latent_map`` / ``lookup.latent_shift``.
     """
     from safetensors.torch import save_file
 
@@ -665,6 +702,9 @@ def save_generator(
         tensors[k] = v
     if code_prior is not None:
         tensors[_PRIOR_KEY] = code_prior.detach().float().cpu().contiguous()
+    if latent_match is not None:
+        for key, t in zip(_MATCH_KEYS, latent_match):
+            tensors[key] = t.detach().float().cpu().contiguous()
     fields: dict[str, Any] = {
         "version": _FORMAT_VERSION,
         "generator": generator_spec(generator),
@@ -708,6 +748,8 @@ def load_generator(
         raise ModelError(f"{path} is not a dance2music D2M-GAN generator file")
     generator = build_generator(header["generator"])
     header["code_prior"] = tensors.pop(_PRIOR_KEY, None)
+    match = [tensors.pop(k, None) for k in _MATCH_KEYS]
+    header["latent_match"] = None if match[0] is None else (match[0], match[1])
     result = generator.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     if result.missing_keys or result.unexpected_keys:
         bad = (result.missing_keys or result.unexpected_keys)[0]
