@@ -83,7 +83,7 @@ REGISTRY: dict[str, Entry] = {
     "d2m-top": Entry(
         name="d2m-top",
         file="d2m_top.safetensors",
-        sha256="0bb998a13249f4cc30dfb474bc38c6e2605cfa96db7bd0103cda00324c5f8601",  # set by `d2m ship d2m`
+        sha256="1c8ec6c21b2e4a9bd5baa6f39817c7e75c564bb5207d23ac29990f4a306a0e5f",  # set by `d2m ship d2m`
         kind="d2m",
         description=(
             "D2M-GAN top level (hop 128) on vqvae-base's codes, decoded by vqvae-base-adv, with the dance's rhythm "
