@@ -355,6 +355,8 @@ def test_latent_match_moves_the_generated_features_onto_the_musics(gan_data, tmp
     assert torch.equal(again.latent_map, m) and torch.equal(again.latent_shift, s)
     assert torch.equal(again.generate(motion, seed=0).codes, matched)
     assert D2M.load(D2M(model.generator, vq).save(tmp_path / "n.safetensors"), vqvae=vq).latent_map is None
+    with pytest.raises(ConfigError, match="no none sequences"):
+        latent_match_from_cache(model, cache_dir, "none")
 
 
 def _strong_prior_model(gan_data) -> tuple[D2M, int]:

@@ -16,6 +16,7 @@ import torch
 
 from ..constants import MOTION_FPS
 from ..data.cache import FeatureCache
+from ..errors import ConfigError
 from ..models.d2m import D2M
 from ..models.samples import sample_music
 
@@ -41,8 +42,12 @@ def latent_match_from_cache(
     `d2m generate` runs it, no genre, no tempo, one try; the still context cut) onto the encoder features of the
     same dances' own music. ``max_sequences``: at most this many, evenly spread. The log holds the output
     before any match, so a model that already has one is fitted afresh."""
+    if model.segment_samples is not None:
+        raise ConfigError("the latent match is for the windowed generator, not the official-shape one")
     cache = FeatureCache(cache_dir, split)
     names = cache.names()
+    if not names:
+        raise ConfigError(f"{cache_dir} has no {split} sequences to fit the latent match on")
     if max_sequences is not None and len(names) > max_sequences:
         names = [names[int(i * len(names) / max_sequences)] for i in range(max_sequences)]
     gen, real = [], []
