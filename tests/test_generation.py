@@ -156,6 +156,8 @@ def test_ship_d2m_keeps_or_drops_a_latent_match(tmp_path, scratch_registry):
     assert main(["ship", "d2m", str(first), "--name", "d2m-test", "--vqvae", str(vq_file)]) == 0
     assert torch.equal(D2M.load(shipped).latent_shift, match[1])
     assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file), "--no-match"]) == 0
+    assert main(["ship", "d2m", str(gen_file), "--name", "d2m-test", "--vqvae", str(vq_file), "--no-match",
+                 "--match-cache", str(tmp_path)]) == 2  # fmt: skip
     assert D2M.load(shipped).latent_map is None
 
 

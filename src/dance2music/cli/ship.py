@@ -174,6 +174,8 @@ def run_d2m(args: argparse.Namespace) -> int:
 
     if args.prior_from and args.prior_cache:
         raise ConfigError("give --prior-cache or --prior-from, not both")
+    if args.match_cache and args.no_match:
+        raise ConfigError("give --match-cache or --no-match, not both")
     if args.noise_scale is not None:
         check_noise_scale(args.noise_scale)
     generator, header = load_generator(args.generator)
@@ -206,8 +208,9 @@ def run_d2m(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.prior_from} is not on {args.vqvae}'s codebooks at the same level")
         prior, weight = donor["code_prior"], float(donor.get("prior_weight") or 0.0)
         meta["code_prior"] = {**donor["meta"].get("code_prior", {}), "taken_from": str(args.prior_from)}
+    # The generator with the shipped VQ-VAE, for what is counted or fitted from a cache.
+    model = D2M.load(args.generator, vqvae=shipped) if args.prior_cache or args.match_cache else None
     if args.prior_cache:
-        model = D2M.load(args.generator, vqvae=shipped)
         prior = code_prior_from_cache(model, args.prior_cache, args.prior_split, args.prior_max)
         meta["code_prior"] = {"cache": args.prior_cache, "split": args.prior_split, "max_sequences": args.prior_max}
     if args.prior_weight is not None:
@@ -216,8 +219,7 @@ def run_d2m(args: argparse.Namespace) -> int:
     if args.match_cache:
         from ..training.latent_match import latent_match_from_cache
 
-        match = latent_match_from_cache(D2M.load(args.generator, vqvae=shipped), args.match_cache, "train",
-                                        args.match_max)  # fmt: skip
+        match = latent_match_from_cache(model, args.match_cache, "train", args.match_max)
         meta["latent_match"] = {"cache": args.match_cache, "split": "train", "max_sequences": args.match_max}
     elif match is None:
         meta.pop("latent_match", None)

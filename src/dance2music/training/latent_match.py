@@ -50,7 +50,7 @@ def latent_match_from_cache(
         raise ConfigError(f"{cache_dir} has no {split} sequences to fit the latent match on")
     if max_sequences is not None and len(names) > max_sequences:
         names = [names[int(i * len(names) / max_sequences)] for i in range(max_sequences)]
-    gen, real = [], []
+    gen, real, c = [], [], model.context_codes
     for k, name in enumerate(names):
         motion, visual, _ = cache.load_arrays(name)
         n = int(round(motion.duration * model.sample_rate))
@@ -58,7 +58,6 @@ def latent_match_from_cache(
             sample_music(model, motion.resample(MOTION_FPS), visual, genre=None, tempo=None, seed=seed + k,
                          beat_lock=False, num_samples=n)  # fmt: skip
         g = torch.cat(log, -1)[0].T.numpy()
-        c = model.context_codes
         gen.append(g[c : g.shape[0] - c])
         audio = torch.from_numpy(cache.read_audio(name, 0, n))[None, None].to(model.device)
         real.append(model.targets(audio)[0][0].T.cpu().numpy())
